@@ -195,6 +195,7 @@ class EventCallback:
             def on_epoch_begin(self, epoch, logs=None):
                 self.epoch = epoch
                 self.epoch_t0 = time.perf_counter()
+                self.epoch_lr = current_lr(self.model)  # the rate this epoch trains with
 
             def on_train_batch_end(self, batch, logs=None):
                 if should_stop is not None and should_stop():
@@ -216,7 +217,7 @@ class EventCallback:
             def on_epoch_end(self, epoch, logs=None):
                 now = time.perf_counter()
                 row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}}
-                row["lr"] = current_lr(self.model)
+                row["lr"] = self.epoch_lr
                 row["elapsed"] = now - self.t0
                 row["samples_per_sec"] = n_train / max(now - self.epoch_t0, 1e-9)
                 self.history.append(row)

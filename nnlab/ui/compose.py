@@ -1,0 +1,265 @@
+"""The network composer: start from a preset, then add, remove, reorder and edit layers.
+
+The layers live in ``st.session_state`` as a list of dicts, each with a stable ``uid`` so that a
+layer's widgets keep their values when it moves. Every widget change reruns the page, so the spec
+is validated and summarised at once; problems appear inside the layer they concern.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import streamlit as st
+
+from nnlab.architectures import (
+    ACTIVATIONS,
+    LAYER_DEFAULTS,
+    LAYER_KINDS,
+    PADDINGS,
+    PRESETS,
+    Problem,
+    Spec,
+    count_params,
+    describe_layer,
+    memory_bytes,
+    summary,
+    validate,
+)
+
+DEFAULT_PRESET = "MLP 784-128-10"
+_LAYERS = "compose_layers"  # list of {"uid": int, "kind": ..., settings...}
+_NEXT_UID = "compose_next_uid"
+_NAME = "compose_name"
+_PRESET = "compose_preset"
+
+KIND_HELP = {
+    "Dense": "Every input connected to every unit: learns a weighted sum plus bias, then the activation.",
+    "Conv2D": "Slides small learned filters over the image: finds local patterns such as edges and strokes.",
+    "MaxPooling2D": "Keeps the largest value in each window: shrinks the image and tolerates small shifts.",
+    "AveragePooling2D": "Averages each window: shrinks the image smoothly.",
+    "Flatten": "Unrolls the image (height x width x channels) into one long vector for Dense layers.",
+    "Dropout": "During training, zeroes a random fraction of its inputs: fights overfitting.",
+    "BatchNormalization": "Rescales its inputs to mean 0 and variance 1 per batch: speeds up and steadies training.",
+}
+
+# field -> (label, widget kind, widget options, help)
+FIELDS: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    "units": ("units", "int", {"min_value": 1, "max_value": 4096, "step": 16}, "How many neurons (outputs) this layer has. The last layer needs 10, one per digit."),
+    "filters": ("filters", "int", {"min_value": 1, "max_value": 4096, "step": 8}, "How many different patterns (output channels) this convolution learns."),
+    "kernel_size": ("kernel", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of each filter window, in pixels (3 means 3x3)."),
+    "strides": ("stride", "int", {"min_value": 1, "max_value": 28, "step": 1}, "How many pixels the window moves each step; 2 halves the image size."),
+    "pool_size": ("pool size", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of the pooling window (2 means 2x2, halving the image)."),
+    "padding": ("padding", "select", {"options": PADDINGS}, "'valid' uses only whole windows (the image shrinks); 'same' pads the border so the size stays."),
+    "activation": ("activation", "select", {"options": ACTIVATIONS}, "The function applied to each output: relu for hidden layers, softmax for the last one."),
+    "rate": ("dropout rate", "float", {"min_value": 0.0, "max_value": 0.95, "step": 0.05, "format": "%.2f"}, "Fraction of inputs zeroed at random during training (0.5 = half)."),
+    "l1": ("L1", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the absolute size of the weights: pushes many weights to exactly 0."),
+    "l2": ("L2", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the squared size of the weights (weight decay): keeps weights small."),
+}
+POOL_STRIDE_HELP = "How many pixels the window moves each step; leave empty to use the pool size."
+
+
+def _fields_of(kind: str) -> list[str]:
+    return list(LAYER_DEFAULTS.get(kind, {}))
+
+
+def _new_uid() -> int:
+    uid = st.session_state.get(_NEXT_UID, 0)
+    st.session_state[_NEXT_UID] = uid + 1
+    return uid
+
+
+def _with_uids(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for layer in layers:
+        kind = layer.get("kind")
+        out.append({"uid": _new_uid(), **copy.deepcopy(LAYER_DEFAULTS.get(kind, {})), **copy.deepcopy(layer)})
+    return out
+
+
+def load_spec(spec: Spec) -> None:
+    """Replace the composed network with ``spec`` (a preset, or a run's network to retrain)."""
+    st.session_state[_LAYERS] = _with_uids(spec.get("layers", []))
+    st.session_state[_NAME] = str(spec.get("name", "Custom network"))
+
+
+def _load_preset() -> None:
+    name = st.session_state[_PRESET]
+    load_spec(PRESETS[name])
+
+
+def current_spec() -> Spec:
+    """The network as composed now, as a plain spec (only each kind's own settings)."""
+    layers = []
+    for layer in st.session_state.get(_LAYERS, []):
+        kind = layer["kind"]
+        layers.append({"kind": kind, **{f: layer.get(f, LAYER_DEFAULTS[kind][f]) for f in _fields_of(kind)}})
+    return {"name": st.session_state.get(_NAME) or "Custom network", "layers": layers}
+
+
+# ---- list operations (button callbacks: they run before the page, so it draws the new order) ----
+
+
+def _index(uid: int) -> int:
+    return next(i for i, layer in enumerate(st.session_state[_LAYERS]) if layer["uid"] == uid)
+
+
+def _move(uid: int, delta: int) -> None:
+    layers = st.session_state[_LAYERS]
+    i = _index(uid)
+    j = i + delta
+    if 0 <= j < len(layers):
+        layers[i], layers[j] = layers[j], layers[i]
+
+
+def _remove(uid: int) -> None:
+    st.session_state[_LAYERS].pop(_index(uid))
+
+
+def _add() -> None:
+    kind = st.session_state["compose_add_kind"]
+    layers = st.session_state[_LAYERS]
+    position = int(st.session_state.get("compose_add_position") or len(layers) + 1)
+    position = max(1, min(position, len(layers) + 1))
+    layers.insert(position - 1, _with_uids([{"kind": kind}])[0])
+    st.session_state["compose_add_position"] = max(1, len(layers))  # next one: before the output
+
+
+# ---- drawing ----------------------------------------------------------------------------------
+
+
+def _key(uid: int, field: str) -> str:
+    return f"layer_{uid}_{field}"
+
+
+def _sync() -> None:
+    """Copy the widgets' current values into the layer list, before anything reads it.
+
+    Streamlit stores a changed widget's value before rerunning the page, so after this the spec
+    includes the very latest edit (and a changed kind takes defaults for its new settings).
+    """
+    for layer in st.session_state[_LAYERS]:
+        uid = layer["uid"]
+        kind = st.session_state.get(_key(uid, "kind"), layer["kind"])
+        if kind != layer["kind"] and kind in LAYER_DEFAULTS:
+            layer.update({f: v for f, v in LAYER_DEFAULTS[kind].items() if f not in layer})
+            layer["kind"] = kind
+        for field in _fields_of(layer["kind"]):
+            key = _key(uid, field)
+            if key in st.session_state:
+                layer[field] = st.session_state[key]
+
+
+def _setting_widget(uid: int, kind: str, field: str, layer: dict[str, Any]) -> Any:
+    key = _key(uid, field)
+    label, widget, options, help_text = FIELDS[field]
+    value = layer.get(field, LAYER_DEFAULTS[kind][field])
+    try:  # number widgets want one numeric type (a stored spec may hold 0 for 0.0)
+        if widget == "float":
+            value = float(value)
+        elif widget == "int" and value is not None:
+            value = int(value)
+    except (TypeError, ValueError):
+        value = LAYER_DEFAULTS[kind][field]
+    st.session_state[key] = value
+    if widget == "select":
+        if st.session_state[key] not in options["options"]:
+            st.session_state[key] = LAYER_DEFAULTS[kind][field]
+        return st.selectbox(label, options["options"], key=key, help=help_text)
+    if field == "strides" and kind != "Conv2D":
+        return st.number_input("stride", min_value=1, max_value=28, step=1, key=key, help=POOL_STRIDE_HELP, placeholder="= pool size")
+    return st.number_input(label, key=key, help=help_text, **options)
+
+
+def _layer_row(i: int, n: int, layer: dict[str, Any], problems: list[Problem], shape: str, params: int) -> None:
+    uid = layer["uid"]
+    with st.container(border=True):
+        fields = _fields_of(layer["kind"])
+        cols = st.columns([0.35, 1.6] + [1.0] * max(len(fields), 1) + [0.35, 0.35, 0.35], vertical_alignment="bottom")
+        cols[0].markdown(f"**{i + 1}**")
+        kind_key = _key(uid, "kind")
+        st.session_state[kind_key] = layer["kind"]
+        with cols[1]:
+            kind = st.selectbox("layer", LAYER_KINDS, key=kind_key, help="What this layer does. " + " ".join(f"{k}: {v}" for k, v in KIND_HELP.items()))
+        for col, field in zip(cols[2:], fields):
+            with col:
+                layer[field] = _setting_widget(uid, kind, field, layer)
+        if not fields:
+            cols[2].caption(KIND_HELP.get(kind, ""))
+        buttons = cols[-3:]
+        buttons[0].button("↑", key=_key(uid, "up"), on_click=_move, args=(uid, -1), disabled=i == 0, help="Move this layer up")
+        buttons[1].button("↓", key=_key(uid, "down"), on_click=_move, args=(uid, 1), disabled=i == n - 1, help="Move this layer down")
+        buttons[2].button("✕", key=_key(uid, "remove"), on_click=_remove, args=(uid,), help="Remove this layer")
+        st.caption(f"output {shape} · {params:,} parameters")
+        for problem in problems:
+            st.error(problem.message, icon="⚠️")
+
+
+def format_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GB"
+
+
+def compose_network() -> tuple[Spec, list[Problem]]:
+    """Draw the composer; returns the network as it stands and its problems (empty = trainable)."""
+    if _LAYERS not in st.session_state:
+        st.session_state.setdefault(_PRESET, DEFAULT_PRESET)
+        load_spec(PRESETS[st.session_state[_PRESET]])
+    top = st.columns([2, 2])
+    top[0].selectbox(
+        "Start from a preset", list(PRESETS), key=_PRESET, on_change=_load_preset,
+        help="Choosing a preset replaces the layers below with it; then change them as you like.",
+    )
+    top[1].text_input("Network name", key=_NAME, max_chars=80, help="A name for this network, shown with its runs.")
+
+    _sync()
+    layers = st.session_state[_LAYERS]
+    problems = validate(current_spec())
+    table = summary(current_spec())
+    for i, layer in enumerate(layers):
+        row = table.iloc[i] if i < len(table) else None
+        _layer_row(
+            i, len(layers), layer, [p for p in problems if p.layer == i],
+            row["output shape"] if row is not None else "?", int(row["parameters"]) if row is not None else 0,
+        )
+
+    add = st.columns([2, 1, 1], vertical_alignment="bottom")
+    add[0].selectbox("Add a layer", LAYER_KINDS, key="compose_add_kind", help="The kind of layer to add. " + KIND_HELP["Dense"])
+    position = st.session_state.get("compose_add_position")
+    if not isinstance(position, int) or not 1 <= position <= len(layers) + 1:
+        st.session_state["compose_add_position"] = max(1, len(layers))
+    add[1].number_input(
+        "at position", min_value=1, max_value=len(layers) + 1, step=1, key="compose_add_position",
+        help="Where the new layer goes (1 = first). The default puts it just before the output layer.",
+    )
+    add[2].button("Add layer", on_click=_add, icon="➕", key="compose_add_button")
+
+    spec = current_spec()
+    general = [p for p in problems if p.layer is None]
+    for problem in general:
+        st.error(problem.message, icon="⚠️")
+    return spec, problems
+
+
+def summary_panel(spec: Spec, problems: list[Problem]) -> None:
+    """Output shape and parameters per layer, total parameters and a rough size in memory."""
+    table = summary(spec)
+    if table.empty:
+        st.info("No layers yet.")
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    total = count_params(spec)
+    cols = st.columns(3)
+    cols[0].metric("Total parameters", f"{total:,}", help="Weights and biases the training adjusts (plus batch-norm statistics).")
+    cols[1].metric("Size in memory", format_bytes(memory_bytes(spec)), help="Roughly 4 bytes (one float32) per parameter.")
+    cols[2].metric("Layers", len(spec["layers"]))
+    if problems:
+        st.caption(f"{len(problems)} problem(s): shapes after the first problem are unknown ('?').")
+
+
+def describe(spec: Spec) -> str:
+    """One line per layer, for captions."""
+    return " → ".join(f"{layer['kind']}({describe_layer(layer)})" if describe_layer(layer) else layer["kind"] for layer in spec["layers"])

@@ -1,0 +1,96 @@
+"""The hyperparameter form: every TrainConfig setting, bounded, with a one-line lesson each."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nnlab.limits import Limits
+from nnlab.training import LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig
+
+QUICK_SUBSET = 2000
+QUICK_EPOCHS = 1
+FULL = 60000
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+
+HELP = {
+    "quick": f"Train on {QUICK_SUBSET:,} images for {QUICK_EPOCHS} epoch: a result in seconds, good for a demo (but less accurate).",
+    "learning_rate": "How big a step the optimizer takes downhill each batch: too small learns slowly, too large jumps around and may diverge.",
+    "batch_size": "Images per weight update: larger batches give smoother but fewer updates per epoch and use more memory.",
+    "epochs": "How many times the training goes through all its images.",
+    "validation_fraction": "Share of the training images held back to check, after each epoch, how well the network does on images it did not learn from.",
+    "optimizer": "The rule that turns gradients into weight updates: adam adapts the step per weight (a safe default); sgd is plain gradient descent with momentum.",
+    "momentum": "How much of the previous update carries over into the next one (smooths and speeds up sgd).",
+    "schedule": "How the learning rate changes during training: constant; plateau cuts it when validation loss stops improving; cosine and exponential shrink it steadily.",
+    "plateau_factor": "When the validation loss stops improving, multiply the learning rate by this.",
+    "plateau_patience": "Epochs without improvement before the learning rate is cut.",
+    "decay_rate": "Multiply the learning rate by this after every epoch.",
+    "early_stopping": "Stop when the validation loss stops improving, and keep the best weights: saves time and avoids overfitting.",
+    "early_stopping_patience": "Epochs without improvement before training stops.",
+    "augment": "Show each image shifted (up to 2 px) and rotated (up to 8°) at random: more varied data, better generalisation, slower epochs.",
+    "subset": "How many of the 60,000 training images to use (a stratified sample keeps every digit equally present). Fewer trains faster but worse.",
+    "seed": "Starting point of all randomness (weights, shuffling, split): the same seed gives the same result.",
+}
+
+
+def _fmt_lr(value: float) -> str:
+    return f"{value:g}"
+
+
+def hyperparameter_form(limits: Limits) -> TrainConfig:
+    """Draw the settings and return the training config they describe (validate it before use)."""
+    quick = st.toggle("Quick run", value=True, key="hp_quick", help=HELP["quick"])
+    max_epochs = LIMITS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, LIMITS["epochs"][1])
+    c = st.columns(4)
+    with c[0]:
+        if quick:
+            st.number_input("Epochs", value=QUICK_EPOCHS, disabled=True, help=HELP["epochs"], key="hp_epochs_quick")
+            epochs = QUICK_EPOCHS
+        else:
+            if st.session_state.get("hp_epochs", 0) > max_epochs:
+                st.session_state["hp_epochs"] = max_epochs
+            epochs = int(st.number_input("Epochs", min_value=1, max_value=max_epochs, value=min(5, max_epochs), step=1, key="hp_epochs", help=HELP["epochs"]))
+            if limits.max_epochs is not None:
+                st.caption(f"This demo trains for at most {limits.max_epochs} epochs.")
+    with c[1]:
+        if quick:
+            st.number_input("Training images", value=QUICK_SUBSET, disabled=True, help=HELP["subset"], key="hp_subset_quick")
+            subset: int | None = QUICK_SUBSET
+        else:
+            subset = int(st.number_input("Training images", min_value=LIMITS["subset"][0], max_value=FULL, value=FULL, step=1000, key="hp_subset", help=HELP["subset"]))
+            subset = None if subset >= FULL else subset
+    with c[2]:
+        batch_size = st.select_slider("Batch size", BATCH_SIZES, value=128, key="hp_batch", help=HELP["batch_size"])
+    with c[3]:
+        learning_rate = st.select_slider("Learning rate", LEARNING_RATES, value=1e-3, format_func=_fmt_lr, key="hp_lr", help=HELP["learning_rate"])
+
+    c = st.columns(4)
+    with c[0]:
+        optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="hp_optimizer", help=HELP["optimizer"])
+        momentum = 0.9
+        if optimizer in ("sgd", "rmsprop"):
+            momentum = st.slider("Momentum", 0.0, 0.99, 0.9 if optimizer == "sgd" else 0.0, 0.01, key=f"hp_momentum_{optimizer}", help=HELP["momentum"])
+    with c[1]:
+        schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="hp_schedule", help=HELP["schedule"])
+        plateau_factor, plateau_patience, decay_rate = 0.5, 1, 0.8
+        if schedule == "plateau":
+            plateau_factor = st.slider("Cut factor", 0.05, 0.95, 0.5, 0.05, key="hp_plateau_factor", help=HELP["plateau_factor"])
+            plateau_patience = int(st.number_input("Patience (epochs)", 0, 100, 1, key="hp_plateau_patience", help=HELP["plateau_patience"]))
+        elif schedule == "exponential":
+            decay_rate = st.slider("Decay per epoch", 0.05, 1.0, 0.8, 0.05, key="hp_decay", help=HELP["decay_rate"])
+    with c[2]:
+        validation_fraction = st.slider("Validation split", 0.0, 0.5, 0.1, 0.05, key="hp_val", help=HELP["validation_fraction"])
+        seed = int(st.number_input("Seed", LIMITS["seed"][0], LIMITS["seed"][1], 0, key="hp_seed", help=HELP["seed"]))
+    with c[3]:
+        early_stopping = st.toggle("Early stopping", value=False, key="hp_early", help=HELP["early_stopping"])
+        patience = 3
+        if early_stopping:
+            patience = int(st.number_input("Patience (epochs)", 0, 100, 3, key="hp_early_patience", help=HELP["early_stopping_patience"]))
+        augment = st.toggle("Augmentation", value=False, key="hp_augment", help=HELP["augment"])
+
+    return TrainConfig(
+        optimizer=optimizer, learning_rate=float(learning_rate), momentum=float(momentum), batch_size=int(batch_size),
+        epochs=epochs, validation_fraction=float(validation_fraction), subset=subset, seed=seed, schedule=schedule,
+        plateau_factor=float(plateau_factor), plateau_patience=plateau_patience, decay_rate=float(decay_rate),
+        early_stopping=early_stopping, early_stopping_patience=patience, augment=augment,
+    )

@@ -1,0 +1,197 @@
+"""Watching a run: queue position, progress, live charts, Stop, and the result when it ends.
+
+The training runs in the runner's worker process and writes to the run store; this view only
+polls the store. It is an ``st.fragment`` that re-runs itself every second while the run is
+active, so the charts refresh without re-running the page or blocking its other widgets, and it
+survives clicks, refreshes, page switches and second tabs. When the run ends it triggers one full
+rerun so that the rest of the page (the Train button, the list of runs) sees the new state.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from nnlab import charts
+from nnlab.runner import Runner
+from nnlab.runs import Run, RunStore
+
+REFRESH_SECONDS = 1.0
+SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate and Inspect
+RESULT_PAGES = (
+    ("pages/2_Evaluate.py", "Evaluate", "📊", "Test-set accuracy per digit, confusion matrix, mistakes."),
+    ("pages/3_Inspect.py", "Inspect", "🔬", "Weights, filters and activations of this network."),
+    ("pages/4_Draw.py", "Draw", "✏️", "Draw a digit and see what this network thinks."),
+)
+STATUS_LABELS = {"queued": "⏳ waiting", "running": "🏃 training", "completed": "✅ completed", "stopped": "⏹️ stopped", "failed": "❌ failed"}
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(root: str) -> RunStore:
+    return RunStore(root)
+
+
+@st.cache_resource(show_spinner=False)
+def _runner_for(root: str, max_concurrent: int | None) -> Runner:
+    return Runner(_store_for(root), max_concurrent=max_concurrent)
+
+
+def get_store() -> RunStore:
+    """The run store of ``$NNLAB_HOME`` (one object per root, shared by sessions)."""
+    root = os.environ.get("NNLAB_HOME") or str(RunStore().root)
+    return _store_for(str(Path(root).expanduser()))
+
+
+def get_runner(max_concurrent: int | None = None) -> Runner:
+    """The runner for ``get_store()``; ``max_concurrent`` None means its default ($NNLAB_MAX_CONCURRENT or 1)."""
+    store = get_store()
+    return _runner_for(str(store.root), max_concurrent)
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``75`` -> ``1:15``; ``3700`` -> ``1:01:40``; None -> ``–``."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_numbers(run: Run) -> dict:
+    """Fraction done, epoch/batch text, and the time left estimated from the pace so far."""
+    p = run.progress or {}
+    epochs = int(p.get("epochs") or run.config.get("epochs") or 1)
+    steps = int(p.get("steps_per_epoch") or 0)
+    epoch = int(p.get("epoch") or 0)
+    batch = int(p.get("batch") or 0)
+    elapsed = p.get("elapsed")
+    if steps:
+        # During epoch e (1-based) the batch count is the position inside it; after the epoch's
+        # end event, batch == steps and epoch == e, which the same formula covers.
+        done = max(0, epoch - 1) * steps + batch if epoch else 0
+        fraction = min(1.0, done / (epochs * steps))
+    else:
+        fraction = 0.0
+    remaining = None
+    if fraction > 0 and elapsed:
+        remaining = float(elapsed) * (1 - fraction) / fraction
+    text = f"Epoch {max(epoch, 1) if steps else 0}/{epochs} · batch {batch}/{steps or '?'}"
+    return {"fraction": fraction, "text": text, "elapsed": elapsed, "remaining": remaining, "samples_per_sec": p.get("samples_per_sec")}
+
+
+def plain_error(error: str | None) -> str:
+    """A run's error in words: never a traceback (its last line says what went wrong)."""
+    if not error:
+        return "The training failed without a message."
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback"):
+        return lines[-1]
+    return error.strip()
+
+
+def _request_stop(runner: Runner, run_id: str) -> None:
+    runner.stop(run_id)
+
+
+def _charts(store: RunStore, run: Run) -> None:
+    batch_df = store.metrics(run.id, "batch")
+    epoch_df = store.metrics(run.id, "epoch")
+    steps = (run.progress or {}).get("steps_per_epoch")
+    cols = st.columns(2)
+    with cols[0]:
+        st.plotly_chart(charts.training_figure(batch_df, epoch_df, "loss", steps_per_epoch=steps), key=f"chart_loss_{run.id}", width="stretch")
+    with cols[1]:
+        st.plotly_chart(charts.training_figure(batch_df, epoch_df, "accuracy", steps_per_epoch=steps), key=f"chart_acc_{run.id}", width="stretch")
+    with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
+        st.plotly_chart(charts.lr_figure(epoch_df), key=f"chart_lr_{run.id}", width="stretch")
+
+
+def result_links(run: Run, visitor: str | None = None) -> None:
+    """Links to the other pages with this run selected."""
+    params = {"run": run.id, **({"visitor": visitor} if visitor else {})}
+    st.session_state[SELECTED] = run.id  # the pages that remember a selection start from this run
+    cols = st.columns(len(RESULT_PAGES))
+    for col, (page, label, icon, help_text) in zip(cols, RESULT_PAGES):
+        with col:
+            try:
+                st.page_link(page, label=f"{label} this run", icon=icon, help=help_text, query_params=params)
+            except Exception:  # noqa: BLE001 - page not part of this app (yet): a plain link instead
+                slug = Path(page).stem.split("_", 1)[-1]
+                query = "&".join(f"{k}={v}" for k, v in params.items())
+                st.markdown(f"{icon} [{label} this run](./{slug}?{query})", help=help_text)
+
+
+def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_stop: bool) -> None:
+    st.markdown(f"#### {run.name}  \n{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · `{run.id}`")
+    if run.status == "queued":
+        position = store.queue_position(run.id)
+        st.info(f"Waiting, position {position} in the queue: it starts when a training slot is free." if position else "Waiting to start…", icon="⏳")
+    elif run.status == "running":
+        numbers = progress_numbers(run)
+        if not run.progress:
+            st.progress(0.0, text="Starting: loading TensorFlow and the data…")
+        else:
+            st.progress(numbers["fraction"], text=numbers["text"])
+            cols = st.columns(3)
+            sps = numbers["samples_per_sec"]
+            cols[0].metric("Samples per second", f"{sps:,.0f}" if sps else "–")
+            cols[1].metric("Elapsed", format_seconds(numbers["elapsed"]))
+            cols[2].metric("Time left (estimate)", format_seconds(numbers["remaining"]))
+    if run.is_active and can_stop:
+        if run.stop_requested:
+            st.caption("Stopping… the model trained so far is kept.")
+        else:
+            st.button("Stop", key=f"stop_{run.id}", icon="⏹️", on_click=_request_stop, args=(runner, run.id),
+                      help="End the training now; the model trained so far is kept and can be evaluated.")
+    if run.status in ("completed", "stopped"):
+        if run.status == "stopped":
+            st.warning("Stopped before the end: the results below are for the model as it stood.", icon="⏹️")
+        cols = st.columns(3)
+        cols[0].metric("Test accuracy", f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "–")
+        cols[1].metric("Test loss", f"{run.test_loss:.4f}" if run.test_loss is not None else "–")
+        cols[2].metric("Time taken", format_seconds(run.duration))
+        result_links(run, visitor)
+    elif run.status == "failed":
+        st.error(plain_error(run.error), icon="❌")
+    if run.status != "queued":
+        _charts(store, run)
+
+
+def watch_run(run_id: str, *, runner: Runner, visitor: str | None = None, can_stop: bool = True) -> Run | None:
+    """Draw the live view of one run; refreshes itself every second while the run is active."""
+    store = runner.store
+    first = store.get(run_id)
+    if first is None:
+        st.warning("That run no longer exists.")
+        return None
+
+    @st.fragment(run_every=REFRESH_SECONDS if first.is_active else None)
+    def live() -> None:
+        if first.is_active:
+            runner.dispatch()  # starts queued runs when a slot is free (cheap when none is)
+        run = store.get(run_id)
+        if run is None:
+            st.warning("That run no longer exists.")
+            return
+        _body(store, runner, run, visitor, can_stop)
+        if first.is_active and not run.is_active:
+            st.rerun()  # once: the whole page sees the run has ended, and polling stops
+
+    live()
+    return first
+
+
+def newest_active(store: RunStore, owner: str) -> Run | None:
+    """This visitor's newest queued or running run (to re-attach to), if any."""
+    runs = store.list(owner=owner, include_unowned=False, statuses=("queued", "running"))
+    return runs[0] if runs else None
+
+
+def run_label(run: Run) -> str:
+    when = time.strftime("%H:%M:%S", time.localtime(run.created))
+    extra = f" · {run.test_accuracy:.1%}" if run.test_accuracy is not None else ""
+    return f"{run.name} ({STATUS_LABELS.get(run.status, run.status)}{extra}, {when})"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine with Python 3.11 and runs them all:
+# Debian's chromium + chromium-driver (for the browser tests), a virtual environment .venv with the
+# pinned requirements, then pytest. Extra arguments go to pytest (e.g. -k draw).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ] || ! command -v chromedriver >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
+fi
+
+python=$(command -v python3.11 || command -v python3)
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+export TF_CPP_MIN_LOG_LEVEL=2
+exec .venv/bin/python -m pytest "$@"

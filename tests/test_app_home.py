@@ -1,0 +1,44 @@
+"""The home page lists this visitor's runs, newest first, with status, accuracy and errors in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from nnlab import architectures
+from nnlab.runs import RunStore
+from nnlab.training import TrainConfig
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def _home() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["visitor"] = "visitor_a"
+    return at.run()
+
+
+def test_home_renders_on_an_empty_store():
+    at = _home()
+    assert not at.exception
+    assert "NN Lab" in at.title[0].value
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_home_lists_runs_newest_first_with_failures_in_words():
+    store = RunStore()
+    spec = architectures.get_preset("MLP 784-128-10")
+    config = TrainConfig(epochs=1, subset=500).to_dict()
+    done = store.create(spec, config, name="first", owner="visitor_a")
+    store.update(done.id, status="completed", test_accuracy=0.9512, started=done.created, finished=done.created + 12)
+    broken = store.create(spec, config, name="second", owner="visitor_a")
+    store.update(broken.id, status="failed", error="The training ran out of memory.")
+    store.create(spec, config, name="someone else's", owner="visitor_b")
+    at = _home()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["second", "first"]
+    assert table["status"].iloc[0] == "failed: The training ran out of memory."
+    assert table["test accuracy"].iloc[1] == 95.12
+    assert table["parameters"].iloc[1] == 101770
