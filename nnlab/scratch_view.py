@@ -1,0 +1,105 @@
+"""Figures and tables of a from-scratch training (no Streamlit here).
+
+The loss and accuracy charts come from ``nnlab.charts`` (the same as the Build & Train page); this
+module adds what only the NumPy network exposes: per-layer gradient norms and the first layer's
+weights as images, plus turning its events into the metric tables ``nnlab.charts`` reads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nnlab.dataview import tile
+
+BATCH_COLUMNS = ["epoch", "batch", "step", "loss", "accuracy", "elapsed", "samples_per_sec"]
+LAYER_COLORS = ["#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#9467bd", "#e377c2", "#8c564b", "#7f7f7f", "#000000"]
+EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"]
+
+
+def batch_frame(events: list[dict[str, Any]], steps_per_epoch: int | None = None) -> pd.DataFrame:
+    """Batch events as the run store's batch table (``step`` counted over the whole training)."""
+    if not events:
+        return pd.DataFrame(columns=BATCH_COLUMNS)
+    df = pd.DataFrame.from_records([{k: v for k, v in e.items() if k not in ("type", "grad_norms")} for e in events])
+    if steps_per_epoch:
+        df["step"] = (df["epoch"] - 1) * steps_per_epoch + df["batch"]
+    return df.reindex(columns=BATCH_COLUMNS + [c for c in df.columns if c not in BATCH_COLUMNS])
+
+
+def epoch_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
+    """Epoch events as the run store's epoch table."""
+    if not events:
+        return pd.DataFrame(columns=EPOCH_COLUMNS)
+    df = pd.DataFrame.from_records([{k: v for k, v in e.items() if k not in ("type", "grad_norms")} for e in events])
+    return df.reindex(columns=EPOCH_COLUMNS + [c for c in df.columns if c not in EPOCH_COLUMNS])
+
+
+def grad_norm_frame(events: list[dict[str, Any]], steps_per_epoch: int | None = None) -> pd.DataFrame:
+    """One row per reported batch: its position in epochs and ||dW|| of each layer (columns 'layer 1'...)."""
+    rows = [e for e in events if e.get("grad_norms")]
+    if not rows:
+        return pd.DataFrame(columns=["position"])
+    steps = steps_per_epoch or max(int(e["batch"]) for e in rows)
+    data = {"position": [e["epoch"] - 1 + e["batch"] / steps for e in rows]}
+    for i in range(len(rows[0]["grad_norms"])):
+        data[f"layer {i + 1}"] = [e["grad_norms"][i] if i < len(e["grad_norms"]) else np.nan for e in rows]
+    return pd.DataFrame(data)
+
+
+def grad_norm_figure(frame: pd.DataFrame, n_layers: int | None = None, height: int = 320) -> go.Figure:
+    """||dW|| per layer over training, log scale: layers whose line sits far below learn far slower."""
+    fig = go.Figure()
+    layers = [c for c in frame.columns if c.startswith("layer ")]
+    total = n_layers or len(layers)
+    for i, col in enumerate(layers):
+        name = f"{col} (output)" if i == total - 1 else f"{col}" + (" (input side)" if i == 0 else "")
+        values = frame[col].astype(float)
+        ok = np.isfinite(values) & (values > 0)
+        fig.add_trace(go.Scatter(x=frame["position"][ok], y=values[ok], mode="lines", name=name,
+                                 line={"color": LAYER_COLORS[i % len(LAYER_COLORS)], "width": 1.5},
+                                 hovertemplate=f"{col}: %{{y:.3g}}<extra></extra>"))
+    fig.update_layout(title={"text": "Gradient norm per layer ||dW||", "x": 0.0, "xanchor": "left"}, height=height,
+                      xaxis_title="epoch", yaxis_title="||dW|| (log scale)", hovermode="x unified", uirevision="keep",
+                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})
+    fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+def weights_figure(images: np.ndarray, max_units: int = 32, cols: int = 8, height_per_row: int = 90) -> go.Figure:
+    """First-layer weights of up to ``max_units`` units as 28x28 images (red +, blue -, each unit scaled to its own range)."""
+    images = np.asarray(images, dtype=np.float64)[:max_units]
+    fig = go.Figure()
+    if len(images) == 0:
+        return fig
+    scale = np.abs(images).reshape(len(images), -1).max(axis=1)
+    normed = images / np.where(scale > 0, scale, 1.0)[:, None, None]  # every unit in [-1, 1]
+    normed = np.nan_to_num(normed, nan=0.0, posinf=0.0, neginf=0.0)
+    cols = max(1, min(cols, len(images)))
+    mosaic = tile(normed, cols, pad=2, fill=np.nan)
+    fig.add_trace(go.Heatmap(z=mosaic, colorscale="RdBu", reversescale=True, zmin=-1, zmax=1, zmid=0, showscale=False,
+                             hoverongaps=False, hovertemplate="weight / unit's largest |weight|: %{z:.2f}<extra></extra>"))
+    rows = math.ceil(len(images) / cols)
+    fig.update_layout(height=rows * height_per_row + 30, margin={"l": 5, "r": 5, "t": 25, "b": 5},
+                      title={"text": f"First-layer weights of {len(images)} hidden units", "x": 0.0, "xanchor": "left", "font": {"size": 13}},
+                      plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def comparison_table(scratch_epochs: pd.DataFrame, keras_epochs: pd.DataFrame) -> pd.DataFrame:
+    """The last epoch of each side by side: accuracy, loss, time and speed."""
+    rows = []
+    for who, df in (("from scratch (NumPy)", scratch_epochs), ("Keras", keras_epochs)):
+        if df is None or df.empty:
+            continue
+        last = df.sort_values("epoch").iloc[-1]
+        rows.append({"network": who, "epochs": int(last["epoch"]), "accuracy": last.get("accuracy"),
+                     "val_accuracy": last.get("val_accuracy"), "loss": last.get("loss"), "val_loss": last.get("val_loss"),
+                     "seconds": last.get("elapsed"), "samples/s": last.get("samples_per_sec")})
+    return pd.DataFrame(rows)
