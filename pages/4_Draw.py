@@ -1,0 +1,193 @@
+"""Draw: sketch a digit (or upload a picture of one) and watch a trained network read it, stroke by stroke."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from nnlab import evaluation as ev
+from nnlab import figures_eval as figs
+from nnlab.modelio import ModelLoadError
+from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
+from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
+from nnlab.runs import Run, RunStore
+
+SELECTED = "nnlab_selected_run"  # shared with Evaluate and Inspect: the run last looked at
+DRAWING = "nnlab_last_drawing"  # read by the Inspect page: the last 28x28 float32 image in [0, 1]
+CANVAS_SIDE = 280
+CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
+SOURCES = ("Draw on the canvas", "Upload a picture")
+
+st.set_page_config(page_title="Draw - NN Lab", layout="wide")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def run_model(root: str, run_id: str, mtime: float):
+    """A run's model, loaded once per process (Keras safe mode) and warmed up for quick predictions."""
+    from nnlab.modelio import load_model_safely
+
+    model = load_model_safely(RunStore(root).model_path(run_id), compile=False)
+    predict_digit(model, np.zeros((28, 28), np.float32))  # builds the predict function once, here
+    return model
+
+
+def owner() -> str | None:
+    try:
+        from nnlab.ui.visitor import visitor_id
+    except ImportError:
+        return None
+    return visitor_id()
+
+
+def link(page: str, label: str, icon: str) -> None:
+    """A link to another page of the app (a plain link where the page is not registered, e.g. in tests)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError and friends
+        slug = page.rsplit("/", 1)[-1].removesuffix(".py").split("_", 1)[-1]
+        st.markdown(f"{icon} [{label}](./{slug})")
+
+
+def best_run(runs: list[Run]) -> str:
+    """The most accurate run on the test set (runs without a score come last)."""
+    return max(runs, key=lambda r: r.test_accuracy if r.test_accuracy is not None else -1.0).id
+
+
+def choose_default(ids: list[str], runs: list[Run]) -> None:
+    """Preselect the run a link named (``?run=``, once per link), else keep the choice, else the best."""
+    linked = st.query_params.get("run")
+    if linked in ids and st.session_state.get("draw_linked") != linked:
+        st.session_state["draw_linked"] = linked
+        st.session_state["draw_run"] = linked
+    elif st.session_state.get("draw_run") not in ids:
+        st.session_state["draw_run"] = best_run(runs)
+
+
+def canvas_key() -> str:
+    return f"draw_canvas_{st.session_state.get(CANVAS_COUNTER, 0)}"
+
+
+def clear_canvas() -> None:
+    """A fresh canvas: a new key (the old drawing's state is dropped)."""
+    st.session_state.pop(canvas_key(), None)
+    st.session_state[CANVAS_COUNTER] = st.session_state.get(CANVAS_COUNTER, 0) + 1
+
+
+def probabilities_figure(probs: np.ndarray, height: int = 300) -> go.Figure:
+    top = int(np.argmax(probs))
+    fig = go.Figure(go.Bar(
+        x=[str(d) for d in range(10)], y=probs,
+        marker_color=["#e4572e" if d == top else "#4c78a8" for d in range(10)],
+        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs], textposition="outside",
+        hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+    ))
+    fig.update_layout(title="Probability of each digit", height=height, margin={"l": 40, "r": 10, "t": 40, "b": 30},
+                      xaxis={"title": "digit", "type": "category"},
+                      yaxis={"title": "probability", "range": [0, 1.12], "tickformat": ".0%"})
+    return fig
+
+
+def canvas_input(pen: int) -> np.ndarray | None:
+    """The canvas's RGBA pixels, or None before the first stroke."""
+    result = st_canvas(
+        stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", fill_color="#FFFFFF",
+        width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True,
+        return_image_data=True, key=canvas_key(),
+    )
+    return result.image_data
+
+
+def upload_input() -> np.ndarray | None:
+    """An uploaded picture's pixels, or None (with the reason shown) if there is none or it is unusable."""
+    upload = st.file_uploader("A PNG or JPEG picture of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
+                              help="Dark ink on light paper works too: it is detected and inverted.")
+    if upload is None:
+        return None
+    try:
+        image = load_image_bytes(upload.getvalue())
+    except ImageLoadError as exc:
+        st.error(str(exc))
+        return None
+    st.image(image, caption="Your picture", width=CANVAS_SIDE)
+    return image
+
+
+st.title("Draw a digit")
+store = RunStore()
+runs = ev.evaluable_runs(store, owner())
+if not runs:
+    st.info("There is no trained network yet. Train one first, then come back here to draw digits for it.")
+    link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
+    st.stop()
+
+ids = [r.id for r in runs]
+by_id = {r.id: r for r in runs}
+choose_default(ids, runs)
+run_id = st.selectbox("Network", ids, format_func=lambda i: ev.run_label(by_id[i]), key="draw_run",
+                      help="Any finished training. The most accurate one is chosen at first.")
+st.session_state[SELECTED] = run_id  # Inspect opens on the same network
+try:
+    with st.spinner("Loading the network..."):
+        model = run_model(str(store.root), run_id, store.model_path(run_id).stat().st_mtime)
+except (ModelLoadError, OSError) as exc:
+    st.error(f"The model of this run cannot be used: {exc}")
+    st.stop()
+
+left, middle, right = st.columns([3, 2, 4], gap="medium")
+with left:
+    source = st.radio("Input", SOURCES, horizontal=True, key="draw_source", label_visibility="collapsed")
+    if source == SOURCES[0]:
+        pen = st.slider("Pen width", 4, 40, 18, key="draw_pen")
+        image = canvas_input(pen)
+        st.button("Clear the canvas", key="draw_clear", on_click=clear_canvas, icon="🧹")
+        st.caption("Draw with the mouse, a pen or a finger; the network reads the digit after every stroke. "
+                   "Undo and redo are in the canvas's toolbar.")
+    else:
+        image = upload_input()
+
+img28 = canvas_to_mnist(image) if image is not None else None
+if img28 is None:
+    with middle:
+        if image is None:
+            st.info("Draw a digit on the canvas: what the network sees and reads appears here as you draw.")
+        else:
+            st.info("No digit found yet: draw a larger digit (a dot or a short scratch is not enough)."
+                    if source == SOURCES[0] else "No digit found in this picture: use a clear picture of one digit.")
+    st.stop()
+
+st.session_state[DRAWING] = img28  # for the Inspect page's "My last drawing"
+try:
+    probs = predict_digit(model, img28)
+except ValueError as exc:
+    st.error(f"This network cannot read the drawing: {exc}")
+    st.stop()
+answer = verdict(probs)
+
+with middle:
+    st.plotly_chart(figs.image_figure(img28, "What the network sees", height=260), key="draw_seen")
+    st.caption("Your drawing as 28 x 28 pixels, sized and centred the way MNIST's digits are.")
+    st.metric("The network reads", str(answer.digit), delta=f"{answer.confidence:.0%} sure", delta_color="off",
+              delta_arrow="off", border=True)
+    if answer.unsure:
+        if answer.confidence - answer.runner_up_probability < UNSURE_MARGIN:
+            why = f"it hesitates between {answer.digit} ({answer.confidence:.0%}) and {answer.runner_up} ({answer.runner_up_probability:.0%})"
+        else:
+            why = (f"its best guess, {answer.digit}, gets only {answer.confidence:.0%} "
+                   f"(next comes {answer.runner_up} with {answer.runner_up_probability:.0%})")
+        st.warning(f"The network is not sure: {why}. Perhaps draw the digit a little more clearly, "
+                   "or try another network.", icon="🤔")
+with right:
+    st.plotly_chart(probabilities_figure(probs), key="draw_probs")
+    if st.toggle("Show which pixels drove the decision (saliency)", key="draw_saliency"):
+        from nnlab import inspection as ins
+
+        try:
+            sal = ins.saliency(model, img28, class_index=answer.digit)
+        except ValueError as exc:
+            st.info(str(exc))
+        else:
+            st.plotly_chart(figs.saliency_figure(img28, sal, height=300), key="draw_saliency_fig")
+            st.caption(f"Bright pixels are those whose change would move the probability of {answer.digit} most.")
+    link("pages/3_Inspect.py", "See this drawing's feature maps on Inspect", "🔬")
