@@ -1,0 +1,143 @@
+"""Inspect: what a trained network has learnt (kernels, weights) and how it sees one image."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from nnlab import evaluation as ev
+from nnlab import figures_eval as figs
+from nnlab import inspection as ins
+from nnlab.data import scale
+from nnlab.modelio import ModelLoadError
+from nnlab.runs import RunStore
+
+SELECTED = "nnlab_selected_run"  # shared with the Evaluate page: the run last looked at
+DRAWING = "nnlab_last_drawing"  # written by the Draw page: a 28x28 float32 array in [0, 1]
+
+st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def run_model(root: str, run_id: str, mtime: float):
+    """A run's trained model, loaded once per run (safe mode) and shared by every session."""
+    from nnlab.modelio import load_model_safely
+
+    return load_model_safely(RunStore(root).model_path(run_id))
+
+
+def owner() -> str | None:
+    try:
+        from nnlab.ui.visitor import visitor_id
+    except ImportError:
+        return None
+    return visitor_id()
+
+
+def last_drawing() -> np.ndarray | None:
+    drawing = st.session_state.get(DRAWING)
+    if drawing is None:
+        return None
+    arr = np.asarray(drawing, dtype=np.float32)
+    return arr if arr.shape == (28, 28) and np.all(np.isfinite(arr)) else None
+
+
+def pick_image(source_col, index_col) -> tuple[np.ndarray, str]:
+    x_test, y_test = ev.mnist_test_set()
+    drawing = last_drawing()
+    options = ["A test image"] + (["My last drawing"] if drawing is not None else [])
+    source = source_col.radio("Image", options, horizontal=True, key="insp_source",
+                              help=None if drawing is not None else "Draw a digit on the Draw page to look at it here as well.")
+    if source == "My last drawing" and drawing is not None:
+        return drawing, "your drawing"
+    index = int(index_col.number_input("Test image #", 0, len(y_test) - 1, 0, step=1, key="insp_index"))
+    return scale(x_test[index]), f"test image #{index}, a {y_test[index]}"
+
+
+def kernels_section(model) -> None:
+    if ins.has_conv(model):
+        names = ins.conv_layer_names(model)
+        layer = st.selectbox("Convolution layer", names, key="insp_conv")
+        kernels = ins.conv_kernels(model, layer)
+        kh, kw, cin, n = kernels.shape
+        channel = 0
+        if cin > 1:
+            channel = st.slider(f"Input channel (this layer reads {cin} maps; each kernel has a {kh}x{kw} slice per map)",
+                                0, cin - 1, 0, key="insp_channel")
+        grid = ins.kernel_grid(kernels, in_channel=channel)
+        st.plotly_chart(figs.kernels_figure(grid, f"{layer}: {n} kernels of {kh}x{kw}" + (f", input channel {channel}" if cin > 1 else "")),
+                        key="insp_kernels")
+        st.caption("Red weights respond to bright pixels, blue ones to dark pixels; first-layer kernels often become edge and stroke detectors.")
+        return
+    try:
+        images = ins.dense_weight_images(model)
+    except ValueError as exc:
+        st.info(str(exc))
+        return
+    st.plotly_chart(figs.digit_images_figure(images, cols=16 if len(images) > 16 else len(images),
+                                             title=f"The first dense layer's {len(images)} units, each as its 784 input weights"),
+                    key="insp_dense_weights")
+    st.caption("Each tile shows which pixels push a unit up (red) or down (blue). For logistic regression these are the ten digit templates.")
+
+
+def maps_section(model, image: np.ndarray) -> None:
+    for i, act in enumerate(ins.feature_maps(model, image)):
+        fig = figs.dense_figure(act) if act.kind == "dense" else figs.maps_figure(act)
+        st.plotly_chart(fig, key=f"insp_map_{i}")
+
+
+def histograms_section(model) -> None:
+    hists = ins.weight_histograms(model)
+    cols = st.columns(3)
+    for i, h in enumerate(hists):
+        cols[i % 3].plotly_chart(figs.histogram_figure(h), key=f"insp_hist_{i}")
+
+
+def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
+    digit = int(np.argmax(probs))
+    sal = ins.saliency(model, image, class_index=digit)
+    left, right = st.columns([2, 3])
+    left.plotly_chart(figs.saliency_figure(image, sal), key="insp_saliency")
+    right.markdown(f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel: "
+                   "the bright pixels are those whose change would move that probability most.")
+
+
+st.title("Inspect")
+store = RunStore()
+runs = ev.evaluable_runs(store, owner())
+if not runs:
+    st.info("No finished training yet. Train a network on the Train page, then come back here.")
+    st.stop()
+ids = [r.id for r in runs]
+by_id = {r.id: r for r in runs}
+remembered = st.session_state.get(SELECTED)
+run_col, source_col, index_col = st.columns([3, 2, 1])
+run_id = run_col.selectbox("Run", ids, index=ids.index(remembered) if remembered in ids else 0,
+                      format_func=lambda i: ev.run_label(by_id[i]), key="insp_run")
+st.session_state[SELECTED] = run_id
+run = by_id[run_id]
+try:
+    with st.spinner("Loading the model..."):
+        model = run_model(str(store.root), run.id, store.model_path(run.id).stat().st_mtime)
+except (ModelLoadError, OSError) as exc:
+    st.error(f"The model of this run cannot be read: {exc}")
+    st.stop()
+
+image, what = pick_image(source_col, index_col)
+probs = np.asarray(model(ev.to_model_input(model, image), training=False))[0]
+a, b = st.columns([1, 3])
+a.plotly_chart(figs.image_figure(image, what, height=220), key="insp_image")
+b.plotly_chart(figs.dense_figure(ins.Activation("prediction", "dense", probs), height=220).update_layout(
+    title=f"The network says {int(np.argmax(probs))} ({probs.max():.1%})", yaxis_title="probability"), key="insp_probs")
+
+kernel_tab = "Convolution kernels" if ins.has_conv(model) else "First-layer weights"
+tabs = st.tabs([kernel_tab, "Feature maps", "Saliency", "Weight histograms"])
+with tabs[0]:
+    kernels_section(model)
+with tabs[1]:
+    st.caption(f"What each layer computes for {what}: one map per filter after convolutions and pooling, bars for dense layers.")
+    maps_section(model, image)
+with tabs[2]:
+    saliency_section(model, image, probs)
+with tabs[3]:
+    histograms_section(model)
