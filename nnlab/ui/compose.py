@@ -21,7 +21,6 @@ from nnlab.architectures import (
     Problem,
     Spec,
     count_params,
-    describe_layer,
     memory_bytes,
     summary,
     validate,
@@ -49,13 +48,15 @@ FIELDS: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "filters": ("filters", "int", {"min_value": 1, "max_value": 4096, "step": 8}, "How many different patterns (output channels) this convolution learns."),
     "kernel_size": ("kernel", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of each filter window, in pixels (3 means 3x3)."),
     "strides": ("stride", "int", {"min_value": 1, "max_value": 28, "step": 1}, "How many pixels the window moves each step; 2 halves the image size."),
-    "pool_size": ("pool size", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of the pooling window (2 means 2x2, halving the image)."),
+    "pool_size": ("pool", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of the pooling window (2 means 2x2, halving the image)."),
     "padding": ("padding", "select", {"options": PADDINGS}, "'valid' uses only whole windows (the image shrinks); 'same' pads the border so the size stays."),
     "activation": ("activation", "select", {"options": ACTIVATIONS}, "The function applied to each output: relu for hidden layers, softmax for the last one."),
-    "rate": ("dropout rate", "float", {"min_value": 0.0, "max_value": 0.95, "step": 0.05, "format": "%.2f"}, "Fraction of inputs zeroed at random during training (0.5 = half)."),
+    "rate": ("rate", "float", {"min_value": 0.0, "max_value": 0.95, "step": 0.05, "format": "%.2f"}, "Fraction of inputs zeroed at random during training (0.5 = half)."),
     "l1": ("L1", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the absolute size of the weights: pushes many weights to exactly 0."),
     "l2": ("L2", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the squared size of the weights (weight decay): keeps weights small."),
 }
+FIELD_WIDTHS = {"activation": 1.3, "padding": 1.15, "l1": 1.0, "l2": 1.0}
+ROW_WIDTH = max(sum(FIELD_WIDTHS.get(f, 0.9) for f in v) for v in LAYER_DEFAULTS.values())
 POOL_STRIDE_HELP = "How many pixels the window moves each step; leave empty to use the pool size."
 
 
@@ -81,6 +82,7 @@ def load_spec(spec: Spec) -> None:
     """Replace the composed network with ``spec`` (a preset, or a run's network to retrain)."""
     st.session_state[_LAYERS] = _with_uids(spec.get("layers", []))
     st.session_state[_NAME] = str(spec.get("name", "Custom network"))
+    st.session_state["compose_add_position"] = max(1, len(st.session_state[_LAYERS]))  # before the output
 
 
 def _load_preset() -> None:
@@ -175,7 +177,10 @@ def _layer_row(i: int, n: int, layer: dict[str, Any], problems: list[Problem], s
     uid = layer["uid"]
     with st.container(border=True):
         fields = _fields_of(layer["kind"])
-        cols = st.columns([0.35, 1.6] + [1.0] * max(len(fields), 1) + [0.35, 0.35, 0.35], vertical_alignment="bottom")
+        # The same grid for every kind (Conv2D has the most settings), so rows line up.
+        widths = [FIELD_WIDTHS.get(f, 0.9) for f in fields]
+        filler = max(ROW_WIDTH - sum(widths), 0.01)
+        cols = st.columns([0.35, 1.8, *widths, filler, 2.0], vertical_alignment="bottom")
         cols[0].markdown(f"**{i + 1}**")
         kind_key = _key(uid, "kind")
         st.session_state[kind_key] = layer["kind"]
@@ -184,13 +189,12 @@ def _layer_row(i: int, n: int, layer: dict[str, Any], problems: list[Problem], s
         for col, field in zip(cols[2:], fields):
             with col:
                 layer[field] = _setting_widget(uid, kind, field, layer)
-        if not fields:
-            cols[2].caption(KIND_HELP.get(kind, ""))
-        buttons = cols[-3:]
-        buttons[0].button("↑", key=_key(uid, "up"), on_click=_move, args=(uid, -1), disabled=i == 0, help="Move this layer up")
-        buttons[1].button("↓", key=_key(uid, "down"), on_click=_move, args=(uid, 1), disabled=i == n - 1, help="Move this layer down")
-        buttons[2].button("✕", key=_key(uid, "remove"), on_click=_remove, args=(uid,), help="Remove this layer")
-        st.caption(f"output {shape} · {params:,} parameters")
+        with cols[-1].container(horizontal=True, gap="small", horizontal_alignment="right", wrap=False):
+            st.button("↑", key=_key(uid, "up"), on_click=_move, args=(uid, -1), disabled=i == 0, help="Move this layer up")
+            st.button("↓", key=_key(uid, "down"), on_click=_move, args=(uid, 1), disabled=i == n - 1, help="Move this layer down")
+            st.button("✕", key=_key(uid, "remove"), on_click=_remove, args=(uid,), help="Remove this layer")
+        lesson = "" if fields else f" · {KIND_HELP.get(kind, '')}"
+        st.caption(f"output {shape} · {params:,} parameters{lesson}")
         for problem in problems:
             st.error(problem.message, icon="⚠️")
 
@@ -259,7 +263,3 @@ def summary_panel(spec: Spec, problems: list[Problem]) -> None:
     if problems:
         st.caption(f"{len(problems)} problem(s): shapes after the first problem are unknown ('?').")
 
-
-def describe(spec: Spec) -> str:
-    """One line per layer, for captions."""
-    return " → ".join(f"{layer['kind']}({describe_layer(layer)})" if describe_layer(layer) else layer["kind"] for layer in spec["layers"])

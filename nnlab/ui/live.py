@@ -9,7 +9,6 @@ rerun so that the rest of the page (the Train button, the list of runs) sees the
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import streamlit as st
 
 from nnlab import charts
 from nnlab.runner import Runner
-from nnlab.runs import Run, RunStore
+from nnlab.runs import Run, RunStore, default_root
 
 REFRESH_SECONDS = 1.0
 SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate and Inspect
@@ -41,8 +40,7 @@ def _runner_for(root: str, max_concurrent: int | None) -> Runner:
 
 def get_store() -> RunStore:
     """The run store of ``$NNLAB_HOME`` (one object per root, shared by sessions)."""
-    root = os.environ.get("NNLAB_HOME") or str(RunStore().root)
-    return _store_for(str(Path(root).expanduser()))
+    return _store_for(str(default_root()))
 
 
 def get_runner(max_concurrent: int | None = None) -> Runner:
@@ -131,16 +129,20 @@ def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_st
         position = store.queue_position(run.id)
         st.info(f"Waiting, position {position} in the queue: it starts when a training slot is free." if position else "Waiting to start…", icon="⏳")
     elif run.status == "running":
+        # The same elements on every refresh (only their values change), so nothing jumps.
         numbers = progress_numbers(run)
         if not run.progress:
-            st.progress(0.0, text="Starting: loading TensorFlow and the data…")
+            text = "Starting: loading TensorFlow and the data…"
+        elif numbers["fraction"] >= 1 or run.stop_requested:
+            text = "Training done: measuring accuracy on the 10,000 test images and saving the model…"
         else:
-            st.progress(numbers["fraction"], text=numbers["text"])
-            cols = st.columns(3)
-            sps = numbers["samples_per_sec"]
-            cols[0].metric("Samples per second", f"{sps:,.0f}" if sps else "–")
-            cols[1].metric("Elapsed", format_seconds(numbers["elapsed"]))
-            cols[2].metric("Time left (estimate)", format_seconds(numbers["remaining"]))
+            text = numbers["text"]
+        st.progress(numbers["fraction"], text=text)
+        cols = st.columns(3)
+        sps = numbers["samples_per_sec"]
+        cols[0].metric("Samples per second", f"{sps:,.0f}" if sps else "–")
+        cols[1].metric("Elapsed", format_seconds(numbers["elapsed"] if run.progress else run.duration))
+        cols[2].metric("Time left (estimate)", format_seconds(numbers["remaining"]))
     if run.is_active and can_stop:
         if run.stop_requested:
             st.caption("Stopping… the model trained so far is kept.")

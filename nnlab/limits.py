@@ -1,0 +1,124 @@
+"""Hosted-demo limits: what an operator allows one visitor (and the whole server) to ask for.
+
+An operator sets them by environment variable, or in a TOML file in the style of Streamlit's
+``.streamlit/secrets.toml`` (either as root-level keys named like the variables, or in a
+``[limits]`` table with the short names)::
+
+    NNLAB_MAX_EPOCHS = 5              # or, in a [limits] table: max_epochs = 5
+    NNLAB_MAX_PARAMS = 500000         #                          max_params = 500000
+    NNLAB_MAX_QUEUED_PER_VISITOR = 2  #                          max_queued_per_visitor = 2
+    NNLAB_MAX_CONCURRENT = 1          #                          max_concurrent = 1
+
+Environment variables win over the file. A missing value, ``0`` or ``"none"`` means no limit.
+Going past a limit is not an error for the visitor: ``Limits.problems`` says what the limit is.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_NAMES = {
+    "max_epochs": "NNLAB_MAX_EPOCHS",
+    "max_params": "NNLAB_MAX_PARAMS",
+    "max_queued_per_visitor": "NNLAB_MAX_QUEUED_PER_VISITOR",
+    "max_concurrent": "NNLAB_MAX_CONCURRENT",
+}
+SECRETS_ENV = "NNLAB_SECRETS"  # path of the TOML file, if not .streamlit/secrets.toml
+
+
+class InvalidLimits(ValueError):
+    """An operator's limit that is not a whole number; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds for a hosted demo; ``None`` means unlimited."""
+
+    max_epochs: int | None = None
+    max_params: int | None = None
+    max_queued_per_visitor: int | None = None  # runs a visitor may have queued or running at once
+    max_concurrent: int | None = None  # trainings running at once on this server
+
+    def problems(self, *, n_params: int, epochs: int, visitor_active: int) -> list[str]:
+        """Why a visitor may not start this training now, in words that state the limit."""
+        out = []
+        if self.max_params is not None and n_params > self.max_params:
+            out.append(
+                f"This network has {n_params:,} parameters; this demo trains networks of at most "
+                f"{self.max_params:,} parameters. Use fewer units or filters, or add pooling."
+            )
+        if self.max_epochs is not None and epochs > self.max_epochs:
+            out.append(f"This demo trains for at most {self.max_epochs} epochs (asked for {epochs}).")
+        if self.max_queued_per_visitor is not None and visitor_active >= self.max_queued_per_visitor:
+            runs = "run" if self.max_queued_per_visitor == 1 else "runs"
+            out.append(
+                f"You already have {visitor_active} training(s) queued or running; this demo allows "
+                f"{self.max_queued_per_visitor} {runs} per visitor at a time. Wait for one to finish, or stop one."
+            )
+        return out
+
+    def describe(self) -> list[str]:
+        """The limits in force, one line each (empty when there are none)."""
+        labels = {
+            "max_epochs": "epochs per training",
+            "max_params": "parameters per network",
+            "max_queued_per_visitor": "queued or running trainings per visitor",
+            "max_concurrent": "trainings at once on this server",
+        }
+        return [f"at most {getattr(self, f.name):,} {labels[f.name]}" for f in fields(self) if getattr(self, f.name) is not None]
+
+
+def _parse(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidLimits(f"The limit {name} must be a whole number, or 0 / 'none' for no limit (got {value!r}).")
+    if isinstance(value, str):
+        text = value.strip().replace("_", "").replace(",", "")
+        if text.lower() in ("", "none", "unlimited", "0"):
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise InvalidLimits(f"The limit {name} must be a whole number, or 0 / 'none' for no limit (got {value!r}).") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < 0:
+        raise InvalidLimits(f"The limit {name} must be a whole number of 0 or more (got {value!r}).")
+    return value or None
+
+
+def read_secrets(path: str | Path | None = None) -> dict[str, Any]:
+    """The limit settings found in a secrets-style TOML file (missing file: none)."""
+    if path is None:
+        path = os.environ.get(SECRETS_ENV) or Path(".streamlit") / "secrets.toml"
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise InvalidLimits(f"Cannot read the limits in {path}: {exc}") from None
+    found: dict[str, Any] = {}
+    table = data.get("limits")
+    if isinstance(table, dict):
+        found.update({k: table[k] for k in ENV_NAMES if k in table})
+    found.update({k: data[env] for k, env in ENV_NAMES.items() if env in data})
+    return found
+
+
+def load_limits(environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> Limits:
+    """The limits in force: environment variables over the secrets file; raises ``InvalidLimits``."""
+    environ = os.environ if environ is None else environ
+    secrets = read_secrets() if secrets is None else secrets
+    values: dict[str, int | None] = {}
+    for key, env in ENV_NAMES.items():
+        if env in environ:
+            values[key] = _parse(env, environ[env])
+        elif key in secrets:
+            values[key] = _parse(key, secrets[key])
+    return Limits(**values)

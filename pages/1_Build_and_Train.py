@@ -1,0 +1,105 @@
+"""Build & Train: compose a network, choose its training settings, train it and watch it learn."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nnlab.architectures import count_params
+from nnlab.limits import InvalidLimits, Limits, load_limits
+from nnlab.training import validate_config
+from nnlab.ui.compose import compose_network, summary_panel
+from nnlab.ui.hyperparams import hyperparameter_form
+from nnlab.ui.live import get_runner, newest_active, run_label, watch_run
+from nnlab.ui.visitor import visitor_id
+
+_RUN = "train_run"  # the run this session watches (also in the URL as ?run=ID)
+
+st.set_page_config(page_title="Build & Train · NN Lab", page_icon="🧠", layout="wide")
+st.title("🧠 Build & Train")
+st.caption("Start from a preset network, change it layer by layer, choose how to train it, and watch it learn.")
+
+visitor = visitor_id()
+try:
+    limits = load_limits()
+except InvalidLimits as exc:
+    st.error(f"The operator's limits for this demo are misconfigured, so none are applied: {exc}")
+    limits = Limits()
+runner = get_runner(limits.max_concurrent)
+store = runner.store
+
+
+def _watch(run_id: str | None) -> None:
+    st.session_state[_RUN] = run_id
+    if run_id:
+        st.query_params["run"] = run_id
+    elif "run" in st.query_params:
+        del st.query_params["run"]
+
+
+def watched_run_id() -> str | None:
+    """The run to show: the URL's, else this session's, else this visitor's newest active run."""
+    for candidate in (st.query_params.get("run"), st.session_state.get(_RUN)):
+        if isinstance(candidate, str) and candidate and store.get(candidate) is not None:
+            _watch(candidate)
+            return candidate
+    active = newest_active(store, visitor)
+    _watch(active.id if active else None)
+    return active.id if active else None
+
+
+watched = watched_run_id()
+
+# ---- 1. the network ----------------------------------------------------------------------------
+st.header("1 · Network", divider="gray")
+spec, problems = compose_network()
+with st.expander("Summary: output shape and parameters per layer", expanded=True):
+    summary_panel(spec, problems)
+
+# ---- 2. the training settings ---------------------------------------------------------------------
+st.header("2 · Training settings", divider="gray")
+config = hyperparameter_form(limits)
+config_problems = validate_config(config)
+for message in config_problems:
+    st.error(message, icon="⚠️")
+if limits.describe():
+    st.caption("Limits of this demo: " + "; ".join(limits.describe()) + ".")
+
+# ---- 3. train and watch ---------------------------------------------------------------------------
+st.header("3 · Train", divider="gray")
+mine_active = store.list(owner=visitor, include_unowned=False, statuses=("queued", "running"))
+limit_problems = [] if problems else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=len(mine_active))
+reasons = (["The network has problems (see the layers above)."] if problems else []) + (
+    ["The training settings have problems (see above)."] if config_problems else []) + limit_problems
+
+cols = st.columns([3, 1], vertical_alignment="bottom")
+run_name = cols[0].text_input("Run name (optional)", key="train_run_name", max_chars=80, placeholder=spec["name"],
+                              help="A name to find this run again on the other pages; empty gives the network's name and the time.")
+if cols[1].button("Train", type="primary", icon="▶️", disabled=bool(reasons), key="train_button", width="stretch"):
+    try:
+        run = runner.submit(spec, config, name=run_name.strip() or None, owner=visitor)
+    except ValueError as exc:  # the runner re-validates: say why in words
+        st.error(str(exc))
+    else:
+        _watch(run.id)
+        st.rerun()
+for reason in reasons:
+    st.info(reason, icon="ℹ️")
+
+mine = store.list(owner=visitor, include_unowned=False)
+if watched and watched not in {r.id for r in mine}:
+    other = store.get(watched)
+    mine = ([other] if other else []) + mine
+if len(mine) > 1:
+    ids = [r.id for r in mine]
+    labels = {r.id: run_label(r) for r in mine}
+    picked = st.selectbox("Watching", ids, index=ids.index(watched) if watched in ids else 0, format_func=labels.get,
+                          help="Your trainings, newest first: pick one to see its charts and results.")
+    if picked != watched:
+        _watch(picked)
+        st.rerun()
+
+if watched:
+    current = store.get(watched)
+    watch_run(watched, runner=runner, visitor=visitor, can_stop=current is not None and current.owner in (None, visitor))
+else:
+    st.info("No training yet: choose a network and press **Train**. A quick run gives a result in seconds.", icon="👆")

@@ -1,0 +1,80 @@
+"""The live-training figures: right traces, right positions, empty tables draw cleanly."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from nnlab import charts
+
+
+def _batch_df() -> pd.DataFrame:
+    rows = []
+    for epoch in (1, 2):
+        for batch in (5, 10):
+            rows.append({"epoch": epoch, "batch": batch, "step": (epoch - 1) * 10 + batch, "loss": 2.0 / (epoch * batch), "accuracy": 0.05 * epoch * batch})
+    return pd.DataFrame(rows)
+
+
+def _epoch_df() -> pd.DataFrame:
+    return pd.DataFrame({
+        "epoch": [1, 2], "loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_loss": [0.45, 0.35],
+        "val_accuracy": [0.85, 0.88], "lr": [1e-3, 5e-4],
+    })
+
+
+def test_training_figure_has_batch_train_and_validation_traces():
+    fig = charts.training_figure(_batch_df(), _epoch_df(), "accuracy", steps_per_epoch=10, smoothing=0)
+    names = [t.name for t in fig.data]
+    assert names == ["training (per batch, smoothed)", "training (epoch)", "validation (epoch)"]
+    # Batch 5 of 10 in epoch 2 sits at 1.5 epochs; epoch points sit at whole epochs.
+    assert list(fig.data[0].x) == [0.5, 1.0, 1.5, 2.0]
+    assert list(fig.data[0].y) == pytest.approx([0.25, 0.5, 0.5, 1.0])
+    assert list(fig.data[2].y) == [0.85, 0.88]
+    assert fig.layout.yaxis.tickformat == ".0%"
+
+
+def test_batch_positions_estimate_steps_per_epoch_when_unknown():
+    assert list(charts.batch_positions(_batch_df())) == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_smoothing_follows_exponential_moving_average():
+    values = pd.Series([1.0, 0.0, 0.0])
+    assert list(charts.smooth(values, 0)) == [1.0, 0.0, 0.0]
+    smoothed = charts.smooth(values, 0.5)
+    assert smoothed.iloc[0] == 1.0 and 0 < smoothed.iloc[2] < smoothed.iloc[1] < 1.0
+    with pytest.raises(ValueError):
+        charts.smooth(values, 1.0)
+
+
+def test_empty_tables_give_labelled_empty_charts():
+    empty = pd.DataFrame(columns=["epoch", "batch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"])
+    for fig in (charts.training_figure(empty, empty, "loss"), charts.lr_figure(empty), charts.overlay_figure({"a": empty})):
+        assert len(fig.data) == 0
+        assert fig.layout.title.text
+
+
+def test_epoch_without_validation_draws_only_training():
+    df = _epoch_df().drop(columns=["val_loss", "val_accuracy"])
+    fig = charts.training_figure(pd.DataFrame(), df, "loss")
+    assert [t.name for t in fig.data] == ["training (epoch)"]
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="metric"):
+        charts.training_figure(_batch_df(), _epoch_df(), "f1")
+    with pytest.raises(ValueError, match="metric"):
+        charts.overlay_figure({}, "f1")
+
+
+def test_lr_figure_uses_log_scale():
+    fig = charts.lr_figure(_epoch_df())
+    assert list(fig.data[0].y) == [1e-3, 5e-4]
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_overlay_has_one_line_per_run_with_data():
+    other = _epoch_df().assign(val_accuracy=[0.7, 0.75])
+    fig = charts.overlay_figure({"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy")
+    assert [t.name for t in fig.data] == ["run A", "run B"]
+    assert list(fig.data[1].y) == [0.7, 0.75]

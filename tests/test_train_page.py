@@ -1,0 +1,280 @@
+"""The Build & Train page through Streamlit's AppTest: compose, validate, train, watch, stop.
+
+Real trainings run in the runner's worker process (quick runs on small subsets); the live view is
+also checked on runs written straight into the store, which needs no TensorFlow and no waiting.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from nnlab.architectures import get_preset
+from nnlab.runs import RunStore, process_alive, process_handle
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "1_Build_and_Train.py")
+WAIT_SECONDS = 240  # a generous bound for a worker to import TensorFlow and train on a busy machine
+
+
+@pytest.fixture
+def store(_isolated_home):
+    """The test's run store; at the end, stop any training still going and wait for its worker."""
+    s = RunStore()
+    yield s
+    for run in s.list(statuses=("queued", "running")):
+        s.request_stop(run.id)
+    deadline = time.time() + 60
+    for run in s.list():
+        pid = (run.worker or {}).get("pid")
+        if pid and pid != os.getpid():
+            while process_alive(run.worker) and time.time() < deadline:
+                time.sleep(0.5)
+            if process_alive(run.worker):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _page(visitor: str = "visitor-a", **params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params["visitor"] = visitor
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _texts(at: AppTest, kind: str) -> list[str]:
+    return [str(e.value) for e in getattr(at, kind)]
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _wait_for(at: AppTest, store: RunStore, run_id: str, done) -> AppTest:
+    """Re-run the page (as the live view's timer would) until ``done(run)`` or a generous deadline."""
+    deadline = time.time() + WAIT_SECONDS
+    while time.time() < deadline:
+        run = store.get(run_id)
+        if done(run):
+            break
+        time.sleep(0.5)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _fake_running(store: RunStore, owner: str = "visitor-a", **progress) -> str:
+    """A run that looks like it is training (its 'worker' is this test process) with some metrics."""
+    run = store.create(get_preset("MLP 784-128-10"), {"epochs": 4, "subset": 2000}, name="Fake run", owner=owner)
+    prog = {"epoch": 2, "epochs": 4, "batch": 50, "steps_per_epoch": 100, "elapsed": 10.0, "samples_per_sec": 1234.0, "lr": 1e-3, **progress}
+    store.update(run.id, status="running", started=time.time() - 10, worker=process_handle())
+    events = [{"type": "batch", "epoch": 1, "batch": b, "loss": 2.0 / b, "accuracy": 0.01 * b} for b in range(5, 101, 5)]
+    events.append({"type": "epoch", "epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.45, "val_accuracy": 0.87, "lr": 1e-3})
+    events += [{"type": "batch", "epoch": 2, "batch": b, "loss": 0.4, "accuracy": 0.9} for b in range(5, 51, 5)]
+    store.add_events(run.id, events, prog)
+    return run.id
+
+
+# ---- composing ------------------------------------------------------------------------------------
+
+
+def test_preset_shows_layers_and_summary(store):
+    at = _page()
+    assert not at.exception
+    assert at.selectbox(key="compose_preset").value == "MLP 784-128-10"
+    assert _metrics(at)["Total parameters"] == "101,770"
+    assert not at.button(key="train_button").disabled
+    assert "No training yet" in " ".join(_texts(at, "info"))
+
+
+def test_invalid_network_shows_its_problem_and_cannot_be_trained(store):
+    at = _page()
+    at.button(key="layer_0_remove").click().run()  # remove the Flatten: Dense gets an image
+    errors = _texts(at, "error")
+    assert any("add a Flatten layer before it" in e for e in errors), errors
+    assert at.button(key="train_button").disabled
+    assert "The network has problems (see the layers above)." in _texts(at, "info")
+    # Fix it by turning the first Dense into a Flatten: valid again, the summary follows.
+    at.selectbox(key="layer_1_kind").set_value("Flatten").run()
+    assert not at.error
+    assert not at.button(key="train_button").disabled
+    assert _metrics(at)["Total parameters"] == "7,850"
+
+
+def test_layers_can_be_added_moved_and_edited(store):
+    at = _page()
+    at.selectbox(key="compose_add_kind").set_value("Dropout").run()
+    at.button(key="compose_add_button").click().run()  # goes before the output layer by default
+    table = at.dataframe[0].value
+    assert list(table["kind"]) == ["Flatten", "Dense", "Dropout", "Dense"]
+    at.button(key="layer_1_down").click().run()  # Dense(128) below the Dropout
+    assert list(at.dataframe[0].value["kind"]) == ["Flatten", "Dropout", "Dense", "Dense"]
+    at.number_input(key="layer_1_units").set_value(64).run()
+    assert _metrics(at)["Total parameters"] == f"{784 * 64 + 64 + 64 * 10 + 10:,}"
+    at.selectbox(key="layer_2_activation").set_value("relu").run()  # the output must be softmax
+    assert any("softmax" in e for e in _texts(at, "error"))
+    assert at.button(key="train_button").disabled
+
+
+def test_bad_training_settings_block_training(store):
+    at = _page()
+    at.toggle(key="hp_quick").set_value(False).run()
+    at.number_input(key="hp_subset").set_value(100).run()
+    at.select_slider(key="hp_batch").set_value(256).run()
+    assert any("larger than the training subset" in e for e in _texts(at, "error"))
+    assert at.button(key="train_button").disabled
+
+
+# ---- limits -----------------------------------------------------------------------------------------
+
+
+def test_limits_are_stated_not_errors(store, monkeypatch):
+    monkeypatch.setenv("NNLAB_MAX_PARAMS", "50000")
+    monkeypatch.setenv("NNLAB_MAX_EPOCHS", "3")
+    at = _page()
+    assert not at.exception
+    assert at.button(key="train_button").disabled
+    assert any("101,770 parameters" in i and "at most 50,000" in i for i in _texts(at, "info"))
+    at.toggle(key="hp_quick").set_value(False).run()
+    assert at.number_input(key="hp_epochs").max == 3
+    assert any("at most 3 epochs" in c for c in _texts(at, "caption"))
+    at.selectbox(key="compose_preset").set_value("Logistic regression 784-10").run()
+    assert not at.button(key="train_button").disabled
+
+
+def test_queued_runs_per_visitor_limit(store, monkeypatch):
+    monkeypatch.setenv("NNLAB_MAX_QUEUED_PER_VISITOR", "1")
+    _fake_running(store)
+    at = _page()
+    assert at.button(key="train_button").disabled
+    assert any("1 run per visitor" in i for i in _texts(at, "info"))
+    other = _page(visitor="visitor-b")
+    assert not other.button(key="train_button").disabled
+
+
+# ---- the live view -----------------------------------------------------------------------------------
+
+
+def test_running_run_shows_progress_charts_and_reattaches(store):
+    run_id = _fake_running(store)
+    at = _page()  # no ?run= in the URL: this visitor's newest active run is picked up
+    assert not at.exception
+    assert at.query_params["run"] == [run_id] or at.query_params["run"] == run_id
+    progress = at.get("progress")[0]
+    assert "Epoch 2/4 · batch 50/100" in str(progress.proto.text)
+    metrics = _metrics(at)
+    assert metrics["Samples per second"] == "1,234"
+    assert metrics["Elapsed"] == "0:10"
+    assert metrics["Time left (estimate)"] == "0:17"  # 150 of 400 batches in 10 s
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3
+    # A second visitor does not see it.
+    other = _page(visitor="visitor-b")
+    assert not other.get("progress")
+    assert "No training yet" in " ".join(_texts(other, "info"))
+
+
+def test_coming_back_without_the_url_keeps_the_watched_run(store):
+    run_id = _fake_running(store)
+    store.update(run_id, status="completed", finished=time.time(), test_accuracy=0.8, test_loss=0.5)
+    at = _page(run=run_id)
+    assert _metrics(at)["Test accuracy"] == "80.00%"
+    del at.query_params["run"]  # a page switch drops the query string; the session remembers
+    at.run()
+    assert _metrics(at)["Test accuracy"] == "80.00%"
+    assert at.query_params["run"] in (run_id, [run_id])
+
+
+def test_stop_button_requests_a_stop(store):
+    run_id = _fake_running(store)
+    at = _page(run=run_id)
+    at.button(key=f"stop_{run_id}").click().run()
+    assert store.get(run_id).stop_requested
+    assert any("Stopping" in c for c in _texts(at, "caption"))
+
+
+def test_finished_run_shows_results_and_links(store):
+    run_id = _fake_running(store)
+    store.update(run_id, status="completed", finished=time.time(), test_accuracy=0.9123, test_loss=0.31)
+    at = _page(run=run_id)
+    metrics = _metrics(at)
+    assert metrics["Test accuracy"] == "91.23%"
+    assert metrics["Test loss"] == "0.3100"
+    page_links = at.get("page_link")
+    markdown = " ".join(_texts(at, "markdown"))
+    # A page link per result page (or a plain link where that page is not part of the app yet).
+    for label in ("Evaluate this run", "Inspect this run", "Draw this run"):
+        assert any(label in str(p.proto.label) for p in page_links) or label in markdown
+
+
+def test_failed_run_shows_its_error_in_words(store):
+    run_id = _fake_running(store)
+    store.update(run_id, status="failed", finished=time.time(),
+                 error='Traceback (most recent call last):\n  File "x.py", line 1\nValueError: the data could not be read')
+    at = _page(run=run_id)
+    errors = _texts(at, "error")
+    assert "ValueError: the data could not be read" in errors
+    assert not any("Traceback" in e for e in errors)
+
+
+def test_queued_run_shows_its_position(store):
+    _fake_running(store, owner="someone-else")  # takes the only slot
+    waiting = store.create(get_preset("MLP 784-128-10"), {"epochs": 1, "subset": 2000}, owner="visitor-a")
+    at = _page()
+    assert any("Waiting, position 1" in i for i in _texts(at, "info"))
+    at.button(key=f"stop_{waiting.id}").click().run()
+    assert store.get(waiting.id).status == "stopped"
+
+
+# ---- real trainings in the worker process ----------------------------------------------------------------
+
+
+def test_quick_run_trains_to_completion_and_shows_metrics(store):
+    at = _page()
+    assert at.toggle(key="hp_quick").value  # the default: a quick run
+    at.button(key="train_button").click().run()
+    assert not at.exception
+    (run,) = store.list()
+    assert run.owner == "visitor-a" and run.config["subset"] == 2000 and run.config["epochs"] == 1
+    at = _wait_for(at, store, run.id, lambda r: not r.is_active)
+    assert store.get(run.id).status == "completed", store.get(run.id).error
+    metrics = _metrics(at)
+    accuracy = float(metrics["Test accuracy"].rstrip("%")) / 100
+    assert accuracy > 0.5  # an MLP learns a lot from 2,000 images in one epoch
+    assert metrics["Test loss"] != "–"
+    assert store.metrics(run.id, "epoch")["val_accuracy"].notna().all()
+
+
+def test_stop_ends_a_real_run_as_stopped(store):
+    at = _page()
+    at.toggle(key="hp_quick").set_value(False).run()
+    at.number_input(key="hp_epochs").set_value(20).run()
+    at.button(key="train_button").click().run()
+    (run,) = store.list()
+    # Wait until it really trains (metrics arrive), then stop it from the page.
+    at = _wait_for(at, store, run.id, lambda r: not r.is_active or not store.metrics(run.id, "batch").empty)
+    assert store.get(run.id).status == "running"
+    at.button(key=f"stop_{run.id}").click().run()
+    at = _wait_for(at, store, run.id, lambda r: not r.is_active)
+    final = store.get(run.id)
+    assert final.status == "stopped"
+    assert final.test_accuracy is not None  # the model trained so far is kept and evaluated
+    assert store.model_path(run.id).exists()
+    assert "Test accuracy" in _metrics(at)
+
+
+# ---- every page ---------------------------------------------------------------------------------------------
+
+
+PAGES = sorted(str(p) for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")] if p.exists())
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[Path(p).name for p in PAGES])
+def test_every_page_renders_on_an_empty_store(store, path):
+    at = AppTest.from_file(path, default_timeout=120).run()
+    assert not at.exception, at.exception
