@@ -8,7 +8,7 @@ import streamlit as st
 
 from nnlab import data
 from nnlab.runs import RunStore
-from nnlab.runner import Runner
+from nnlab.ui.live import get_runner
 from nnlab.ui.visitor import visitor_id
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
@@ -71,7 +71,7 @@ store = RunStore()
 
 @st.fragment(run_every=2.0)
 def _runs_table() -> None:
-    Runner(store).dispatch()  # start queued runs whose turn has come; mark dead ones failed
+    get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
     runs = store.list(owner=visitor_id())
     if not runs:
         st.info("No runs yet. Start one on the Build & Train page, or `python -m nnlab train --preset MLP 784-128-10` in a terminal.")

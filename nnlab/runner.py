@@ -34,10 +34,12 @@ STOP_POLL_SECONDS = 0.2
 
 
 def default_max_concurrent() -> int:
-    """``$NNLAB_MAX_CONCURRENT`` (a whole number of at least 1), else 1."""
+    """The operator's bound on trainings at once ($NNLAB_MAX_CONCURRENT or the secrets file), else 1."""
+    from nnlab.limits import InvalidLimits, load_limits
+
     try:
-        return max(1, int(os.environ.get(ENV_MAX_CONCURRENT, "1")))
-    except ValueError:
+        return load_limits().max_concurrent or 1
+    except InvalidLimits:
         return 1
 
 
