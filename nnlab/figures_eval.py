@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from nnlab.inspection import Activation, WeightHistogram, map_grid, tile
+from nnlab.inspection import Activation, WeightHistogram, map_grid, tile, tile_grid
 
 DIGITS = [str(d) for d in range(10)]
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -116,12 +116,7 @@ def dense_figure(act: Activation, height: int = 220) -> go.Figure:
 
 def digit_images_figure(images: np.ndarray, cols: int = 16, title: str = "") -> go.Figure:
     """Weight images (n, 28, 28) in a grid: blue where a pixel speaks against a unit, red for it."""
-    n = images.shape[0]
-    cols = min(cols, n)
-    rows = -(-n // cols)
-    grid = np.full((rows * cols, 28, 28), np.nan, dtype=np.float32)
-    grid[:n] = images
-    return kernels_figure(grid.reshape(rows, cols, 28, 28), title)
+    return kernels_figure(tile_grid(images, cols), title)
 
 
 def histogram_figure(h: WeightHistogram, height: int = 200) -> go.Figure:
@@ -149,3 +144,18 @@ def image_figure(image: np.ndarray, title: str = "", height: int = 240) -> go.Fi
     img = np.asarray(image, dtype=float)
     fig = go.Figure(go.Heatmap(z=img, colorscale="gray", showscale=False, hoverinfo="skip"))
     return _square(fig.update_layout(title=title), height)
+
+
+def probabilities_figure(probs: np.ndarray, height: int = 300) -> go.Figure:
+    """The ten digit probabilities as bars, the top one highlighted (the Draw page's answer)."""
+    top = int(np.argmax(probs))
+    fig = go.Figure(go.Bar(
+        x=[str(d) for d in range(10)], y=probs,
+        marker_color=["#e4572e" if d == top else "#4c78a8" for d in range(10)],
+        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs], textposition="outside",
+        hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+    ))
+    fig.update_layout(title="Probability of each digit", height=height, margin={"l": 40, "r": 10, "t": 40, "b": 30},
+                      xaxis={"title": "digit", "type": "category"},
+                      yaxis={"title": "probability", "range": [0, 1.12], "tickformat": ".0%"})
+    return fig

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.dataview import tile as mosaic
 from nnlab.evaluation import to_model_input
 
 MAP_KINDS = {"Conv2D": "conv", "MaxPooling2D": "pool", "AveragePooling2D": "pool", "Dense": "dense"}
@@ -75,33 +76,30 @@ def kernel_grid(kernels: np.ndarray, in_channel: int = 0, cols: int = 8) -> np.n
     k = np.asarray(kernels)
     if k.ndim != 4:
         raise ValueError(f"kernels must have shape (kh, kw, in_channels, filters), got {k.shape}")
-    kh, kw, cin, n = k.shape
+    cin = k.shape[2]
     if not 0 <= in_channel < cin:
         raise ValueError(f"input channel must be between 0 and {cin - 1}")
+    return tile_grid(np.moveaxis(k[:, :, in_channel, :], -1, 0), cols)
+
+
+def tile_grid(tiles: np.ndarray, cols: int = 8) -> np.ndarray:
+    """Tiles (n, h, w) as a (rows, cols, h, w) grid filled row by row; the places left over are NaN."""
+    n, h, w = np.shape(tiles)
     rows, cols = grid_shape(n, cols)
-    grid = np.full((rows * cols, kh, kw), np.nan, dtype=np.float32)
-    grid[:n] = np.moveaxis(k[:, :, in_channel, :], -1, 0)
-    return grid.reshape(rows, cols, kh, kw)
+    grid = np.full((rows * cols, h, w), np.nan, dtype=np.float32)
+    grid[:n] = tiles
+    return grid.reshape(rows, cols, h, w)
 
 
 def tile(grid: np.ndarray, gap: int = 1) -> np.ndarray:
     """A (rows, cols, h, w) grid as one 2-D image with NaN gaps between tiles (drawn as blank)."""
     rows, cols, h, w = grid.shape
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan, dtype=np.float32)
-    for r in range(rows):
-        for c in range(cols):
-            out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = grid[r, c]
-    return out
+    return mosaic(np.reshape(grid, (rows * cols, h, w)), cols, pad=gap, fill=np.nan)
 
 
 def map_grid(maps: np.ndarray, cols: int = 8) -> np.ndarray:
     """Feature maps (h, w, channels) as a (rows, cols, h, w) grid, one tile per channel."""
-    m = np.asarray(maps)
-    h, w, c = m.shape
-    rows, cols = grid_shape(c, cols)
-    grid = np.full((rows * cols, h, w), np.nan, dtype=np.float32)
-    grid[:c] = np.moveaxis(m, -1, 0)
-    return grid.reshape(rows, cols, h, w)
+    return tile_grid(np.moveaxis(np.asarray(maps), -1, 0), cols)
 
 
 _activation_models: "weakref.WeakKeyDictionary[Any, tuple[list[tuple[str, str]], Any]]" = weakref.WeakKeyDictionary()

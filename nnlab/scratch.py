@@ -30,12 +30,13 @@ import contextlib
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from nnlab import data as nndata
+from nnlab.validation import InvalidConfig, SettingsDict, is_int, range_problems
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 INITS = ("auto", "he", "xavier")
@@ -267,7 +268,7 @@ class SGD:
 
 
 @dataclass
-class ScratchConfig:
+class ScratchConfig(SettingsDict):
     """Every setting of one from-scratch training."""
 
     hidden: tuple[int, ...] = (128,)
@@ -288,14 +289,6 @@ class ScratchConfig:
     # busy machine, 1 can be much faster than several threads waiting for each other.
     blas_threads: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ScratchConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
 
 LIMITS = {
     "learning_rate": (1e-6, 10.0),
@@ -312,10 +305,6 @@ MAX_UNITS = 4096
 MAX_HIDDEN_LAYERS = 10
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
 def validate_config(config: ScratchConfig) -> list[str]:
     """Every problem with ``config`` in plain words; empty means it can be used."""
     problems = []
@@ -326,40 +315,23 @@ def validate_config(config: ScratchConfig) -> list[str]:
         problems.append(f"At most {MAX_HIDDEN_LAYERS} hidden layers (got {len(hidden)}).")
     else:
         for i, h in enumerate(hidden):
-            if not _is_int(h) or not 1 <= h <= MAX_UNITS:
+            if not is_int(h) or not 1 <= h <= MAX_UNITS:
                 problems.append(f"Hidden layer {i + 1} must have between 1 and {MAX_UNITS} units (got {h!r}).")
     if config.activation not in ACTIVATIONS:
         problems.append(f"Unknown activation {config.activation!r}; choose one of {', '.join(ACTIVATIONS)}.")
     if config.init not in INITS:
         problems.append(f"Unknown initialisation {config.init!r}; choose one of {', '.join(INITS)}.")
-    ints = {"batch_size", "epochs", "subset", "seed", "batch_event_every"}
-    for name, (low, high) in LIMITS.items():
-        value = getattr(config, name)
-        label = name.replace("_", " ")
-        if name == "subset" and value is None:
-            continue
-        ok = _is_int(value) if name in ints else (
-            isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-        )
-        if not ok:
-            problems.append(f"The {label} must be {'a whole number' if name in ints else 'a number'} (got {value!r}).")
-        elif not low <= value <= high:
-            problems.append(f"The {label} must be between {low:g} and {high:g} (got {value:g}).")
-    if config.blas_threads is not None and not (_is_int(config.blas_threads) and 1 <= config.blas_threads <= 256):
+    problems += range_problems(config, LIMITS, whole={"batch_size", "epochs", "subset", "seed", "batch_event_every"},
+                               optional={"subset"})
+    if config.blas_threads is not None and not (is_int(config.blas_threads) and 1 <= config.blas_threads <= 256):
         problems.append(f"The number of BLAS threads must be a whole number from 1 to 256 (got {config.blas_threads!r}).")
     if config.digits is not None:
         d = list(config.digits)
-        if len(d) < 2 or len(set(d)) != len(d) or not all(_is_int(v) and 0 <= v <= 9 for v in d):
+        if len(d) < 2 or len(set(d)) != len(d) or not all(is_int(v) and 0 <= v <= 9 for v in d):
             problems.append("The digits to keep must be at least two different digits from 0 to 9.")
     if not problems and config.subset is not None and config.batch_size > config.subset:
         problems.append(f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset}).")
     return problems
-
-
-class InvalidConfig(ValueError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(" ".join(problems))
 
 
 @dataclass

@@ -15,28 +15,30 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nnlab.dataview import tile
+from nnlab.runs import BATCH_COLUMNS, EPOCH_COLUMNS
 
-BATCH_COLUMNS = ["epoch", "batch", "step", "loss", "accuracy", "elapsed", "samples_per_sec"]
 LAYER_COLORS = ["#d62728", "#ff7f0e", "#bcbd22", "#2ca02c", "#17becf", "#1f77b4", "#9467bd", "#e377c2", "#8c564b", "#7f7f7f", "#000000"]
-EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"]
 
 
 def batch_frame(events: list[dict[str, Any]], steps_per_epoch: int | None = None) -> pd.DataFrame:
     """Batch events as the run store's batch table (``step`` counted over the whole training)."""
-    if not events:
-        return pd.DataFrame(columns=BATCH_COLUMNS)
-    df = pd.DataFrame.from_records([{k: v for k, v in e.items() if k not in ("type", "grad_norms")} for e in events])
-    if steps_per_epoch:
+    df = _frame(events, BATCH_COLUMNS)
+    if steps_per_epoch and not df.empty:
         df["step"] = (df["epoch"] - 1) * steps_per_epoch + df["batch"]
-    return df.reindex(columns=BATCH_COLUMNS + [c for c in df.columns if c not in BATCH_COLUMNS])
+    return df
 
 
 def epoch_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     """Epoch events as the run store's epoch table."""
+    return _frame(events, EPOCH_COLUMNS)
+
+
+def _frame(events: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Events as a table with ``columns`` first (the event type and gradient norms left out)."""
     if not events:
-        return pd.DataFrame(columns=EPOCH_COLUMNS)
+        return pd.DataFrame(columns=columns)
     df = pd.DataFrame.from_records([{k: v for k, v in e.items() if k not in ("type", "grad_norms")} for e in events])
-    return df.reindex(columns=EPOCH_COLUMNS + [c for c in df.columns if c not in EPOCH_COLUMNS])
+    return df.reindex(columns=columns + [c for c in df.columns if c not in columns])
 
 
 def grad_norm_frame(events: list[dict[str, Any]], steps_per_epoch: int | None = None) -> pd.DataFrame:

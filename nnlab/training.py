@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from nnlab import data as nndata
 from nnlab.architectures import Spec, build_model
+from nnlab.validation import InvalidConfig, SettingsDict, range_problems
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "plateau", "cosine", "exponential")
@@ -26,7 +27,7 @@ StopCheck = Callable[[], bool]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(SettingsDict):
     """Every hyperparameter of one training. Defaults suit the tutorial networks."""
 
     optimizer: str = "adam"
@@ -45,15 +46,6 @@ class TrainConfig:
     early_stopping_patience: int = 3
     augment: bool = False  # small random shifts (up to 2 px) and rotations (up to 8 degrees)
     batch_event_every: int = 5  # report batch metrics every this many batches
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Build from a dict, ignoring unknown keys (older stored runs may lack newer settings)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 # Settings that suit a preset better than the defaults (the UI offers them when the preset is chosen).
@@ -99,33 +91,13 @@ def validate_config(config: TrainConfig) -> list[str]:
         problems.append(f"Unknown learning-rate schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
     ints = {"batch_size", "epochs", "subset", "seed", "plateau_patience", "early_stopping_patience", "batch_event_every"}
     labels = {"subset": "training subset", "validation_fraction": "validation fraction"}
-    for name, (low, high) in LIMITS.items():
-        value = getattr(config, name)
-        label = labels.get(name, name.replace("_", " "))
-        if name == "subset" and value is None:
-            continue
-        if name in ints:
-            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-            kind = "a whole number"
-        else:
-            ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-            kind = "a number"
-        if not ok:
-            problems.append(f"The {label} must be {kind} (got {value!r}).")
-        elif not low <= value <= high:
-            problems.append(f"The {label} must be between {low:g} and {high:g} (got {value:g}).")
+    problems += range_problems(config, LIMITS, whole=ints, labels=labels, optional={"subset"})
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:
             problems.append("The validation split of this subset holds fewer than 10 images: use a larger subset or validation fraction.")
     if not problems and config.subset is not None and config.batch_size > config.subset:
         problems.append(f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset}).")
     return problems
-
-
-class InvalidConfig(ValueError):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(" ".join(problems))
 
 
 @dataclass

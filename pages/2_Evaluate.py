@@ -11,42 +11,15 @@ from nnlab import evaluation as ev
 from nnlab import figures_eval as figs
 from nnlab.modelio import MAX_BYTES, ModelLoadError
 from nnlab.runs import RunStore
-
-SELECTED = "nnlab_selected_run"  # shared with the Inspect page: the run last looked at
+from nnlab.ui.models import finished_runs, pick_run, run_model
 
 st.set_page_config(page_title="Evaluate · NN Lab", page_icon="🧠", layout="wide")
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def run_model(root: str, run_id: str, mtime: float):
-    """A run's trained model, loaded once per run (safe mode) and shared by every session."""
-    from nnlab.modelio import load_model_safely
-
-    return load_model_safely(RunStore(root).model_path(run_id))
 
 
 @st.cache_data(max_entries=3, show_spinner=False)
 def upload_predictions(digest: str, _data: bytes) -> np.ndarray:
     """Test predictions of an uploaded model, computed once per file (keyed by its SHA-256)."""
     return ev.predict_test(ev.load_uploaded_model(_data))
-
-
-def owner() -> str | None:
-    try:
-        from nnlab.ui.visitor import visitor_id
-    except ImportError:
-        return None
-    return visitor_id()
-
-
-def pick_run(runs: list, label: str):
-    ids = [r.id for r in runs]
-    remembered = st.session_state.get(SELECTED)
-    index = ids.index(remembered) if remembered in ids else 0
-    by_id = {r.id: r for r in runs}
-    run_id = st.selectbox(label, ids, index=index, format_func=lambda i: ev.run_label(by_id[i]), key="eval_run")
-    st.session_state[SELECTED] = run_id
-    return by_id[run_id]
 
 
 def gallery(x: np.ndarray, indices, captions: list[str], limit: int = 48) -> None:
@@ -57,6 +30,7 @@ def gallery(x: np.ndarray, indices, captions: list[str], limit: int = 48) -> Non
     st.image([ev.upscale(x[i], 3) for i in indices], caption=captions[:limit], width=84)
 
 
+@st.fragment  # its widgets rerun only this section
 def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     pred = probs.argmax(axis=1)
     cm = ev.confusion(y, pred)
@@ -77,7 +51,7 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
             if cell != st.session_state.get("eval_last_click"):
                 st.session_state["eval_last_click"] = cell
                 st.session_state["eval_true"], st.session_state["eval_pred"] = cell
-                st.rerun()
+                st.rerun()  # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
         st.caption("Rows are the true digits, columns the network's answers; the outlined diagonal holds the right answers, "
                    "the red cells the mistakes. Click a cell, or choose it on the right, to see its images.")
     with right:
@@ -98,6 +72,7 @@ def report_section(probs: np.ndarray, y: np.ndarray):
     return table
 
 
+@st.fragment  # its widgets rerun only this section
 def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     a, b, c = st.columns(3)
     choices = ["any", *range(10)]
@@ -112,6 +87,7 @@ def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     gallery(x, table["index"], captions, limit=k)
 
 
+@st.fragment  # its widgets rerun only this section
 def compare_section(store: RunStore, runs: list, current) -> None:
     by_id = {r.id: r for r in runs}
     default = [current.id] + [r.id for r in runs if r.id != current.id][:1]
@@ -148,7 +124,7 @@ def upload_source():
 
 st.title("Evaluate")
 store = RunStore()
-runs = ev.evaluable_runs(store, owner())
+runs = finished_runs(store)
 source = st.radio("Evaluate", ["A trained run", "An uploaded model"], horizontal=True, key="eval_source", label_visibility="collapsed")
 
 run = None
@@ -156,13 +132,12 @@ if source == "A trained run":
     if not runs:
         st.info("No finished training yet. Train a network on the Train page, then come back here.")
         st.stop()
-    run = pick_run(runs, "Run")
+    run = pick_run(runs, "eval_run")
     try:
         probs = ev.load_cached_predictions(store.run_dir(run.id))
         if probs is None:
             with st.spinner("Classifying the 10,000 test images (once per run)..."):
-                mtime = store.model_path(run.id).stat().st_mtime
-                probs = ev.cached_test_predictions(store.run_dir(run.id), lambda: run_model(str(store.root), run.id, mtime))
+                probs = ev.cached_test_predictions(store.run_dir(run.id), lambda: run_model(store, run.id))
     except (ModelLoadError, OSError) as exc:
         st.error(f"The model of this run cannot be read: {exc}")
         st.stop()
@@ -193,10 +168,12 @@ if run is not None:
         compare_section(store, runs, run)
     with tabs[4]:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run.name)[:60] or run.id
-        st.download_button("Trained model (.keras)", store.model_path(run.id).read_bytes(), file_name=f"{safe}.keras",
+        # Callables: the files are read only when a button is clicked, not on every rerun.
+        model_path = store.model_path(run.id)
+        st.download_button("Trained model (.keras)", model_path.read_bytes, file_name=f"{safe}.keras",
                            mime="application/octet-stream", on_click="ignore", key="eval_dl_model")
-        epochs = store.metrics(run.id, "epoch")
-        st.download_button("Training metrics per epoch (CSV)", epochs.to_csv(index=False), file_name=f"{safe}-epochs.csv",
+        st.download_button("Training metrics per epoch (CSV)", lambda: store.metrics(run.id, "epoch").to_csv(index=False),
+                           file_name=f"{safe}-epochs.csv",
                            mime="text/csv", on_click="ignore", key="eval_dl_epochs")
         st.download_button("Per-digit test metrics (CSV)", report.to_csv(), file_name=f"{safe}-test-metrics.csv",
                            mime="text/csv", on_click="ignore", key="eval_dl_report")

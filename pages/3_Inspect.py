@@ -9,33 +9,15 @@ from nnlab import evaluation as ev
 from nnlab import figures_eval as figs
 from nnlab import inspection as ins
 from nnlab.data import scale
-from nnlab.modelio import ModelLoadError
+from nnlab.predict import predict_digit
 from nnlab.runs import RunStore
-
-SELECTED = "nnlab_selected_run"  # shared with the Evaluate page: the run last looked at
-DRAWING = "nnlab_last_drawing"  # written by the Draw page: a 28x28 float32 array in [0, 1]
+from nnlab.ui.models import LAST_DRAWING, finished_runs, pick_run, run_model_or_stop
 
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def run_model(root: str, run_id: str, mtime: float):
-    """A run's trained model, loaded once per run (safe mode) and shared by every session."""
-    from nnlab.modelio import load_model_safely
-
-    return load_model_safely(RunStore(root).model_path(run_id))
-
-
-def owner() -> str | None:
-    try:
-        from nnlab.ui.visitor import visitor_id
-    except ImportError:
-        return None
-    return visitor_id()
-
-
 def last_drawing() -> np.ndarray | None:
-    drawing = st.session_state.get(DRAWING)
+    drawing = st.session_state.get(LAST_DRAWING)
     if drawing is None:
         return None
     arr = np.asarray(drawing, dtype=np.float32)
@@ -54,6 +36,7 @@ def pick_image(source_col, index_col) -> tuple[np.ndarray, str]:
     return scale(x_test[index]), f"test image #{index}, a {y_test[index]}"
 
 
+@st.fragment  # choosing a layer or channel redraws only the kernels
 def kernels_section(model) -> None:
     if ins.has_conv(model):
         names = ins.conv_layer_names(model)
@@ -104,27 +87,16 @@ def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
 
 st.title("Inspect")
 store = RunStore()
-runs = ev.evaluable_runs(store, owner())
+runs = finished_runs(store)
 if not runs:
     st.info("No finished training yet. Train a network on the Train page, then come back here.")
     st.stop()
-ids = [r.id for r in runs]
-by_id = {r.id: r for r in runs}
-remembered = st.session_state.get(SELECTED)
 run_col, source_col, index_col = st.columns([3, 2, 1])
-run_id = run_col.selectbox("Run", ids, index=ids.index(remembered) if remembered in ids else 0,
-                      format_func=lambda i: ev.run_label(by_id[i]), key="insp_run")
-st.session_state[SELECTED] = run_id
-run = by_id[run_id]
-try:
-    with st.spinner("Loading the model..."):
-        model = run_model(str(store.root), run.id, store.model_path(run.id).stat().st_mtime)
-except (ModelLoadError, OSError) as exc:
-    st.error(f"The model of this run cannot be read: {exc}")
-    st.stop()
+run = pick_run(runs, "insp_run", container=run_col)
+model = run_model_or_stop(store, run.id, "The model of this run cannot be read")
 
 image, what = pick_image(source_col, index_col)
-probs = np.asarray(model(ev.to_model_input(model, image), training=False))[0]
+probs = predict_digit(model, image)
 a, b = st.columns([1, 3])
 a.plotly_chart(figs.image_figure(image, what, height=220), key="insp_image")
 b.plotly_chart(figs.dense_figure(ins.Activation("prediction", "dense", probs), height=220).update_layout(

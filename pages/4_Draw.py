@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from nnlab import evaluation as ev
 from nnlab import figures_eval as figs
-from nnlab.modelio import ModelLoadError
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
 from nnlab.runs import Run, RunStore
+from nnlab.ui.models import LAST_DRAWING, finished_runs, pick_run, run_model_or_stop
 
-SELECTED = "nnlab_selected_run"  # shared with Evaluate and Inspect: the run last looked at
-DRAWING = "nnlab_last_drawing"  # read by the Inspect page: the last 28x28 float32 image in [0, 1]
 CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
 SOURCES = ("Draw on the canvas", "Upload a picture")
 
 st.set_page_config(page_title="Draw - NN Lab", layout="wide")
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def run_model(root: str, run_id: str, mtime: float):
-    """A run's model, loaded once per process (Keras safe mode) and warmed up for quick predictions."""
-    from nnlab.modelio import load_model_safely
-
-    model = load_model_safely(RunStore(root).model_path(run_id), compile=False)
-    predict_digit(model, np.zeros((28, 28), np.float32))  # builds the predict function once, here
-    return model
-
-
-def owner() -> str | None:
-    try:
-        from nnlab.ui.visitor import visitor_id
-    except ImportError:
-        return None
-    return visitor_id()
 
 
 def link(page: str, label: str, icon: str) -> None:
@@ -50,19 +28,9 @@ def link(page: str, label: str, icon: str) -> None:
         st.markdown(f"{icon} [{label}](./{slug})")
 
 
-def best_run(runs: list[Run]) -> str:
+def best_run(runs: list[Run]) -> Run:
     """The most accurate run on the test set (runs without a score come last)."""
-    return max(runs, key=lambda r: r.test_accuracy if r.test_accuracy is not None else -1.0).id
-
-
-def choose_default(ids: list[str], runs: list[Run]) -> None:
-    """Preselect the run a link named (``?run=``, once per link), else keep the choice, else the best."""
-    linked = st.query_params.get("run")
-    if linked in ids and st.session_state.get("draw_linked") != linked:
-        st.session_state["draw_linked"] = linked
-        st.session_state["draw_run"] = linked
-    elif st.session_state.get("draw_run") not in ids:
-        st.session_state["draw_run"] = best_run(runs)
+    return max(runs, key=lambda r: r.test_accuracy if r.test_accuracy is not None else -1.0)
 
 
 def canvas_key() -> str:
@@ -73,20 +41,6 @@ def clear_canvas() -> None:
     """A fresh canvas: a new key (the old drawing's state is dropped)."""
     st.session_state.pop(canvas_key(), None)
     st.session_state[CANVAS_COUNTER] = st.session_state.get(CANVAS_COUNTER, 0) + 1
-
-
-def probabilities_figure(probs: np.ndarray, height: int = 300) -> go.Figure:
-    top = int(np.argmax(probs))
-    fig = go.Figure(go.Bar(
-        x=[str(d) for d in range(10)], y=probs,
-        marker_color=["#e4572e" if d == top else "#4c78a8" for d in range(10)],
-        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs], textposition="outside",
-        hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
-    ))
-    fig.update_layout(title="Probability of each digit", height=height, margin={"l": 40, "r": 10, "t": 40, "b": 30},
-                      xaxis={"title": "digit", "type": "category"},
-                      yaxis={"title": "probability", "range": [0, 1.12], "tickformat": ".0%"})
-    return fig
 
 
 def canvas_input(pen: int) -> np.ndarray | None:
@@ -116,24 +70,15 @@ def upload_input() -> np.ndarray | None:
 
 st.title("Draw a digit")
 store = RunStore()
-runs = ev.evaluable_runs(store, owner())
+runs = finished_runs(store)
 if not runs:
     st.info("There is no trained network yet. Train one first, then come back here to draw digits for it.")
     link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
     st.stop()
 
-ids = [r.id for r in runs]
-by_id = {r.id: r for r in runs}
-choose_default(ids, runs)
-run_id = st.selectbox("Network", ids, format_func=lambda i: ev.run_label(by_id[i]), key="draw_run",
-                      help="Any finished training. The most accurate one is chosen at first.")
-st.session_state[SELECTED] = run_id  # Inspect opens on the same network
-try:
-    with st.spinner("Loading the network..."):
-        model = run_model(str(store.root), run_id, store.model_path(run_id).stat().st_mtime)
-except (ModelLoadError, OSError) as exc:
-    st.error(f"The model of this run cannot be used: {exc}")
-    st.stop()
+run = pick_run(runs, "draw_run", "Network", default=best_run(runs), remembered=False,
+               help="Any finished training. The most accurate one is chosen at first.")
+model = run_model_or_stop(store, run.id, "The model of this run cannot be used", spinner="Loading the network...")
 
 left, middle, right = st.columns([3, 2, 4], gap="medium")
 with left:
@@ -157,7 +102,7 @@ if img28 is None:
                     if source == SOURCES[0] else "No digit found in this picture: use a clear picture of one digit.")
     st.stop()
 
-st.session_state[DRAWING] = img28  # for the Inspect page's "My last drawing"
+st.session_state[LAST_DRAWING] = img28  # for the Inspect page's "My last drawing"
 try:
     probs = predict_digit(model, img28)
 except ValueError as exc:
@@ -179,7 +124,7 @@ with middle:
         st.warning(f"The network is not sure: {why}. Perhaps draw the digit a little more clearly, "
                    "or try another network.", icon="🤔")
 with right:
-    st.plotly_chart(probabilities_figure(probs), key="draw_probs")
+    st.plotly_chart(figs.probabilities_figure(probs), key="draw_probs")
     if st.toggle("Show which pixels drove the decision (saliency)", key="draw_saliency"):
         from nnlab import inspection as ins
 

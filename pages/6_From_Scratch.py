@@ -252,24 +252,20 @@ def live_view(slot: Slot) -> None:
                     st.caption("Each square is one first-layer unit's 784 weights laid out as the image they multiply "
                                "(red positive, blue negative): the stroke pattern that unit responds to.")
 
-        twin(slot, epoch_df)
-        if active and not snap["running"] and not (keras_status(slot)[0] or _NoRun).is_active:
+        keras_run, keras_epochs = keras_status(slot)  # once per refresh: two database reads
+        twin(slot, epoch_df, keras_run, keras_epochs)
+        if active and not snap["running"] and not (keras_run is not None and keras_run.is_active):
             st.rerun()  # once: the page sees the end and polling stops
 
     view()
 
 
-class _NoRun:
-    is_active = False
-
-
-def twin(slot: Slot, scratch_epochs) -> None:
-    """The Keras twin's status and the two networks' curves overlaid."""
+def twin(slot: Slot, scratch_epochs, run, keras_epochs) -> None:
+    """The Keras twin's status (``run``, from ``keras_status``) and the two networks' curves overlaid."""
     if slot.keras_error:
         st.error(slot.keras_error)
     if not slot.keras_run_id:
         return
-    run, keras_epochs = keras_status(slot)
     st.subheader("Side by side with Keras")
     if run is None:
         st.warning("The Keras run no longer exists.")

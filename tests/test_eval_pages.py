@@ -157,3 +157,16 @@ def test_uploading_models_on_the_evaluate_page(tmp_path, trained_mlp):
     _no_errors(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy"] == f"{trained_mlp[2].test_accuracy:.2%}"
+
+
+def test_a_link_naming_a_run_opens_it_on_evaluate_and_inspect(trained_mlp):
+    """The Build & Train page links here with ?run=ID: that run is shown, not the newest."""
+    _, older = _store_run(trained_mlp, "older MLP")
+    _store_run(trained_mlp, "newer MLP")
+    for page, key in ((EVALUATE, "eval_run"), (INSPECT, "insp_run")):
+        at = AppTest.from_file(page, default_timeout=TIMEOUT)
+        at.query_params["run"] = older
+        at.run()
+        _no_errors(at)
+        assert at.selectbox(key=key).value == older
+        assert at.session_state["nnlab_selected_run"] == older

@@ -17,9 +17,9 @@ import streamlit as st
 from nnlab import charts
 from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore, default_root
+from nnlab.ui.models import SELECTED
 
 REFRESH_SECONDS = 1.0
-SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate and Inspect
 RESULT_PAGES = (
     ("pages/2_Evaluate.py", "Evaluate", "📊", "Test-set accuracy per digit, confusion matrix, mistakes."),
     ("pages/3_Inspect.py", "Inspect", "🔬", "Weights, filters and activations of this network."),

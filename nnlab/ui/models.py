@@ -1,0 +1,72 @@
+"""The trained runs the Evaluate, Inspect and Draw pages work on: listing, picking and loading them.
+
+A run's model is loaded once per process (``st.cache_resource``), whichever of the three pages asks
+first, and shared by every session; the key holds the model file's mtime so that a rewritten file
+is loaded afresh. TensorFlow is imported only when a model is actually loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from nnlab import evaluation as ev
+from nnlab.modelio import ModelLoadError
+from nnlab.runs import Run, RunStore
+from nnlab.ui.visitor import visitor_id
+
+SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate, Inspect and Draw
+LAST_DRAWING = "nnlab_last_drawing"  # written by Draw, read by Inspect: a 28x28 float32 image in [0, 1]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load(root: str, run_id: str, mtime: float) -> Any:
+    from nnlab.modelio import load_model_safely
+    from nnlab.predict import predict_digit
+
+    model = load_model_safely(RunStore(root).model_path(run_id))
+    predict_digit(model, np.zeros((28, 28), np.float32))  # builds the predict function once, here
+    return model
+
+
+def run_model(store: RunStore, run_id: str) -> Any:
+    """A run's trained model (Keras safe mode, shapes checked). Raises ModelLoadError or OSError."""
+    return _load(str(store.root), run_id, store.model_path(run_id).stat().st_mtime)
+
+
+def run_model_or_stop(store: RunStore, run_id: str, failure: str, spinner: str = "Loading the model...") -> Any:
+    """``run_model``, or the reason in an ``st.error`` (prefixed by ``failure``) and the page stops."""
+    try:
+        with st.spinner(spinner):
+            return run_model(store, run_id)
+    except (ModelLoadError, OSError) as exc:
+        st.error(f"{failure}: {exc}")
+        st.stop()
+
+
+def finished_runs(store: RunStore) -> list[Run]:
+    """This visitor's runs (and unowned ones) that have a model to look at, newest first."""
+    return ev.evaluable_runs(store, visitor_id())
+
+
+def pick_run(runs: list[Run], key: str, label: str = "Run", *, default: Run | None = None,
+             remembered: bool = True, container: Any = st, help: str | None = None) -> Run:
+    """A select box of ``runs``; the choice becomes the run the other pages open on.
+
+    It starts on the run a link names (``?run=``, once per link), else keeps the current choice,
+    else (with ``remembered``) the run last looked at on another page, else ``default`` or the newest.
+    """
+    ids = [r.id for r in runs]
+    by_id = {r.id: r for r in runs}
+    linked = st.query_params.get("run")
+    if linked in ids and st.session_state.get(f"{key}_linked") != linked:
+        st.session_state[f"{key}_linked"] = linked
+        st.session_state[key] = linked
+    elif st.session_state.get(key) not in ids:
+        last = st.session_state.get(SELECTED)
+        st.session_state[key] = last if remembered and last in ids else (default or runs[0]).id
+    run_id = container.selectbox(label, ids, format_func=lambda i: ev.run_label(by_id[i]), key=key, help=help)
+    st.session_state[SELECTED] = run_id
+    return by_id[run_id]
