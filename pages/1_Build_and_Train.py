@@ -57,7 +57,7 @@ with st.expander("Summary: output shape and parameters per layer", expanded=True
 
 # ---- 2. the training settings ---------------------------------------------------------------------
 st.header("2 · Training settings", divider="gray")
-config = hyperparameter_form(limits)
+config = hyperparameter_form(limits, preset=st.session_state.get("compose_preset"))
 config_problems = validate_config(config)
 for message in config_problems:
     st.error(message, icon="⚠️")

@@ -130,6 +130,18 @@ def test_bad_training_settings_block_training(store):
     assert at.button(key="train_button").disabled
 
 
+def test_a_tuned_preset_offers_its_recommended_settings(store):
+    at = _page()
+    assert not [b for b in at.button if b.key == "hp_recommended"]  # the MLP presets have none
+    at.selectbox(key="compose_preset").select("Strong CNN (BatchNorm, 99.4 %+)").run()
+    at.button(key="hp_recommended").click().run()
+    assert not at.exception and not at.warning
+    assert at.toggle(key="hp_quick").value is False
+    assert at.number_input(key="hp_epochs").value == 10
+    assert at.select_slider(key="hp_lr").value == 0.002
+    assert at.selectbox(key="hp_schedule").value == "cosine"
+
+
 # ---- limits -----------------------------------------------------------------------------------------
 
 

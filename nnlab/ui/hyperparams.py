@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from nnlab.limits import Limits
-from nnlab.training import LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig
+from nnlab.training import LIMITS, OPTIMIZERS, PRESET_SETTINGS, SCHEDULES, TrainConfig
 
 QUICK_SUBSET = 2000
 QUICK_EPOCHS = 1
 FULL = 60000
-LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
 HELP = {
@@ -37,9 +37,30 @@ def _fmt_lr(value: float) -> str:
     return f"{value:g}"
 
 
-def hyperparameter_form(limits: Limits) -> TrainConfig:
+# The form's widget key for each setting a preset may recommend.
+_KEYS = {"epochs": "hp_epochs", "batch_size": "hp_batch", "learning_rate": "hp_lr", "schedule": "hp_schedule",
+         "validation_fraction": "hp_val", "optimizer": "hp_optimizer"}
+
+
+def _apply_recommended(settings: dict) -> None:
+    """Button callback (runs before the widgets exist, so it may set their values)."""
+    st.session_state["hp_quick"] = False
+    st.session_state["hp_subset"] = FULL
+    for name, value in settings.items():
+        st.session_state[_KEYS[name]] = value
+
+
+def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfig:
     """Draw the settings and return the training config they describe (validate it before use)."""
-    quick = st.toggle("Quick run", value=True, key="hp_quick", help=HELP["quick"])
+    recommended = PRESET_SETTINGS.get(preset or "")
+    if recommended:
+        summary = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}" for k, v in recommended.items())
+        st.button(f"Use the settings this preset was tuned with ({summary}, all 60,000 images)", key="hp_recommended",
+                  on_click=_apply_recommended, args=(recommended,), icon="🎯",
+                  help="The settings with which this preset reaches its advertised accuracy (a full training: minutes, not seconds).")
+    for key, default in (("hp_quick", True), ("hp_subset", FULL), ("hp_batch", 128), ("hp_lr", 1e-3), ("hp_val", 0.1)):
+        st.session_state.setdefault(key, default)  # defaults live in the state, so the button above may set them
+    quick = st.toggle("Quick run", key="hp_quick", help=HELP["quick"])
     max_epochs = LIMITS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, LIMITS["epochs"][1])
     c = st.columns(4)
     with c[0]:
@@ -49,7 +70,8 @@ def hyperparameter_form(limits: Limits) -> TrainConfig:
         else:
             if st.session_state.get("hp_epochs", 0) > max_epochs:
                 st.session_state["hp_epochs"] = max_epochs
-            epochs = int(st.number_input("Epochs", min_value=1, max_value=max_epochs, value=min(5, max_epochs), step=1, key="hp_epochs", help=HELP["epochs"]))
+            st.session_state.setdefault("hp_epochs", min(5, max_epochs))
+            epochs = int(st.number_input("Epochs", min_value=1, max_value=max_epochs, step=1, key="hp_epochs", help=HELP["epochs"]))
             if limits.max_epochs is not None:
                 st.caption(f"This demo trains for at most {limits.max_epochs} epochs.")
     with c[1]:
@@ -57,12 +79,12 @@ def hyperparameter_form(limits: Limits) -> TrainConfig:
             st.number_input("Training images", value=QUICK_SUBSET, disabled=True, help=HELP["subset"], key="hp_subset_quick")
             subset: int | None = QUICK_SUBSET
         else:
-            subset = int(st.number_input("Training images", min_value=LIMITS["subset"][0], max_value=FULL, value=FULL, step=1000, key="hp_subset", help=HELP["subset"]))
+            subset = int(st.number_input("Training images", min_value=LIMITS["subset"][0], max_value=FULL, step=1000, key="hp_subset", help=HELP["subset"]))
             subset = None if subset >= FULL else subset
     with c[2]:
-        batch_size = st.select_slider("Batch size", BATCH_SIZES, value=128, key="hp_batch", help=HELP["batch_size"])
+        batch_size = st.select_slider("Batch size", BATCH_SIZES, key="hp_batch", help=HELP["batch_size"])
     with c[3]:
-        learning_rate = st.select_slider("Learning rate", LEARNING_RATES, value=1e-3, format_func=_fmt_lr, key="hp_lr", help=HELP["learning_rate"])
+        learning_rate = st.select_slider("Learning rate", LEARNING_RATES, format_func=_fmt_lr, key="hp_lr", help=HELP["learning_rate"])
 
     c = st.columns(4)
     with c[0]:
@@ -79,7 +101,7 @@ def hyperparameter_form(limits: Limits) -> TrainConfig:
         elif schedule == "exponential":
             decay_rate = st.slider("Decay per epoch", 0.05, 1.0, 0.8, 0.05, key="hp_decay", help=HELP["decay_rate"])
     with c[2]:
-        validation_fraction = st.slider("Validation split", 0.0, 0.5, 0.1, 0.05, key="hp_val", help=HELP["validation_fraction"])
+        validation_fraction = st.slider("Validation split", 0.0, 0.5, step=0.05, key="hp_val", help=HELP["validation_fraction"])
         seed = int(st.number_input("Seed", LIMITS["seed"][0], LIMITS["seed"][1], 0, key="hp_seed", help=HELP["seed"]))
     with c[3]:
         early_stopping = st.toggle("Early stopping", value=False, key="hp_early", help=HELP["early_stopping"])
