@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore, process_alive, process_handle
+from nnlab.ui.hyperparams import QUICK_SUBSET
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "1_Build_and_Train.py")
@@ -252,12 +253,12 @@ def test_quick_run_trains_to_completion_and_shows_metrics(store):
     at.button(key="train_button").click().run()
     assert not at.exception
     (run,) = store.list()
-    assert run.owner == "visitor-a" and run.config["subset"] == 2000 and run.config["epochs"] == 1
+    assert run.owner == "visitor-a" and run.config["subset"] == QUICK_SUBSET and run.config["epochs"] == 1
     at = _wait_for(at, store, run.id, lambda r: not r.is_active)
     assert store.get(run.id).status == "completed", store.get(run.id).error
     metrics = _metrics(at)
     accuracy = float(metrics["Test accuracy"].rstrip("%")) / 100
-    assert accuracy > 0.5  # an MLP learns a lot from 2,000 images in one epoch
+    assert accuracy > 0.5  # an MLP learns a lot from a quick run's images in one epoch
     assert metrics["Test loss"] != "–"
     assert store.metrics(run.id, "epoch")["val_accuracy"].notna().all()
 

@@ -7,7 +7,7 @@ import streamlit as st
 from nnlab.limits import Limits
 from nnlab.training import LIMITS, OPTIMIZERS, PRESET_SETTINGS, SCHEDULES, TrainConfig
 
-QUICK_SUBSET = 2000
+QUICK_SUBSET = 6000
 QUICK_EPOCHS = 1
 FULL = 60000
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)

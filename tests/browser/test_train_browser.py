@@ -11,6 +11,8 @@ import pytest
 
 from conftest import by_key, wait_idle
 
+from nnlab.ui.hyperparams import QUICK_SUBSET
+
 pytestmark = pytest.mark.browser
 
 PAGE = "Build_and_Train"
@@ -86,7 +88,7 @@ def test_quick_run_chart_grows_and_accuracy_shows(open_app, app_server):
     link = page.get_by_role("link", name=re.compile("Evaluate this run"))
     assert f"run={run_id}" in (link.get_attribute("href") or "")
     (run,) = [r for r in app_server.store().list() if r.id == run_id]
-    assert run.status == "completed" and run.config["subset"] == 2000 and run.config["epochs"] == 1
+    assert run.status == "completed" and run.config["subset"] == QUICK_SUBSET and run.config["epochs"] == 1
 
 
 def test_long_run_reattaches_and_stops(open_app, app_server, page):
