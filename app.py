@@ -1,4 +1,8 @@
-"""NN Lab home page: what the lab is, the data at a glance, the pages, and this visitor's runs."""
+"""NN Lab's entry point: the navigation between pages, and the home page.
+
+The home page says what the lab is, shows the data at a glance, links the pages and lists this
+visitor's runs. Every page runs below this script, so the visitor id is kept in the URL here once.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ from nnlab import data
 from nnlab.runs import RunStore
 from nnlab.ui.live import get_runner
 from nnlab.ui.visitor import visitor_id
-
-st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
 
 
 @st.cache_data(show_spinner=False)
@@ -40,69 +42,84 @@ def _status_text(run) -> str:
     return run.status
 
 
-st.title("🧠 NN Lab")
-st.markdown(
-    "Pick a neural network, train it on the MNIST handwritten digits while the charts move, look inside "
-    "it, and draw digits for it to read. Everything runs here, on the bundled data."
-)
-
-counts_train, counts_test, firsts = _dataset_glance()
-left, right = st.columns([2, 3])
-with left:
-    st.subheader("The data: MNIST")
+def home() -> None:
+    """The home page."""
+    st.title("🧠 NN Lab")
     st.markdown(
-        f"**{counts_train.sum():,}** training and **{counts_test.sum():,}** test images of handwritten digits, "
-        "28 × 28 grey pixels each, labelled 0-9 (LeCun, Cortes & Burges; CC BY-SA 3.0)."
+        "Pick a neural network, train it on the MNIST handwritten digits while the charts move, look inside "
+        "it, and draw digits for it to read. Everything runs here, on the bundled data."
     )
-    st.image([img for img in firsts], width=48, caption=[str(d) for d in range(10)])
-    st.bar_chart({"training images": counts_train}, height=180, x_label="digit", y_label="images")
-with right:
-    st.subheader("The pages")
-    st.page_link("pages/1_Build_and_Train.py", label="**Build & Train**: compose a network, set its hyperparameters, watch it learn", icon="🏗️")
-    st.page_link("pages/2_Evaluate.py", label="**Evaluate**: confusion matrix, per-class metrics, mistakes, compare runs", icon="📊")
-    st.page_link("pages/3_Inspect.py", label="**Inspect**: kernels, feature maps, weights, saliency", icon="🔬")
-    st.page_link("pages/4_Draw.py", label="**Draw**: draw a digit and let your network read it", icon="✏️")
-    st.page_link("pages/5_Data.py", label="**Data**: explore the MNIST images", icon="🖼️")
-    st.page_link("pages/6_From_Scratch.py", label="**From scratch**: a network in pure NumPy, next to Keras", icon="🧮")
 
-st.subheader("Your runs")
-store = RunStore()
+    counts_train, counts_test, firsts = _dataset_glance()
+    left, right = st.columns([2, 3])
+    with left:
+        st.subheader("The data: MNIST")
+        st.markdown(
+            f"**{counts_train.sum():,}** training and **{counts_test.sum():,}** test images of handwritten digits, "
+            "28 × 28 grey pixels each, labelled 0-9 (LeCun, Cortes & Burges; CC BY-SA 3.0)."
+        )
+        st.image([img for img in firsts], width=48, caption=[str(d) for d in range(10)])
+        st.bar_chart({"training images": counts_train}, height=180, x_label="digit", y_label="images")
+    with right:
+        st.subheader("The pages")
+        st.page_link("pages/1_Build_and_Train.py", label="**Build & Train**: compose a network, set its hyperparameters, watch it learn", icon="🏗️")
+        st.page_link("pages/2_Evaluate.py", label="**Evaluate**: confusion matrix, per-class metrics, mistakes, compare runs", icon="📊")
+        st.page_link("pages/3_Inspect.py", label="**Inspect**: kernels, feature maps, weights, saliency", icon="🔬")
+        st.page_link("pages/4_Draw.py", label="**Draw**: draw a digit and let your network read it", icon="✏️")
+        st.page_link("pages/5_Data.py", label="**Data**: explore the MNIST images", icon="🖼️")
+        st.page_link("pages/6_From_Scratch.py", label="**From scratch**: a network in pure NumPy, next to Keras", icon="🧮")
+
+    st.subheader("Your runs")
+    store = RunStore()
+
+    @st.fragment(run_every=2.0)
+    def _runs_table() -> None:
+        get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
+        runs = store.list(owner=visitor_id())
+        if not runs:
+            st.info("No runs yet. Start one on the Build & Train page, or `python -m nnlab train --preset \"MLP 784-128-10\"` in a terminal.")
+            return
+        rows = [
+            {
+                "name": r.name,
+                "status": _status_text(r),
+                "test accuracy": None if r.test_accuracy is None else round(100 * r.test_accuracy, 2),
+                "time": _fmt_time(r.duration),
+                "parameters": r.n_params,
+                "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+                "id": r.id,
+            }
+            for r in runs
+        ]
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "test accuracy": st.column_config.NumberColumn("test accuracy (%)", format="%.2f"),
+                "parameters": st.column_config.NumberColumn(format="%d"),
+            },
+        )
+        for r in runs:
+            if r.status == "running" and (r.progress or {}).get("epochs"):
+                p = r.progress
+                steps = max(int(p.get("steps_per_epoch") or 1), 1)
+                done = ((p.get("epoch", 1) - 1) * steps + p.get("batch", 0)) / (p["epochs"] * steps)
+                st.progress(min(max(done, 0.0), 1.0), text=f"{r.name}: {_status_text(r)}")
+
+    _runs_table()
 
 
-@st.fragment(run_every=2.0)
-def _runs_table() -> None:
-    get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
-    runs = store.list(owner=visitor_id())
-    if not runs:
-        st.info("No runs yet. Start one on the Build & Train page, or `python -m nnlab train --preset MLP 784-128-10` in a terminal.")
-        return
-    rows = [
-        {
-            "name": r.name,
-            "status": _status_text(r),
-            "test accuracy": None if r.test_accuracy is None else round(100 * r.test_accuracy, 2),
-            "time": _fmt_time(r.duration),
-            "parameters": r.n_params,
-            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-            "id": r.id,
-        }
-        for r in runs
-    ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "test accuracy": st.column_config.NumberColumn("test accuracy (%)", format="%.2f"),
-            "parameters": st.column_config.NumberColumn(format="%d"),
-        },
-    )
-    for r in runs:
-        if r.status == "running" and (r.progress or {}).get("epochs"):
-            p = r.progress
-            steps = max(int(p.get("steps_per_epoch") or 1), 1)
-            done = ((p.get("epoch", 1) - 1) * steps + p.get("batch", 0)) / (p["epochs"] * steps)
-            st.progress(min(max(done, 0.0), 1.0), text=f"{r.name}: {_status_text(r)}")
+PAGES = [
+    st.Page(home, title="Home", icon="🏠", default=True),
+    st.Page("pages/1_Build_and_Train.py", title="Build & Train", icon="🏗️", url_path="Build_and_Train"),
+    st.Page("pages/2_Evaluate.py", title="Evaluate", icon="📊", url_path="Evaluate"),
+    st.Page("pages/3_Inspect.py", title="Inspect", icon="🔬", url_path="Inspect"),
+    st.Page("pages/4_Draw.py", title="Draw", icon="✏️", url_path="Draw"),
+    st.Page("pages/5_Data.py", title="Data", icon="🖼️", url_path="Data"),
+    st.Page("pages/6_From_Scratch.py", title="From scratch", icon="🧮", url_path="From_Scratch"),
+]
 
-
-_runs_table()
+st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
+visitor_id()  # every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs)
+st.navigation(PAGES).run()

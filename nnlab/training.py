@@ -185,8 +185,10 @@ class EventCallback:
                 self.epoch = epoch
                 self.epoch_t0 = time.perf_counter()
                 self.epoch_lr = current_lr(self.model)  # the rate this epoch trains with
+                self.batches_done = 0
 
             def on_train_batch_end(self, batch, logs=None):
+                self.batches_done = batch + 1  # in this epoch
                 if should_stop is not None and should_stop():
                     self.stopped = True
                     self.model.stop_training = True
@@ -205,10 +207,14 @@ class EventCallback:
 
             def on_epoch_end(self, epoch, logs=None):
                 now = time.perf_counter()
-                row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}}
+                steps = math.ceil(n_train / batch_size)
+                done = self.batches_done
+                # An epoch cut short by a stop request is placed where it ended (e.g. 0.22), not at 1.
+                position = epoch + 1 if done >= steps else round(epoch + done / steps, 3)
+                row = {"epoch": position, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}}
                 row["lr"] = self.epoch_lr
                 row["elapsed"] = now - self.t0
-                row["samples_per_sec"] = n_train / max(now - self.epoch_t0, 1e-9)
+                row["samples_per_sec"] = min(done * batch_size, n_train) / max(now - self.epoch_t0, 1e-9)
                 self.history.append(row)
                 self._emit({"type": "epoch", **row})
 

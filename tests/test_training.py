@@ -52,7 +52,9 @@ def test_stop_request_ends_within_one_batch_and_keeps_the_model(quick_data):
     result = train(A.get_preset("MLP 784-128-10"), config, should_stop=should_stop, data=quick_data)
     assert result.stopped
     assert len(calls) == 3  # no batch ran after the request
-    assert len(result.history) == 1  # the first epoch was cut short
+    assert len(result.history) == 1  # the first epoch was cut short...
+    steps = -(-result.n_train // config.batch_size)
+    assert result.history[0]["epoch"] == pytest.approx(3 / steps, abs=1e-3)  # ...and is placed where it ended
     assert result.model is not None and 0.0 <= result.test_accuracy <= 1.0
 
 
