@@ -127,17 +127,37 @@ def histogram_figure(h: WeightHistogram, height: int = 200) -> go.Figure:
     return fig
 
 
+# Saliency as heat: black (none) through red to yellow (most). The overlay uses the same colours with
+# an opacity rising from 0, so that pixels of little saliency leave the dim digit visible.
+SALIENCY_COLORS = [(0.0, (0, 0, 0)), (0.35, (180, 0, 0)), (0.7, (255, 110, 0)), (1.0, (255, 240, 60))]
+
+
+def _saliency_scale(opacity: bool) -> list[list]:
+    return [[at, f"rgba({r},{g},{b},{min(1.0, at * 1.6) if opacity else 1.0:.2f})"] for at, (r, g, b) in SALIENCY_COLORS]
+
+
 def saliency_figure(image: np.ndarray, sal: np.ndarray, height: int = 320) -> go.Figure:
-    """The image in grey with the saliency on top in transparent-to-red."""
+    """The image in dim grey with the saliency over it as heat (transparent at 0), and a colour bar.
+
+    The digit is kept dark (at most 45 % grey) so that its strokes are never mistaken for salient
+    pixels: only the heat colours mark saliency, scaled so that the largest value is 1.
+    """
     sal = np.asarray(sal, dtype=float)
     sal = sal / (sal.max() or 1.0)
     img = np.asarray(image, dtype=float)
     img = img / 255.0 if img.max() > 1.0 else img
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(z=img, colorscale="gray", showscale=False, zmin=0, zmax=1, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(z=sal, zmin=0, zmax=1, colorscale=[[0, "rgba(255,0,0,0)"], [0.2, "rgba(255,60,0,0.25)"], [1, "rgba(255,230,0,0.95)"]],
-                             showscale=True, colorbar={"title": "saliency"}, hovertemplate="saliency %{z:.2f}<extra></extra>"))
-    return _square(fig.update_layout(title="Saliency over the image"), height)
+    fig.add_trace(go.Heatmap(z=img, colorscale=[[0, "#000000"], [1, "#737373"]], showscale=False, zmin=0, zmax=1,
+                             hoverinfo="skip", name="image"))
+    fig.add_trace(go.Heatmap(z=sal, zmin=0, zmax=1, colorscale=_saliency_scale(opacity=True), showscale=False,
+                             hovertemplate="saliency %{z:.2f}<extra></extra>", name="saliency"))
+    # The colour bar comes from an invisible marker with the opaque scale: the overlay's own bar
+    # would show its transparent low end as white, the colour of the digit's strokes.
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name="scale",
+                             marker={"color": [0], "cmin": 0, "cmax": 1, "colorscale": _saliency_scale(opacity=False),
+                                     "showscale": True, "colorbar": {"title": {"text": "saliency"}, "tickvals": [0, 0.5, 1],
+                                                                     "ticktext": ["0 none", "0.5", "1 most"], "len": 0.9}}))
+    return _square(fig.update_layout(title="Saliency over the image"), height).update_xaxes(constrain="domain")
 
 
 def image_figure(image: np.ndarray, title: str = "", height: int = 240) -> go.Figure:

@@ -11,7 +11,7 @@ from nnlab import evaluation as ev
 from nnlab import figures_eval as figs
 from nnlab.modelio import MAX_BYTES, ModelLoadError
 from nnlab.runs import RunStore
-from nnlab.ui.models import finished_runs, pick_run, run_model
+from nnlab.ui.models import finished_runs, link, pick_run, run_model
 
 st.set_page_config(page_title="Evaluate · NN Lab", page_icon="🧠", layout="wide")
 
@@ -61,12 +61,17 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         idx = ev.cell_indices(y, pred, t, p)
         st.markdown(f"**{len(idx)}** test images of a **{t}** classified as **{p}**" + (" (correct)" if t == p else ""))
         order = idx[np.argsort(-probs[idx, p])]
-        gallery(x, order, [f"#{i} p={probs[i, p]:.2f}" for i in order])
+        if len(order):
+            st.caption(f"Under each image: its number in the test set and how sure the network was that it is a {p}.")
+        gallery(x, order, [f"#{i}: {probs[i, p]:.0%} sure" for i in order])
 
 
 def report_section(probs: np.ndarray, y: np.ndarray):
     table = ev.per_class_report(y, probs.argmax(axis=1))
-    st.dataframe(table.style.format({"precision": "{:.4f}", "recall": "{:.4f}", "f1": "{:.4f}"}), width="content", height=36 * (len(table) + 1) + 3)
+    # Every row shown (Streamlit's rows are 35 px high, plus the header and a 3 px border); the index
+    # column wide enough for "macro avg".
+    st.dataframe(table.style.format({"precision": "{:.4f}", "recall": "{:.4f}", "f1": "{:.4f}"}), width="content",
+                 height=35 * (len(table) + 1) + 3, column_config={"_index": st.column_config.TextColumn("digit", width=110)})
     st.caption("Precision: of the images called this digit, the share that were; recall: of the images of this digit, "
                "the share found; F1: their harmonic mean; support: test images of the digit. The macro average weighs every digit alike.")
     return table
@@ -83,7 +88,8 @@ def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     if table.empty:
         st.success("No mistakes with this filter.")
         return
-    captions = [f"true {r.true}, said {r.predicted} ({r.probability:.0%})" for r in table.itertuples()]
+    st.caption("Under each image: its true digit, the network's answer and how sure the network was of that answer.")
+    captions = [f"true {r.true}, said {r.predicted}, {r.probability:.0%} sure" for r in table.itertuples()]
     gallery(x, table["index"], captions, limit=k)
 
 
@@ -102,7 +108,7 @@ def compare_section(store: RunStore, runs: list, current) -> None:
     a.plotly_chart(figs.curves_figure(histories, "loss"), key="eval_curves_loss")
     b.plotly_chart(figs.curves_figure(histories, "accuracy"), key="eval_curves_acc")
     table = ev.compare_runs(picked)
-    st.dataframe(table.style.format({"test accuracy": "{:.4f}", "test loss": "{:.4f}", "training time (s)": "{:.1f}", "parameters": "{:,}"}, na_rep="-"),
+    st.dataframe(table.style.format({"test accuracy": "{:.2%}", "test loss": "{:.4f}", "training time (s)": "{:.1f}", "parameters": "{:,}"}, na_rep="-"),
                  hide_index=True)
     st.caption("Besides the results, the table shows only the settings in which the chosen runs differ.")
 
@@ -130,7 +136,8 @@ source = st.radio("Evaluate", ["A trained run", "An uploaded model"], horizontal
 run = None
 if source == "A trained run":
     if not runs:
-        st.info("No finished training yet. Train a network on the Train page, then come back here.")
+        st.info("No finished training yet. Train a network on the Build & Train page, then come back here.")
+        link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
         st.stop()
     run = pick_run(runs, "eval_run")
     try:

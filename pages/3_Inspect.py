@@ -11,7 +11,7 @@ from nnlab import inspection as ins
 from nnlab.data import scale
 from nnlab.predict import predict_digit
 from nnlab.runs import RunStore
-from nnlab.ui.models import LAST_DRAWING, finished_runs, pick_run, run_model_or_stop
+from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs, link, pick_run, run_model_or_stop
 
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
 
@@ -24,13 +24,29 @@ def last_drawing() -> np.ndarray | None:
     return arr if arr.shape == (28, 28) and np.all(np.isfinite(arr)) else None
 
 
+SOURCES = ("A test image", "My last drawing")
+
+
 def pick_image(source_col, index_col) -> tuple[np.ndarray, str]:
+    """The image to look at: a test image, or (when the Draw page has one) the last drawing.
+
+    Draw's link to this page (``?image=drawing``) selects the drawing, once per click on it.
+    """
     x_test, y_test = ev.mnist_test_set()
     drawing = last_drawing()
-    options = ["A test image"] + (["My last drawing"] if drawing is not None else [])
-    source = source_col.radio("Image", options, horizontal=True, key="insp_source",
-                              help=None if drawing is not None else "Draw a digit on the Draw page to look at it here as well.")
-    if source == "My last drawing" and drawing is not None:
+    (key, value), = DRAWING_LINK.items()
+    if st.query_params.get(key) == value:
+        del st.query_params[key]  # consumed: afterwards the radio is the user's again
+        if drawing is not None:
+            st.session_state["insp_source"] = SOURCES[1]
+    if drawing is None:
+        index = int(source_col.number_input("Test image #", 0, len(y_test) - 1, 0, step=1, key="insp_index"))
+        with source_col:
+            st.caption("Digits you draw on the Draw page can be inspected here too.")
+            link("pages/4_Draw.py", "Draw a digit", "✏️")
+        return scale(x_test[index]), f"test image #{index}, a {y_test[index]}"
+    source = source_col.radio("Image", SOURCES, horizontal=True, key="insp_source")
+    if source == SOURCES[1]:
         return drawing, "your drawing"
     index = int(index_col.number_input("Test image #", 0, len(y_test) - 1, 0, step=1, key="insp_index"))
     return scale(x_test[index]), f"test image #{index}, a {y_test[index]}"
@@ -81,15 +97,17 @@ def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
     sal = ins.saliency(model, image, class_index=digit)
     left, right = st.columns([2, 3])
     left.plotly_chart(figs.saliency_figure(image, sal), key="insp_saliency")
-    right.markdown(f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel: "
-                   "the bright pixels are those whose change would move that probability most.")
+    right.markdown(f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel, "
+                   "scaled so that the largest is 1. The image is drawn in dim grey; over it, the bright pixels (red to yellow) "
+                   "are those whose change would move that probability most, and uncoloured ones hardly matter.")
 
 
 st.title("Inspect")
 store = RunStore()
 runs = finished_runs(store)
 if not runs:
-    st.info("No finished training yet. Train a network on the Train page, then come back here.")
+    st.info("No finished training yet. Train a network on the Build & Train page, then come back here.")
+    link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
     st.stop()
 run_col, source_col, index_col = st.columns([3, 2, 1])
 run = pick_run(runs, "insp_run", container=run_col)

@@ -10,22 +10,13 @@ from nnlab import figures_eval as figs
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
 from nnlab.runs import Run, RunStore
-from nnlab.ui.models import LAST_DRAWING, finished_runs, pick_run, run_model_or_stop
+from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs, link, pick_run, run_model_or_stop
 
 CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
 SOURCES = ("Draw on the canvas", "Upload a picture")
 
 st.set_page_config(page_title="Draw - NN Lab", layout="wide")
-
-
-def link(page: str, label: str, icon: str) -> None:
-    """A link to another page of the app (a plain link where the page is not registered, e.g. in tests)."""
-    try:
-        st.page_link(page, label=label, icon=icon)
-    except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError and friends
-        slug = page.rsplit("/", 1)[-1].removesuffix(".py").split("_", 1)[-1]
-        st.markdown(f"{icon} [{label}](./{slug})")
 
 
 def best_run(runs: list[Run]) -> Run:
@@ -93,6 +84,12 @@ with left:
         image = upload_input()
 
 img28 = canvas_to_mnist(image) if image is not None else None
+with right:
+    probs_slot = st.container()
+    # Rendered on every run, even without a drawing: a widget left out of one run loses its state, and
+    # the browser would then show it off while the page still reads it as on.
+    show_saliency = st.toggle("Show which pixels drove the decision (saliency)", key="draw_saliency",
+                              disabled=img28 is None, help="Available once the network has a digit to read.")
 if img28 is None:
     with middle:
         if image is None:
@@ -123,9 +120,9 @@ with middle:
                    f"(next comes {answer.runner_up} with {answer.runner_up_probability:.0%})")
         st.warning(f"The network is not sure: {why}. Perhaps draw the digit a little more clearly, "
                    "or try another network.", icon="🤔")
+probs_slot.plotly_chart(figs.probabilities_figure(probs), key="draw_probs")
 with right:
-    st.plotly_chart(figs.probabilities_figure(probs), key="draw_probs")
-    if st.toggle("Show which pixels drove the decision (saliency)", key="draw_saliency"):
+    if show_saliency:
         from nnlab import inspection as ins
 
         try:
@@ -134,5 +131,7 @@ with right:
             st.info(str(exc))
         else:
             st.plotly_chart(figs.saliency_figure(img28, sal, height=300), key="draw_saliency_fig")
-            st.caption(f"Bright pixels are those whose change would move the probability of {answer.digit} most.")
-    link("pages/3_Inspect.py", "See this drawing's feature maps on Inspect", "🔬")
+            st.caption(f"Bright pixels (red to yellow) are those whose change would move the probability of "
+                       f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim grey underneath.")
+    link("pages/3_Inspect.py", "See this drawing's feature maps on Inspect", "🔬",
+         query_params={**DRAWING_LINK, "run": run.id})

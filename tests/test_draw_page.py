@@ -248,3 +248,34 @@ def test_page_does_not_import_tensorflow_at_the_top():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_the_saliency_toggle_keeps_its_state_across_clearing_the_canvas():
+    """On, then Clear the canvas, then a new drawing: the toggle still reads on and the overlay is shown."""
+    _store_run(_model({3: 4.0}), "network", 0.9)
+    at = AppTest.from_file(DRAW, default_timeout=TIMEOUT)
+    _draw(at, _canvas())
+    at.run()
+    at.toggle(key="draw_saliency").set_value(True).run()
+    at.button(key="draw_clear").click().run()
+    _no_errors(at)
+    toggle = at.toggle(key="draw_saliency")
+    assert toggle.value is True and toggle.disabled  # still there (nothing to explain yet), still on
+    _draw(at, _canvas(), key="draw_canvas_1")
+    at.run()
+    _no_errors(at)
+    assert at.toggle(key="draw_saliency").value is True
+    assert len(list(at.get("plotly_chart"))) == 3  # the overlay is shown, as the toggle says
+    at.toggle(key="draw_saliency").set_value(False).run()
+    assert at.toggle(key="draw_saliency").value is False
+    assert len(list(at.get("plotly_chart"))) == 2
+
+
+def test_the_link_to_inspect_asks_for_the_drawing():
+    run_id = _store_run(_model({3: 9.0}), "network", 0.9)
+    at = AppTest.from_file(DRAW, default_timeout=TIMEOUT)
+    _draw(at, _canvas())
+    at.run()
+    _no_errors(at)
+    (linked,) = [m.value for m in at.markdown if "Inspect" in m.value]
+    assert "image=drawing" in linked and f"run={run_id}" in linked

@@ -170,3 +170,29 @@ def test_a_link_naming_a_run_opens_it_on_evaluate_and_inspect(trained_mlp):
         _no_errors(at)
         assert at.selectbox(key=key).value == older
         assert at.session_state["nnlab_selected_run"] == older
+
+
+def test_inspect_offers_the_drawing_only_when_there_is_one(trained_mlp):
+    _store_run(trained_mlp, "tiny MLP")
+    at = AppTest.from_file(INSPECT, default_timeout=TIMEOUT).run()
+    _no_errors(at)
+    assert not at.radio  # no one-option choice: just the test-image picker
+    assert at.number_input(key="insp_index").value == 0
+    assert any("Draw page can be inspected here" in c.value for c in at.caption)
+
+
+def test_draws_link_opens_inspect_on_the_drawing(trained_mlp):
+    """Draw links here with ?image=drawing: the drawing is shown, then the choice is the user's again."""
+    _store_run(trained_mlp, "tiny MLP")
+    at = AppTest.from_file(INSPECT, default_timeout=TIMEOUT)
+    drawing = np.zeros((28, 28), np.float32)
+    drawing[5:23, 13:15] = 1.0
+    at.session_state["nnlab_last_drawing"] = drawing
+    at.query_params["image"] = "drawing"
+    at.run()
+    _no_errors(at)
+    assert at.radio(key="insp_source").value == "My last drawing"
+    assert any("your drawing" in c.value for c in at.caption)
+    at.radio(key="insp_source").set_value("A test image").run()
+    _no_errors(at)
+    assert at.radio(key="insp_source").value == "A test image"  # the link is not applied twice

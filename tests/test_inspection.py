@@ -112,3 +112,19 @@ def test_bad_images_are_refused(models):
         ins.feature_maps(models["MLP 784-128-10"], np.zeros((32, 32)))
     with pytest.raises(ValueError, match="non-finite"):
         ins.saliency(models["MLP 784-128-10"], np.full((28, 28), np.nan))
+
+
+def test_saliency_figure_marks_saliency_only_by_heat_colours():
+    """The digit stays dim grey (never as bright as the heat), the overlay is transparent at 0, the colour bar opaque."""
+    from nnlab import figures_eval as figs
+
+    image = np.zeros((28, 28), np.float32)
+    image[5:23, 13:15] = 1.0
+    sal = np.zeros((28, 28))
+    sal[10, 10] = 4.0
+    fig = figs.saliency_figure(image, sal)
+    digit, overlay, scale = fig.data
+    assert digit.colorscale[-1][1] != "#ffffff" and not digit.showscale
+    assert overlay.z.max() == 1.0  # scaled so that the largest saliency is 1
+    assert overlay.colorscale[0][1].endswith(",0.00)") and not overlay.showscale
+    assert scale.marker.showscale and all(c.endswith(",1.00)") for _, c in scale.marker.colorscale)
