@@ -515,6 +515,18 @@ def keras_spec(config: ScratchConfig) -> dict[str, Any]:
     return {"name": name, "layers": layers}
 
 
+def keras_twin_name(config: ScratchConfig, when: float | None = None) -> str:
+    """The Keras twin's run name: its network plus the settings and time that set it apart from other twins.
+
+    e.g. 'MLP 784-128-10 relu (Keras twin · lr 0.1 · momentum 0.9 · batch 64 · 3 epochs · 14:05:33)'.
+    """
+    stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if when is None else when))
+    arch = keras_spec(config)["name"].replace(" (Keras twin)", "")
+    epochs = f"{config.epochs} epoch" + ("s" if config.epochs != 1 else "")
+    return (f"{arch} (Keras twin · lr {config.learning_rate:g} · momentum {config.momentum:g} · "
+            f"batch {config.batch_size} · {epochs} · {stamp})")
+
+
 def keras_train_config(config: ScratchConfig):
     """The ``TrainConfig`` that trains the Keras twin the same way: plain SGD, same data and split.
 

@@ -7,8 +7,9 @@ import streamlit as st
 from nnlab.architectures import count_params
 from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.training import validate_config
-from nnlab.ui.compose import compose_network, summary_panel
-from nnlab.ui.hyperparams import hyperparameter_form
+from nnlab.runs import Run
+from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
+from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.live import get_runner, newest_active, run_label, watch_run
 from nnlab.ui.visitor import visitor_id
 
@@ -47,7 +48,19 @@ def watched_run_id() -> str | None:
     return active.id if active else None
 
 
+def edit_run(run: Run) -> None:
+    """Load a run's network and settings into the editor (button callback, or a fresh session)."""
+    load_spec(run.spec)
+    load_config(run.config or {})
+
+
 watched = watched_run_id()
+if watched and not has_network():
+    # A fresh session (a browser refresh, a shared link) that watches a run edits that run's network,
+    # not a preset the visitor never chose.
+    loaded = store.get(watched)
+    if loaded is not None:
+        edit_run(loaded)
 
 # ---- 1. the network ----------------------------------------------------------------------------
 st.header("1 · Network", divider="gray")
@@ -100,6 +113,7 @@ if len(mine) > 1:
 
 if watched:
     current = store.get(watched)
-    watch_run(watched, runner=runner, visitor=visitor, can_stop=current is not None and current.owner in (None, visitor))
+    watch_run(watched, runner=runner, visitor=visitor, can_stop=current is not None and current.owner in (None, visitor),
+              on_edit=edit_run)
 else:
     st.info("No training yet: choose a network and press **Train**. A quick run gives a result in seconds.", icon="👆")

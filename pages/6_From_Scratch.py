@@ -87,45 +87,75 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+# Every setting's default. The values live in the session state (not in the widgets' arguments), and
+# a copy survives visits to other pages, which drop a widget's state when it is not drawn.
+FORM_DEFAULTS = {
+    "fs_hidden": "128", "fs_activation": scratch.ACTIVATIONS[0], "fs_init": scratch.INITS[0], "fs_lr": 0.1,
+    "fs_momentum": 0.9, "fs_l2": 0.0, "fs_batch": 64, "fs_epochs": 3, "fs_subset": "10,000", "fs_scale": True,
+    "fs_task": "ten digits", "fs_digit_a": 3, "fs_digit_b": 8, "fs_keras": False, "fs_seed": 0, "fs_blas": next(iter(BLAS)),
+}
+_SAVED = "fs_saved_settings"
+
+
+def _restore_settings() -> None:
+    saved = st.session_state.get(_SAVED, {})
+    for key, default in FORM_DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = saved.get(key, default)
+
+
+def _save_settings() -> None:
+    st.session_state[_SAVED] = {key: st.session_state[key] for key in FORM_DEFAULTS if key in st.session_state}
+
+
+def event_every(subset: int | None, batch_size: int) -> int:
+    """Report every how many batches: every batch in a short training, so its curves have points to draw."""
+    n_train = int((subset or 60000) * 0.9)
+    steps = max(1, -(-n_train // max(1, batch_size)))
+    return max(1, min(10, steps // 40))
+
+
 def settings_form() -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
     """The settings as a config (None if unreadable), whether to train the Keras twin, and problems."""
     problems: list[str] = []
+    _restore_settings()
     c = st.columns(3)
     with c[0]:
-        hidden_text = st.text_input("Hidden layer sizes", value="128", key="fs_hidden", help=HELP["hidden"])
+        hidden_text = st.text_input("Hidden layer sizes", key="fs_hidden", help=HELP["hidden"])
         activation = st.selectbox("Hidden activation", scratch.ACTIVATIONS, key="fs_activation", help=HELP["activation"])
         init = st.selectbox("Weight initialisation", scratch.INITS, key="fs_init", help=HELP["init"])
     with c[1]:
-        lr = st.select_slider("Learning rate", LEARNING_RATES, value=0.1, format_func=lambda v: f"{v:g}", key="fs_lr",
+        lr = st.select_slider("Learning rate", LEARNING_RATES, format_func=lambda v: f"{v:g}", key="fs_lr",
                               help="How big a step each update takes downhill.")
-        momentum = st.slider("Momentum", 0.0, 0.99, 0.9, 0.01, key="fs_momentum",
+        momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key="fs_momentum",
                              help="How much of the previous update carries into the next (0 = plain SGD).")
-        l2 = st.select_slider("L2 penalty", L2_VALUES, value=0.0, format_func=lambda v: f"{v:g}", key="fs_l2",
+        l2 = st.select_slider("L2 penalty", L2_VALUES, format_func=lambda v: f"{v:g}", key="fs_l2",
                               help="Adds l2 x (sum of squared weights) to the loss: keeps weights small.")
     with c[2]:
-        batch_size = st.select_slider("Batch size", BATCH_SIZES, value=64, key="fs_batch", help="Images per weight update.")
-        epochs = int(st.number_input("Epochs", min_value=1, max_value=100, value=3, step=1, key="fs_epochs"))
-        subset = SUBSETS[st.selectbox("Training images", list(SUBSETS), index=2, key="fs_subset",
+        batch_size = st.select_slider("Batch size", BATCH_SIZES, key="fs_batch", help="Images per weight update.")
+        epochs = int(st.number_input("Epochs", min_value=1, max_value=100, step=1, key="fs_epochs"))
+        subset = SUBSETS[st.selectbox("Training images", list(SUBSETS), key="fs_subset",
                                       help="A stratified sample of the 60,000 (10 % of it is held out for validation).")]
     c = st.columns(3)
-    scale_inputs = c[0].toggle("Scale inputs to [0, 1]", value=True, key="fs_scale", help=HELP["scale"])
-    task = c[1].segmented_control("Task", ["ten digits", "two digits"], default="ten digits", key="fs_task",
+    scale_inputs = c[0].toggle("Scale inputs to [0, 1]", key="fs_scale", help=HELP["scale"])
+    task = c[1].segmented_control("Task", ["ten digits", "two digits"], key="fs_task",
                                   help="Two digits make a binary task: one sigmoid output unit with binary cross-entropy.")
     digits = None
     if task == "two digits":
         d = c[1].columns(2)
-        a = d[0].selectbox("first digit", range(10), index=3, key="fs_digit_a")
-        b = d[1].selectbox("second digit", range(10), index=8, key="fs_digit_b")
+        a = d[0].selectbox("first digit", range(10), key="fs_digit_a")
+        b = d[1].selectbox("second digit", range(10), key="fs_digit_b")
         digits = (int(a), int(b))
-    keras_twin = c[2].toggle("Train the same network in Keras too", value=False, key="fs_keras",
+    keras_twin = c[2].toggle("Train the same network in Keras too", key="fs_keras",
                              help=HELP["keras"], disabled=digits is not None)
     if digits is not None:
         c[2].caption("The Keras twin trains on all ten digits only.")
     with st.expander("More settings"):
         m = st.columns(2)
-        seed = int(m[0].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="fs_seed",
+        seed = int(m[0].number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="fs_seed",
                                      help="The same seed gives the same weights, shuffles and numbers."))
         blas = BLAS[m[1].selectbox("BLAS threads", list(BLAS), key="fs_blas", help=HELP["blas"])]
+    _save_settings()
     try:
         hidden = parse_hidden(hidden_text)
     except ValueError as exc:
@@ -133,7 +163,7 @@ def settings_form() -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
     config = scratch.ScratchConfig(
         hidden=hidden, activation=activation, init=init, learning_rate=float(lr), momentum=float(momentum),
         l2=float(l2), batch_size=int(batch_size), epochs=epochs, subset=subset, digits=digits,
-        scale_inputs=scale_inputs, seed=seed, blas_threads=blas,
+        scale_inputs=scale_inputs, seed=seed, blas_threads=blas, batch_event_every=event_every(subset, int(batch_size)),
     )
     problems += scratch.validate_config(config)
     return config, keras_twin and digits is None, problems
@@ -163,7 +193,7 @@ def start(slot: Slot, config: scratch.ScratchConfig, keras_twin: bool, visitor: 
                 slot.keras_error = " ".join(twin_problems)
             else:
                 spec = scratch.keras_spec(config)
-                slot.keras_run_id = runner.submit(spec, twin_config, name=spec["name"], owner=visitor).id
+                slot.keras_run_id = runner.submit(spec, twin_config, name=scratch.keras_twin_name(config), owner=visitor).id
         except Exception as exc:  # noqa: BLE001 - shown in words; the NumPy training goes on
             slot.keras_error = f"The Keras twin could not be started: {exc}"
     return []
@@ -229,26 +259,29 @@ def live_view(slot: Slot) -> None:
                            "these inputs: lower the learning rate, or scale the inputs to [0, 1].", icon="💥")
             elif end.get("stopped"):
                 st.warning("Stopped before the end: the results are for the network as it stood.", icon="⏹️")
+            for message in scratch_view.lessons(config, snap["batches"], snap["epochs"], end):
+                st.warning(message, icon="💡")
             m = st.columns(3)
             m[0].metric("Test accuracy", f"{end['test_accuracy']:.2%}")
             m[1].metric("Test loss", f"{end['test_loss']:.4f}")
             m[2].metric("Training time", f"{end['elapsed']:.1f} s")
 
         cols = st.columns(2)
-        cols[0].plotly_chart(charts.training_figure(batch_df, epoch_df, "loss", steps_per_epoch=steps), width="stretch", key="fs_chart_loss")
-        cols[1].plotly_chart(charts.training_figure(batch_df, epoch_df, "accuracy", steps_per_epoch=steps), width="stretch", key="fs_chart_acc")
+        for col, metric in zip(cols, ("loss", "accuracy")):
+            fig = scratch_view.tidy_training_figure(charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps), metric)
+            col.plotly_chart(fig, width="stretch", key="fs_chart_loss" if metric == "loss" else "fs_chart_acc")
 
         cols = st.columns(2)
         with cols[0]:
             frame = scratch_view.grad_norm_frame(snap["batches"], steps)
-            st.plotly_chart(scratch_view.grad_norm_figure(frame), width="stretch", key="fs_chart_grads")
+            st.plotly_chart(scratch_view.grad_norm_figure(frame, n_layers=len(config.hidden) + 1), width="stretch", key="fs_chart_grads")
             st.caption("The size of each layer's weight gradient. With sigmoid and several hidden layers the lines near "
                        "the input sit orders of magnitude below the output's: those layers barely learn (vanishing gradients).")
         with cols[1]:
             if job.net is not None:
                 images = scratch.first_layer_images(job.net, max_units=32) if job.net.W[0].shape[0] == 784 else None
                 if images is not None:
-                    st.plotly_chart(scratch_view.weights_figure(images), width="stretch", key="fs_chart_weights")
+                    st.plotly_chart(scratch_view.weights_figure(images, total_units=job.net.W[0].shape[1]), width="stretch", key="fs_chart_weights")
                     st.caption("Each square is one first-layer unit's 784 weights laid out as the image they multiply "
                                "(red positive, blue negative): the stroke pattern that unit responds to.")
 

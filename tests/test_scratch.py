@@ -266,3 +266,12 @@ def test_cli_rejects_bad_values(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["scratch", "--epochs", "many"])
     assert exc.value.code == 2
+
+
+def test_keras_twins_get_names_that_tell_them_apart():
+    a = scratch.ScratchConfig(hidden=(128,), learning_rate=0.1, batch_size=64, epochs=1)
+    b = scratch.ScratchConfig(hidden=(128,), learning_rate=0.01, batch_size=64, epochs=1)
+    name_a = scratch.keras_twin_name(a, when=0)
+    assert name_a.startswith("MLP 784-128-10 relu (Keras twin") and "lr 0.1" in name_a and "batch 64" in name_a
+    assert name_a != scratch.keras_twin_name(b, when=0)  # other settings
+    assert name_a != scratch.keras_twin_name(a, when=3600)  # same settings, another time

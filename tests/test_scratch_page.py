@@ -145,3 +145,74 @@ def test_weights_figure_scales_each_unit():
     fig = scratch_view.weights_figure(images, cols=3)
     z = np.asarray(fig.data[0].z, dtype=float)
     assert np.nanmax(z) == 1.0 and np.nanmin(z) == -1.0  # each unit shown against its own largest weight
+
+
+def _raw_run():
+    config = scratch.ScratchConfig(hidden=(128,), learning_rate=0.1, momentum=0.9, subset=1000, epochs=1,
+                                   scale_inputs=False, batch_size=64, batch_event_every=1, blas_threads=1)
+    events = []
+    scratch.train(config, on_event=events.append)
+    return config, [e for e in events if e["type"] == "batch"], [e for e in events if e["type"] == "epoch"], events[-1]
+
+
+def test_raw_pixels_explain_themselves_and_their_gradients_show():
+    config, batches, epochs, end = _raw_run()
+    assert not end["diverged"]  # nothing became NaN: the loss only exploded
+    messages = scratch_view.lessons(config, batches, epochs, end)
+    assert any("The loss exploded" in m for m in messages), messages
+    assert any("0 to 255" in m and "smaller learning rate" in m for m in messages), messages
+    fig = scratch_view.grad_norm_figure(scratch_view.grad_norm_frame(batches, 15), n_layers=2)
+    assert all(len(t.x) > 0 and "markers" in t.mode for t in fig.data)  # huge norms drawn, visible as points
+    # A healthy run gets no lesson.
+    scaled = scratch.ScratchConfig(**{**config.to_dict(), "scale_inputs": True, "learning_rate": 0.01})
+    events = []
+    scratch.train(scaled, on_event=events.append)
+    assert scratch_view.lessons(scaled, [e for e in events if e["type"] == "batch"],
+                                [e for e in events if e["type"] == "epoch"], events[-1]) == []
+
+
+def test_weights_title_says_how_many_of_how_many():
+    fig = scratch_view.weights_figure(np.zeros((32, 28, 28)), total_units=128)
+    assert fig.layout.title.text == "First-layer weights of 32 of 128 hidden units"
+    assert scratch_view.weights_title(16, 16) == "First-layer weights of 16 hidden units"
+
+
+def _points(values) -> int:
+    """How many values a plotly JSON array holds (plain list, or base64 'bdata' for NumPy arrays)."""
+    if isinstance(values, dict):
+        import base64
+
+        return len(base64.b64decode(values["bdata"])) // np.dtype(values["dtype"]).itemsize
+    return len(values)
+
+
+def test_the_raw_pixel_lesson_on_the_page():
+    import json
+
+    at = _page()
+    at.toggle(key="fs_scale").set_value(False)
+    at.selectbox(key="fs_subset").set_value("1,000")
+    at.number_input(key="fs_epochs").set_value(1).run()
+    at.button(key="fs_train").click().run()
+    _wait_for_end(at)
+    warnings = [w.value for w in at.warning]
+    assert any("Why raw pixels struggle" in w for w in warnings), warnings
+    specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    grads = next(s for s in specs.values() if "Gradient norm" in s["layout"]["title"]["text"])
+    assert all(_points(t["x"]) >= 5 for t in grads["data"])  # every batch of this short run is reported and drawn
+    titles = [s["layout"]["title"]["text"] for s in specs.values()]
+    assert "First-layer weights of 32 of 128 hidden units" in titles
+
+
+def test_settings_are_remembered_after_visiting_another_page():
+    home = str(Path(PAGE).resolve().parent.parent / "app.py")
+    at = AppTest.from_file(home, default_timeout=60).run()
+    at.switch_page("pages/6_From_Scratch.py").run()
+    at.toggle(key="fs_keras").set_value(True).run()
+    at.select_slider(key="fs_lr").set_value(0.01).run()
+    at.switch_page("app.py").run()  # the other page drops this page's widget state...
+    assert "fs_keras" not in at.session_state or at.session_state["fs_keras"] is True
+    at.switch_page("pages/6_From_Scratch.py").run()  # ...and coming back restores it
+    assert not at.exception
+    assert at.toggle(key="fs_keras").value is True
+    assert at.select_slider(key="fs_lr").value == 0.01

@@ -291,3 +291,82 @@ PAGES = sorted(str(p) for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]
 def test_every_page_renders_on_an_empty_store(store, path):
     at = AppTest.from_file(path, default_timeout=120).run()
     assert not at.exception, at.exception
+
+
+# ---- the editor follows the runs and the edits -------------------------------------------------------------
+
+
+def test_a_refresh_on_a_watched_run_edits_that_runs_network(store):
+    cnn = get_preset("CNN Conv32-Pool-Conv64-Pool-Dense64")
+    run = store.create(cnn, {"epochs": 3, "subset": 5000, "batch_size": 64, "learning_rate": 3e-3, "optimizer": "sgd", "momentum": 0.8},
+                       name="my cnn", owner="visitor-a")
+    store.update(run.id, status="completed", finished=time.time(), test_accuracy=0.95, test_loss=0.2)
+    at = _page(run=run.id)  # a fresh session, as after a browser refresh
+    assert at.text_input(key="compose_name").value == cnn["name"]
+    assert list(at.dataframe[0].value["kind"]) == [layer["kind"] for layer in cnn["layers"]]
+    assert not at.toggle(key="hp_quick").value
+    assert at.number_input(key="hp_epochs").value == 3 and at.number_input(key="hp_subset").value == 5000
+    assert at.select_slider(key="hp_batch").value == 64 and at.selectbox(key="hp_optimizer").value == "sgd"
+    assert abs(at.slider(key="hp_momentum_sgd").value - 0.8) < 1e-9
+
+
+def test_edit_this_network_loads_a_runs_spec(store):
+    cnn = get_preset("CNN Conv32-Pool-Conv64-Pool-Dense64")
+    run = store.create(cnn, {"epochs": 1, "subset": QUICK_SUBSET}, name="cnn run", owner="visitor-a")
+    store.update(run.id, status="completed", finished=time.time(), test_accuracy=0.95, test_loss=0.2)
+    at = _page()
+    at.selectbox(key="compose_preset").set_value("MLP 784-128-10").run()
+    assert _metrics(at)["Total parameters"] == "101,770"
+    at.query_params["run"] = run.id
+    at.run()
+    at.button(key=f"edit_{run.id}").click().run()
+    assert not at.exception
+    assert at.text_input(key="compose_name").value == cnn["name"]
+    assert list(at.dataframe[0].value["kind"]) == [layer["kind"] for layer in cnn["layers"]]
+    assert at.toggle(key="hp_quick").value  # it was a quick run
+
+
+def test_the_name_follows_edits_until_the_visitor_types_one(store):
+    at = _page()
+    at.selectbox(key="compose_preset").set_value("CNN Conv32-Pool-Conv64-Pool-Dense64").run()
+    assert at.text_input(key="compose_name").value == "CNN Conv32-Pool-Conv64-Pool-Dense64"
+    at.selectbox(key="compose_add_kind").set_value("Conv2D").run()
+    at.number_input(key="compose_add_position").set_value(5).run()
+    at.button(key="compose_add_button").click().run()
+    name = at.text_input(key="compose_name").value
+    assert name.startswith("Custom CNN ") and name != "CNN Conv32-Pool-Conv64-Pool-Dense64", name
+    assert "Conv32-Pool-Conv64-Pool-Conv32" in name, name
+    # Undoing the edit gives the preset's name back.
+    removes = [b for b in at.button if b.key and b.key.endswith("_remove")]
+    removes[4].click().run()  # the added Conv2D is the fifth layer
+    assert at.text_input(key="compose_name").value == "CNN Conv32-Pool-Conv64-Pool-Dense64"
+    # A typed name is the visitor's: edits leave it alone.
+    at.text_input(key="compose_name").set_value("mine").run()
+    at.button(key="compose_add_button").click().run()
+    assert at.text_input(key="compose_name").value == "mine"
+
+
+def test_an_out_of_range_setting_is_explained_in_words(store):
+    at = _page()
+    at.selectbox(key="compose_preset").set_value("CNN Conv32-Pool-Conv64-Pool-Dense64").run()
+    at.number_input(key="layer_3_kernel_size").set_value(30).run()  # no widget bound swallows it
+    errors = _texts(at, "error")
+    assert any("30x30 kernel is larger than" in e for e in errors), errors
+    assert at.button(key="train_button").disabled
+
+
+def test_a_starting_run_says_so_instead_of_empty_charts(store):
+    run = store.create(get_preset("MLP 784-128-10"), {"epochs": 1, "subset": QUICK_SUBSET}, name="starting", owner="visitor-a")
+    store.update(run.id, status="running", started=time.time(), worker=process_handle())
+    at = _page(run=run.id)
+    assert any("Starting: loading TensorFlow" in i for i in _texts(at, "info"))
+    assert not at.get("plotly_chart")  # no empty axes with made-up ranges
+
+
+def test_charts_start_at_epoch_zero(store):
+    import json
+
+    run_id = _fake_running(store)
+    at = _page(run=run_id)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert [s["layout"]["xaxis"].get("rangemode") for s in specs[:2]] == ["tozero", "tozero"]

@@ -31,6 +31,8 @@ _LAYERS = "compose_layers"  # list of {"uid": int, "kind": ..., settings...}
 _NEXT_UID = "compose_next_uid"
 _NAME = "compose_name"
 _PRESET = "compose_preset"
+_BASE = "compose_base"  # the spec last loaded (a preset or a run's network), to tell when it was edited
+_AUTO = "compose_auto_name"  # the name the app gave; a different one was typed by the visitor
 
 KIND_HELP = {
     "Dense": "Every input connected to every unit: learns a weighted sum plus bias, then the activation.",
@@ -55,8 +57,10 @@ FIELDS: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "l1": ("L1", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the absolute size of the weights: pushes many weights to exactly 0."),
     "l2": ("L2", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the squared size of the weights (weight decay): keeps weights small."),
 }
-FIELD_WIDTHS = {"activation": 1.3, "padding": 1.15, "l1": 1.0, "l2": 1.0}
-ROW_WIDTH = max(sum(FIELD_WIDTHS.get(f, 0.9) for f in v) for v in LAYER_DEFAULTS.values())
+# The widgets take any number: a bounded widget rejects an out-of-range value in the browser with a
+# tiny red "!" and no words, while validate() explains it under the layer.
+_BOUNDS = ("min_value", "max_value")
+SETTING_COLUMNS = max(len(v) for v in LAYER_DEFAULTS.values())  # one grid for every kind: rows line up
 POOL_STRIDE_HELP = "How many pixels the window moves each step; leave empty to use the pool size."
 
 
@@ -81,8 +85,17 @@ def _with_uids(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def load_spec(spec: Spec) -> None:
     """Replace the composed network with ``spec`` (a preset, or a run's network to retrain)."""
     st.session_state[_LAYERS] = _with_uids(spec.get("layers", []))
-    st.session_state[_NAME] = str(spec.get("name", "Custom network"))
+    name = str(spec.get("name", "Custom network"))
+    st.session_state[_NAME] = st.session_state[_AUTO] = name
+    st.session_state[_BASE] = {"name": name, "layers": _plain(st.session_state[_LAYERS])}
+    if name in PRESETS:
+        st.session_state[_PRESET] = name
     st.session_state["compose_add_position"] = max(1, len(st.session_state[_LAYERS]))  # before the output
+
+
+def has_network() -> bool:
+    """Whether this session has composed a network yet (False on a fresh session, e.g. after a refresh)."""
+    return _LAYERS in st.session_state
 
 
 def _load_preset() -> None:
@@ -90,13 +103,64 @@ def _load_preset() -> None:
     load_spec(PRESETS[name])
 
 
+def _plain(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Layers as in a spec: each kind's own settings only (no uid, no settings of a former kind)."""
+    out = []
+    for layer in layers:
+        kind = layer["kind"]
+        out.append({"kind": kind, **{f: layer.get(f, LAYER_DEFAULTS.get(kind, {})[f]) for f in _fields_of(kind)}})
+    return out
+
+
 def current_spec() -> Spec:
     """The network as composed now, as a plain spec (only each kind's own settings)."""
-    layers = []
-    for layer in st.session_state.get(_LAYERS, []):
-        kind = layer["kind"]
-        layers.append({"kind": kind, **{f: layer.get(f, LAYER_DEFAULTS[kind][f]) for f in _fields_of(kind)}})
-    return {"name": st.session_state.get(_NAME) or "Custom network", "layers": layers}
+    return {"name": st.session_state.get(_NAME) or "Custom network", "layers": _plain(st.session_state.get(_LAYERS, []))}
+
+
+_SHORT = {"MaxPooling2D": "Pool", "AveragePooling2D": "AvgPool", "Dropout": "Drop", "BatchNormalization": "BN"}
+
+
+def short_name(spec: Spec, max_chars: int = 80) -> str:
+    """A name that describes the layers, e.g. 'Custom CNN Conv32-Pool-Conv64-Dense64' or 'Custom MLP 784-256-64-10'.
+
+    Two different networks get different names, so run lists and Compare stay readable.
+    """
+    layers = spec.get("layers", [])
+    if not any(layer.get("kind") in ("Conv2D", "MaxPooling2D", "AveragePooling2D") for layer in layers):
+        parts = ["784"]
+        for layer in layers:
+            kind = layer.get("kind")
+            if kind == "Dense":
+                parts.append(str(layer.get("units")))
+            elif kind in _SHORT:
+                parts.append(_SHORT[kind])
+        name = "Custom MLP " + "-".join(parts)
+    else:
+        parts = []
+        for layer in layers[:-1]:  # the output layer is always Dense 10
+            kind = layer.get("kind")
+            if kind == "Conv2D":
+                parts.append(f"Conv{layer.get('filters')}" + (f"k{layer.get('kernel_size')}" if layer.get("kernel_size") not in (3, None) else ""))
+            elif kind == "Dense":
+                parts.append(f"Dense{layer.get('units')}")
+            elif kind in _SHORT:
+                parts.append(_SHORT[kind])
+        name = "Custom CNN " + "-".join(parts)
+    return name if len(name) <= max_chars else name[: max_chars - 1] + "…"
+
+
+def _follow_name() -> None:
+    """Keep an app-given name true to the layers: edited layers get a name of their own, unedited ones the original.
+
+    A name the visitor typed is theirs and never changed.
+    """
+    auto = st.session_state.get(_AUTO)
+    if st.session_state.get(_NAME) not in (auto, "", None):
+        return
+    base = st.session_state.get(_BASE) or {}
+    layers = _plain(st.session_state.get(_LAYERS, []))
+    name = base.get("name") if layers == base.get("layers") and base.get("name") else short_name({"layers": layers})
+    st.session_state[_NAME] = st.session_state[_AUTO] = name
 
 
 # ---- list operations (button callbacks: they run before the page, so it draws the new order) ----
@@ -169,34 +233,34 @@ def _setting_widget(uid: int, kind: str, field: str, layer: dict[str, Any]) -> A
             st.session_state[key] = LAYER_DEFAULTS[kind][field]
         return st.selectbox(label, options["options"], key=key, help=help_text)
     if field == "strides" and kind != "Conv2D":
-        return st.number_input("stride", min_value=1, max_value=28, step=1, key=key, help=POOL_STRIDE_HELP, placeholder="= pool size")
-    return st.number_input(label, key=key, help=help_text, **options)
+        return st.number_input("stride", step=1, key=key, help=POOL_STRIDE_HELP, placeholder="= pool size")
+    return st.number_input(label, key=key, help=help_text, **{k: v for k, v in options.items() if k not in _BOUNDS})
 
 
 def _layer_row(i: int, n: int, layer: dict[str, Any], problems: list[Problem], shape: str, params: int) -> None:
+    """Two lines per layer: its kind, output and buttons; then its settings on a grid wide enough to read."""
     uid = layer["uid"]
     with st.container(border=True):
-        fields = _fields_of(layer["kind"])
-        # The same grid for every kind (Conv2D has the most settings), so rows line up.
-        widths = [FIELD_WIDTHS.get(f, 0.9) for f in fields]
-        filler = max(ROW_WIDTH - sum(widths), 0.01)
-        cols = st.columns([0.35, 1.8, *widths, filler, 2.0], vertical_alignment="bottom")
-        cols[0].markdown(f"**{i + 1}**")
+        top = st.columns([0.3, 2.2, 4.0, 1.6], vertical_alignment="bottom")
+        top[0].markdown(f"**{i + 1}**")
         kind_key = _key(uid, "kind")
         st.session_state[kind_key] = layer["kind"]
-        with cols[1]:
+        with top[1]:
             kind = st.selectbox("layer", LAYER_KINDS, key=kind_key, help="What this layer does. " + " ".join(f"{k}: {v}" for k, v in KIND_HELP.items()))
-        for col, field in zip(cols[2:], fields):
-            with col:
-                layer[field] = _setting_widget(uid, kind, field, layer)
-        with cols[-1].container(horizontal=True, gap="small", horizontal_alignment="right", wrap=False):
+        fields = _fields_of(kind)
+        lesson = "" if fields else f" · {KIND_HELP.get(kind, '')}"
+        top[2].caption(f"output {shape} · {params:,} parameters{lesson}")
+        with top[3].container(horizontal=True, gap="small", horizontal_alignment="right", wrap=False):
             st.button("↑", key=_key(uid, "up"), on_click=_move, args=(uid, -1), disabled=i == 0, help="Move this layer up")
             st.button("↓", key=_key(uid, "down"), on_click=_move, args=(uid, 1), disabled=i == n - 1, help="Move this layer down")
             st.button("✕", key=_key(uid, "remove"), on_click=_remove, args=(uid,), help="Remove this layer")
-        lesson = "" if fields else f" · {KIND_HELP.get(kind, '')}"
-        st.caption(f"output {shape} · {params:,} parameters{lesson}")
+        if fields:
+            cols = st.columns(SETTING_COLUMNS)
+            for col, field in zip(cols, fields):
+                with col:
+                    layer[field] = _setting_widget(uid, kind, field, layer)
         for problem in problems:
-            st.error(problem.message, icon="⚠️")
+            st.error(f"Layer {i + 1} ({kind}): {problem.message}", icon="⚠️")
 
 
 def format_bytes(n: int) -> str:
@@ -209,17 +273,18 @@ def format_bytes(n: int) -> str:
 
 def compose_network() -> tuple[Spec, list[Problem]]:
     """Draw the composer; returns the network as it stands and its problems (empty = trainable)."""
+    st.session_state.setdefault(_PRESET, DEFAULT_PRESET)
     if _LAYERS not in st.session_state:
-        st.session_state.setdefault(_PRESET, DEFAULT_PRESET)
         load_spec(PRESETS[st.session_state[_PRESET]])
     top = st.columns([2, 2])
     top[0].selectbox(
         "Start from a preset", list(PRESETS), key=_PRESET, on_change=_load_preset,
         help="Choosing a preset replaces the layers below with it; then change them as you like.",
     )
-    top[1].text_input("Network name", key=_NAME, max_chars=80, help="A name for this network, shown with its runs.")
-
     _sync()
+    _follow_name()
+    top[1].text_input("Network name", key=_NAME, max_chars=80, help="A name for this network, shown with its runs. Until you type one, it follows your edits to the layers.")
+
     layers = st.session_state[_LAYERS]
     problems = validate(current_spec())
     table = summary(current_spec())

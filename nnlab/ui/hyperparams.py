@@ -50,6 +50,42 @@ def _apply_recommended(settings: dict) -> None:
         st.session_state[_KEYS[name]] = value
 
 
+def load_config(config: dict) -> None:
+    """Put a run's settings into the form (to train its network again); values the form cannot show are skipped.
+
+    Call it before the form is drawn, or from a button callback.
+    """
+    subset = config.get("subset")
+    epochs = config.get("epochs")
+    quick = subset == QUICK_SUBSET and epochs == QUICK_EPOCHS
+    state = st.session_state
+    state["hp_quick"] = quick
+    if not quick:
+        if isinstance(subset, int) and LIMITS["subset"][0] <= subset <= FULL:
+            state["hp_subset"] = subset
+        elif subset is None:
+            state["hp_subset"] = FULL
+        if isinstance(epochs, int) and epochs >= 1:
+            state["hp_epochs"] = epochs
+    choices = {"batch_size": ("hp_batch", BATCH_SIZES), "learning_rate": ("hp_lr", LEARNING_RATES),
+               "optimizer": ("hp_optimizer", OPTIMIZERS), "schedule": ("hp_schedule", SCHEDULES)}
+    for name, (key, allowed) in choices.items():
+        value = config.get(name)
+        match = next((a for a in allowed if a == value or (isinstance(a, float) and isinstance(value, (int, float)) and abs(a - value) <= 1e-9 * a)), None)
+        if match is not None:
+            state[key] = match
+    val = config.get("validation_fraction")
+    if isinstance(val, (int, float)) and 0 <= val <= 0.5:
+        state["hp_val"] = round(float(val) * 20) / 20
+    if isinstance(config.get("seed"), int):
+        state["hp_seed"] = config["seed"]
+    for name, key in (("early_stopping", "hp_early"), ("augment", "hp_augment")):
+        if isinstance(config.get(name), bool):
+            state[key] = config[name]
+    if config.get("optimizer") in ("sgd", "rmsprop") and isinstance(config.get("momentum"), (int, float)):
+        state[f"hp_momentum_{config['optimizer']}"] = min(0.99, max(0.0, float(config["momentum"])))
+
+
 def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfig:
     """Draw the settings and return the training config they describe (validate it before use)."""
     recommended = PRESET_SETTINGS.get(preset or "")
@@ -58,7 +94,8 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
         st.button(f"Use the settings this preset was tuned with ({summary}, all 60,000 images)", key="hp_recommended",
                   on_click=_apply_recommended, args=(recommended,), icon="🎯",
                   help="The settings with which this preset reaches its advertised accuracy (a full training: minutes, not seconds).")
-    for key, default in (("hp_quick", True), ("hp_subset", FULL), ("hp_batch", 128), ("hp_lr", 1e-3), ("hp_val", 0.1)):
+    for key, default in (("hp_quick", True), ("hp_subset", FULL), ("hp_batch", 128), ("hp_lr", 1e-3), ("hp_val", 0.1),
+                         ("hp_seed", 0), ("hp_early", False), ("hp_augment", False), ("hp_momentum_sgd", 0.9), ("hp_momentum_rmsprop", 0.0)):
         st.session_state.setdefault(key, default)  # defaults live in the state, so the button above may set them
     quick = st.toggle("Quick run", key="hp_quick", help=HELP["quick"])
     max_epochs = LIMITS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, LIMITS["epochs"][1])
@@ -91,7 +128,7 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
         optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="hp_optimizer", help=HELP["optimizer"])
         momentum = 0.9
         if optimizer in ("sgd", "rmsprop"):
-            momentum = st.slider("Momentum", 0.0, 0.99, 0.9 if optimizer == "sgd" else 0.0, 0.01, key=f"hp_momentum_{optimizer}", help=HELP["momentum"])
+            momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key=f"hp_momentum_{optimizer}", help=HELP["momentum"])
     with c[1]:
         schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="hp_schedule", help=HELP["schedule"])
         plateau_factor, plateau_patience, decay_rate = 0.5, 1, 0.8
@@ -102,13 +139,13 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
             decay_rate = st.slider("Decay per epoch", 0.05, 1.0, 0.8, 0.05, key="hp_decay", help=HELP["decay_rate"])
     with c[2]:
         validation_fraction = st.slider("Validation split", 0.0, 0.5, step=0.05, key="hp_val", help=HELP["validation_fraction"])
-        seed = int(st.number_input("Seed", LIMITS["seed"][0], LIMITS["seed"][1], 0, key="hp_seed", help=HELP["seed"]))
+        seed = int(st.number_input("Seed", LIMITS["seed"][0], LIMITS["seed"][1], key="hp_seed", help=HELP["seed"]))
     with c[3]:
-        early_stopping = st.toggle("Early stopping", value=False, key="hp_early", help=HELP["early_stopping"])
+        early_stopping = st.toggle("Early stopping", key="hp_early", help=HELP["early_stopping"])
         patience = 3
         if early_stopping:
             patience = int(st.number_input("Patience (epochs)", 0, 100, 3, key="hp_early_patience", help=HELP["early_stopping_patience"]))
-        augment = st.toggle("Augmentation", value=False, key="hp_augment", help=HELP["augment"])
+        augment = st.toggle("Augmentation", key="hp_augment", help=HELP["augment"])
 
     return TrainConfig(
         optimizer=optimizer, learning_rate=float(learning_rate), momentum=float(momentum), batch_size=int(batch_size),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import streamlit as st
 
@@ -98,12 +99,21 @@ def _request_stop(runner: Runner, run_id: str) -> None:
 def _charts(store: RunStore, run: Run) -> None:
     batch_df = store.metrics(run.id, "batch")
     epoch_df = store.metrics(run.id, "epoch")
+    if batch_df.empty and epoch_df.empty:
+        # Empty axes would show made-up ranges (loss -1..4, accuracy -100 %..400 %): say what happens instead.
+        if run.is_active:
+            st.info("Starting: loading TensorFlow and the data… the loss and accuracy charts appear with the first batches "
+                    "(this takes 10-20 seconds on a busy server).", icon="⏳")
+        else:
+            st.caption("This run recorded no loss or accuracy to chart.")
+        return
     steps = (run.progress or {}).get("steps_per_epoch")
     cols = st.columns(2)
-    with cols[0]:
-        st.plotly_chart(charts.training_figure(batch_df, epoch_df, "loss", steps_per_epoch=steps), key=f"chart_loss_{run.id}", width="stretch")
-    with cols[1]:
-        st.plotly_chart(charts.training_figure(batch_df, epoch_df, "accuracy", steps_per_epoch=steps), key=f"chart_acc_{run.id}", width="stretch")
+    for col, metric in zip(cols, ("loss", "accuracy")):
+        fig = charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
+        fig.update_xaxes(rangemode="tozero")  # training starts at epoch 0, even when one epoch is all there is
+        with col:
+            st.plotly_chart(fig, key=f"chart_{'acc' if metric == 'accuracy' else metric}_{run.id}", width="stretch")
     with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
         st.plotly_chart(charts.lr_figure(epoch_df), key=f"chart_lr_{run.id}", width="stretch")
 
@@ -123,10 +133,13 @@ def result_links(run: Run, visitor: str | None = None) -> None:
                 st.markdown(f"{icon} [{label} this run](./{slug}?{query})", help=help_text)
 
 
-def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_stop: bool) -> None:
+def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_stop: bool,
+          on_edit: Callable[[Run], None] | None = None) -> None:
+    # Everything below comes from this one read of the run (the queue position is asked only of a
+    # run this read saw queued), so the status line and the message never disagree.
     st.markdown(f"#### {run.name}  \n{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · `{run.id}`")
     if run.status == "queued":
-        position = store.queue_position(run.id)
+        position = store.queue_position(run.id) if not run.stop_requested else None
         st.info(f"Waiting, position {position} in the queue: it starts when a training slot is free." if position else "Waiting to start…", icon="⏳")
     elif run.status == "running":
         # The same elements on every refresh (only their values change), so nothing jumps.
@@ -159,12 +172,20 @@ def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_st
         result_links(run, visitor)
     elif run.status == "failed":
         st.error(plain_error(run.error), icon="❌")
+    if on_edit is not None and not run.is_active:
+        if st.button("Edit this network / train it again", key=f"edit_{run.id}", icon="✏️", on_click=on_edit, args=(run,),
+                     help="Load this run's layers and training settings into the editor above, to change them or train again."):
+            st.rerun()  # the whole page: the editor above shows the loaded network
     if run.status != "queued":
         _charts(store, run)
 
 
-def watch_run(run_id: str, *, runner: Runner, visitor: str | None = None, can_stop: bool = True) -> Run | None:
-    """Draw the live view of one run; refreshes itself every second while the run is active."""
+def watch_run(run_id: str, *, runner: Runner, visitor: str | None = None, can_stop: bool = True,
+              on_edit: Callable[[Run], None] | None = None) -> Run | None:
+    """Draw the live view of one run; refreshes itself every second while the run is active.
+
+    ``on_edit(run)``, if given, is the callback of an "Edit this network" button on a finished run.
+    """
     store = runner.store
     first = store.get(run_id)
     if first is None:
@@ -179,9 +200,9 @@ def watch_run(run_id: str, *, runner: Runner, visitor: str | None = None, can_st
         if run is None:
             st.warning("That run no longer exists.")
             return
-        _body(store, runner, run, visitor, can_stop)
-        if first.is_active and not run.is_active:
-            st.rerun()  # once: the whole page sees the run has ended, and polling stops
+        _body(store, runner, run, visitor, can_stop, on_edit)
+        if first.is_active and run.status != first.status:
+            st.rerun()  # once per change: the whole page (run list, Train button) sees the new status; polling stops at the end
 
     live()
     return first
