@@ -81,8 +81,9 @@ def training_figure(
             if column in rows and rows[column].notna().any():
                 part = rows.dropna(subset=[column])
                 fig.add_trace(go.Scatter(x=part["epoch"].astype(float), y=part[column].astype(float), mode="lines+markers", name=name, line={"color": color}))
+    fig.update_xaxes(rangemode="tozero")  # training starts at epoch 0, even when one epoch is all there is
     if metric == "accuracy":
-        fig.update_yaxes(tickformat=".0%")
+        fig.update_yaxes(tickformat=".1~%")  # a decimal when the range is narrow (a run stuck at 10 %)
     return fig
 
 
@@ -108,8 +109,9 @@ def overlay_figure(runs: Mapping[str, pd.DataFrame], metric: str = "val_accuracy
             continue
         rows = df.dropna(subset=[metric]).sort_values("epoch")
         fig.add_trace(go.Scatter(x=rows["epoch"].astype(float), y=rows[metric].astype(float), mode="lines+markers", name=label))
+    fig.update_xaxes(rangemode="tozero")
     if metric.endswith("accuracy"):
-        fig.update_yaxes(tickformat=".0%")
+        fig.update_yaxes(tickformat=".1~%")
     if metric == "lr":
         fig.update_yaxes(type="log", exponentformat="e")
     return fig

@@ -116,15 +116,6 @@ def weights_title(shown: int, total: int | None = None) -> str:
     return f"First-layer weights of {shown} hidden unit" + ("s" if shown != 1 else "")
 
 
-def tidy_training_figure(fig: go.Figure, metric: str) -> go.Figure:
-    """Axes that read well for any run: x from epoch 0, accuracy ticks with a decimal when the range is narrow
-    (a run stuck at 10 % otherwise labels every tick '10%')."""
-    fig.update_xaxes(rangemode="tozero")
-    if metric == "accuracy":
-        fig.update_yaxes(tickformat=".1~%")
-    return fig
-
-
 EXPLODED_FACTOR = 10.0  # a loss this many times above a guessing network's counts as exploded
 
 

@@ -268,7 +268,7 @@ def live_view(slot: Slot) -> None:
 
         cols = st.columns(2)
         for col, metric in zip(cols, ("loss", "accuracy")):
-            fig = scratch_view.tidy_training_figure(charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps), metric)
+            fig = charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
             col.plotly_chart(fig, width="stretch", key="fs_chart_loss" if metric == "loss" else "fs_chart_acc")
 
         cols = st.columns(2)

@@ -31,7 +31,7 @@ def test_training_figure_has_batch_train_and_validation_traces():
     assert list(fig.data[0].x) == [0.5, 1.0, 1.5, 2.0]
     assert list(fig.data[0].y) == pytest.approx([0.25, 0.5, 0.5, 1.0])
     assert list(fig.data[2].y) == [0.85, 0.88]
-    assert fig.layout.yaxis.tickformat == ".0%"
+    assert fig.layout.yaxis.tickformat == ".1~%"
 
 
 def test_batch_positions_estimate_steps_per_epoch_when_unknown():

@@ -111,7 +111,6 @@ def _charts(store: RunStore, run: Run) -> None:
     cols = st.columns(2)
     for col, metric in zip(cols, ("loss", "accuracy")):
         fig = charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
-        fig.update_xaxes(rangemode="tozero")  # training starts at epoch 0, even when one epoch is all there is
         with col:
             st.plotly_chart(fig, key=f"chart_{'acc' if metric == 'accuracy' else metric}_{run.id}", width="stretch")
     with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
