@@ -11,8 +11,7 @@ import time
 import streamlit as st
 
 from nnlab import data
-from nnlab.runs import RunStore
-from nnlab.ui.live import get_runner
+from nnlab.ui.live import get_runner, get_store, progress_numbers
 from nnlab.ui.visitor import visitor_id
 
 
@@ -70,7 +69,7 @@ def home() -> None:
         st.page_link("pages/6_From_Scratch.py", label="**From scratch**: a network in pure NumPy, next to Keras", icon="🧮")
 
     st.subheader("Your runs")
-    store = RunStore()
+    store = get_store()
 
     @st.fragment(run_every=2.0)
     def _runs_table() -> None:
@@ -102,10 +101,7 @@ def home() -> None:
         )
         for r in runs:
             if r.status == "running" and (r.progress or {}).get("epochs"):
-                p = r.progress
-                steps = max(int(p.get("steps_per_epoch") or 1), 1)
-                done = ((p.get("epoch", 1) - 1) * steps + p.get("batch", 0)) / (p["epochs"] * steps)
-                st.progress(min(max(done, 0.0), 1.0), text=f"{r.name}: {_status_text(r)}")
+                st.progress(progress_numbers(r)["fraction"], text=f"{r.name}: {_status_text(r)}")
 
     _runs_table()
 

@@ -132,6 +132,11 @@ class Runner:
         """
         self.store.recover(self.executor.is_alive)
         started: list[str] = []
+        if not self.store.queued_ids():
+            # Pages poll this every second or two: with an empty queue, a plain read instead of the
+            # write lock that the workers' metric writes would queue behind. A run queued after this
+            # read is dispatched by its own submit().
+            return started
         with self.store.transaction() as con:
             (running,) = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()
             slots = self.max_concurrent - int(running)

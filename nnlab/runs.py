@@ -142,27 +142,26 @@ class Run:
 # ---- process identity (local workers) ---------------------------------------------------------------
 
 
-def process_start_time(pid: int) -> int | None:
-    """Field 22 of ``/proc/<pid>/stat`` (start time in clock ticks after boot); None if unknown."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields 3 onwards of ``/proc/<pid>/stat`` (``[0]`` is the state); None if there is no such process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    rest = raw[raw.rfind(")") + 2:].split()
+    return raw[raw.rfind(")") + 2:].split()
+
+
+def _start_time(fields: list[str] | None) -> int | None:
     try:
-        return int(rest[19])  # rest[0] is field 3 (state), so field 22 is rest[19]
+        return int(fields[19]) if fields else None  # fields[0] is field 3 (state), so field 22 is fields[19]
     except (IndexError, ValueError):
         return None
 
 
-def _process_state(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = raw[raw.rfind(")") + 2:].split()
-    return rest[0] if rest else None
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of ``/proc/<pid>/stat`` (start time in clock ticks after boot); None if unknown."""
+    return _start_time(_stat_fields(pid))
 
 
 def process_handle(pid: int | None = None) -> dict[str, Any]:
@@ -184,11 +183,11 @@ def process_alive(handle: dict[str, Any]) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
     if Path("/proc/self/stat").exists():
-        state = _process_state(pid)
-        if state is None or state in ("Z", "X", "x"):
+        fields = _stat_fields(pid)  # one read gives both the state and the start time
+        if not fields or fields[0] in ("Z", "X", "x"):
             return False
         start = handle.get("start")
-        return start is None or process_start_time(pid) == start
+        return start is None or _start_time(fields) == start
     try:  # no /proc (macOS): only the pid can be checked
         os.kill(pid, 0)
     except ProcessLookupError:

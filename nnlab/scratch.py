@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from nnlab import data as nndata
+from nnlab.training import LIMITS as TRAIN_LIMITS
 from nnlab.validation import InvalidConfig, SettingsDict, is_int, range_problems
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -290,16 +291,11 @@ class ScratchConfig(SettingsDict):
     blas_threads: int | None = None
 
 
+# The Keras trainer's bounds (the Keras twin must accept every config this page allows), plus L2.
 LIMITS = {
-    "learning_rate": (1e-6, 10.0),
-    "momentum": (0.0, 0.999),
-    "l2": (0.0, 1.0),
-    "batch_size": (1, 8192),
-    "epochs": (1, 1000),
-    "validation_fraction": (0.0, 0.5),
-    "subset": (100, 60000),
-    "seed": (0, 2**31 - 1),
-    "batch_event_every": (1, 1000),
+    k: (0.0, 1.0) if k == "l2" else TRAIN_LIMITS[k]
+    for k in ("learning_rate", "momentum", "l2", "batch_size", "epochs", "validation_fraction", "subset", "seed",
+              "batch_event_every")
 }
 MAX_UNITS = 4096
 MAX_HIDDEN_LAYERS = 10

@@ -79,7 +79,8 @@ if limits.describe():
 
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
-mine_active = store.list(owner=visitor, include_unowned=False, statuses=("queued", "running"))
+mine = store.list(owner=visitor, include_unowned=False)  # this visitor's runs, newest first: read once per rerun
+mine_active = [r for r in mine if r.is_active]
 limit_problems = [] if problems else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=len(mine_active))
 reasons = (["The network has problems (see the layers above)."] if problems else []) + (
     ["The training settings have problems (see above)."] if config_problems else []) + limit_problems
@@ -98,7 +99,6 @@ if cols[1].button("Train", type="primary", icon="▶️", disabled=bool(reasons)
 for reason in reasons:
     st.info(reason, icon="ℹ️")
 
-mine = store.list(owner=visitor, include_unowned=False)
 if watched and watched not in {r.id for r in mine}:
     other = store.get(watched)
     mine = ([other] if other else []) + mine

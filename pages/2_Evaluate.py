@@ -11,6 +11,7 @@ from nnlab import evaluation as ev
 from nnlab import figures_eval as figs
 from nnlab.modelio import MAX_BYTES, ModelLoadError
 from nnlab.runs import RunStore
+from nnlab.ui.live import get_store
 from nnlab.ui.models import finished_runs, link, pick_run, run_model
 
 st.set_page_config(page_title="Evaluate · NN Lab", page_icon="🧠", layout="wide")
@@ -129,7 +130,7 @@ def upload_source():
 
 
 st.title("Evaluate")
-store = RunStore()
+store = get_store()  # one object per root, shared: not reopened on every rerun
 runs = finished_runs(store)
 source = st.radio("Evaluate", ["A trained run", "An uploaded model"], horizontal=True, key="eval_source", label_visibility="collapsed")
 

@@ -10,7 +10,7 @@ from nnlab import figures_eval as figs
 from nnlab import inspection as ins
 from nnlab.data import scale
 from nnlab.predict import predict_digit
-from nnlab.runs import RunStore
+from nnlab.ui.live import get_store
 from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs, link, pick_run, run_model_or_stop
 
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
@@ -94,7 +94,11 @@ def histograms_section(model) -> None:
 
 def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
     digit = int(np.argmax(probs))
-    sal = ins.saliency(model, image, class_index=digit)
+    try:
+        sal = ins.saliency(model, image, class_index=digit)
+    except ValueError as exc:  # an output that does not depend on the input (as the Draw page handles it)
+        st.info(str(exc))
+        return
     left, right = st.columns([2, 3])
     left.plotly_chart(figs.saliency_figure(image, sal), key="insp_saliency")
     right.markdown(f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel, "
@@ -103,7 +107,7 @@ def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
 
 
 st.title("Inspect")
-store = RunStore()
+store = get_store()  # one object per root, shared: not reopened on every rerun
 runs = finished_runs(store)
 if not runs:
     st.info("No finished training yet. Train a network on the Build & Train page, then come back here.")

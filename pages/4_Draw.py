@@ -9,14 +9,15 @@ from streamlit_drawable_canvas import st_canvas
 from nnlab import figures_eval as figs
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
-from nnlab.runs import Run, RunStore
+from nnlab.runs import Run
+from nnlab.ui.live import get_store
 from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs, link, pick_run, run_model_or_stop
 
 CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
 SOURCES = ("Draw on the canvas", "Upload a picture")
 
-st.set_page_config(page_title="Draw - NN Lab", layout="wide")
+st.set_page_config(page_title="Draw · NN Lab", page_icon="🧠", layout="wide")
 
 
 def best_run(runs: list[Run]) -> Run:
@@ -60,7 +61,7 @@ def upload_input() -> np.ndarray | None:
 
 
 st.title("Draw a digit")
-store = RunStore()
+store = get_store()  # one object per root, shared: not reopened on every rerun
 runs = finished_runs(store)
 if not runs:
     st.info("There is no trained network yet. Train one first, then come back here to draw digits for it.")

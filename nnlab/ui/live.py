@@ -10,7 +10,6 @@ rerun so that the rest of the page (the Train button, the list of runs) sees the
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable
 
 import streamlit as st
@@ -18,7 +17,7 @@ import streamlit as st
 from nnlab import charts
 from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore, default_root
-from nnlab.ui.models import SELECTED
+from nnlab.ui.models import SELECTED, link
 
 REFRESH_SECONDS = 1.0
 RESULT_PAGES = (
@@ -92,10 +91,6 @@ def plain_error(error: str | None) -> str:
     return error.strip()
 
 
-def _request_stop(runner: Runner, run_id: str) -> None:
-    runner.stop(run_id)
-
-
 def _charts(store: RunStore, run: Run) -> None:
     batch_df = store.metrics(run.id, "batch")
     epoch_df = store.metrics(run.id, "epoch")
@@ -124,12 +119,7 @@ def result_links(run: Run, visitor: str | None = None) -> None:
     cols = st.columns(len(RESULT_PAGES))
     for col, (page, label, icon, help_text) in zip(cols, RESULT_PAGES):
         with col:
-            try:
-                st.page_link(page, label=f"{label} this run", icon=icon, help=help_text, query_params=params)
-            except Exception:  # noqa: BLE001 - page not part of this app (yet): a plain link instead
-                slug = Path(page).stem.split("_", 1)[-1]
-                query = "&".join(f"{k}={v}" for k, v in params.items())
-                st.markdown(f"{icon} [{label} this run](./{slug}?{query})", help=help_text)
+            link(page, f"{label} this run", icon, query_params=params, help=help_text)
 
 
 def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_stop: bool,
@@ -159,7 +149,7 @@ def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_st
         if run.stop_requested:
             st.caption("Stopping… the model trained so far is kept.")
         else:
-            st.button("Stop", key=f"stop_{run.id}", icon="⏹️", on_click=_request_stop, args=(runner, run.id),
+            st.button("Stop", key=f"stop_{run.id}", icon="⏹️", on_click=runner.stop, args=(run.id,),
                       help="End the training now; the model trained so far is kept and can be evaluated.")
     if run.status in ("completed", "stopped"):
         if run.status == "stopped":

@@ -22,16 +22,16 @@ LAST_DRAWING = "nnlab_last_drawing"  # written by Draw, read by Inspect: a 28x28
 DRAWING_LINK = {"image": "drawing"}  # query parameters of Draw's link to Inspect: open on the drawing
 
 
-def link(page: str, label: str, icon: str, query_params: dict[str, str] | None = None) -> None:
+def link(page: str, label: str, icon: str, query_params: dict[str, str] | None = None, help: str | None = None) -> None:
     """A link to another page of the app; a plain Markdown link where the page is not registered (a page run alone, in tests)."""
     try:
-        st.page_link(page, label=label, icon=icon, query_params=query_params)
+        st.page_link(page, label=label, icon=icon, query_params=query_params, help=help)
     except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError and friends
         from urllib.parse import urlencode
 
         slug = page.rsplit("/", 1)[-1].removesuffix(".py").split("_", 1)[-1]
         query = f"?{urlencode(query_params)}" if query_params else ""
-        st.markdown(f"{icon} [{label}](./{slug}{query})")
+        st.markdown(f"{icon} [{label}](./{slug}{query})", help=help)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -66,7 +66,7 @@ def test_page_loads_without_exception(open_app, app_server, file_name):
     # The page itself opened (an unknown path would fall back to the home page with a notice).
     expect(page).to_have_url(re.compile(rf"/{re.escape(path)}(\?|$)"))
     expect(heading).not_to_have_text("🧠 NN Lab")
-    expect(page).to_have_title(re.compile(r".+NN Lab$"))  # the page's own title, e.g. "Draw - NN Lab"
+    expect(page).to_have_title(re.compile(r".+NN Lab$"))  # the page's own title, e.g. "Draw · NN Lab"
     expect(page.get_by_text("Page not found")).to_have_count(0)
     assert _visitor_runs(page, app_server) == []
     _no_exception(page, app_server)
