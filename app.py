@@ -11,6 +11,7 @@ import time
 import streamlit as st
 
 from nnlab import data
+from nnlab.runs import StoreError
 from nnlab.ui.live import get_runner, get_store, progress_numbers
 from nnlab.ui.visitor import visitor_id
 
@@ -118,4 +119,10 @@ PAGES = [
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
 visitor_id()  # every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs)
-st.navigation(PAGES).run()
+navigation = st.navigation(PAGES)
+try:
+    get_store()  # every page needs the run store: a damaged one is explained here, once, in words
+except StoreError as exc:
+    st.error(f"{exc} The trained models stay safe in its runs/ folder.", icon="🛑")
+    st.stop()
+navigation.run()

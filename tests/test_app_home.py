@@ -42,3 +42,10 @@ def test_home_lists_runs_newest_first_with_failures_in_words():
     assert table["status"].iloc[0] == "failed: The training ran out of memory."
     assert table["test accuracy"].iloc[1] == 95.12
     assert table["parameters"].iloc[1] == 101770
+
+
+def test_a_damaged_run_database_is_explained_not_a_traceback(_isolated_home):
+    (_isolated_home / "runs.sqlite").write_bytes(b"this is not a database" * 100)
+    at = _home()
+    assert not at.exception
+    assert "cannot be opened" in at.error[0].value and "move it away" in at.error[0].value
