@@ -37,7 +37,7 @@ import numpy as np
 
 from nnlab import data as nndata
 from nnlab.training import LIMITS as TRAIN_LIMITS
-from nnlab.validation import InvalidConfig, SettingsDict, is_int, range_problems
+from nnlab.validation import InvalidConfig, SettingsDict, is_int, range_problems, subset_problems
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 INITS = ("auto", "he", "xavier")
@@ -325,8 +325,8 @@ def validate_config(config: ScratchConfig) -> list[str]:
         d = list(config.digits)
         if len(d) < 2 or len(set(d)) != len(d) or not all(is_int(v) and 0 <= v <= 9 for v in d):
             problems.append("The digits to keep must be at least two different digits from 0 to 9.")
-    if not problems and config.subset is not None and config.batch_size > config.subset:
-        problems.append(f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset}).")
+    if not problems:
+        problems += subset_problems(config)
     return problems
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from nnlab import data as nndata
 from nnlab.architectures import Spec, build_model
-from nnlab.validation import InvalidConfig, SettingsDict, range_problems
+from nnlab.validation import InvalidConfig, SettingsDict, range_problems, subset_problems
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "plateau", "cosine", "exponential")
@@ -95,8 +95,8 @@ def validate_config(config: TrainConfig) -> list[str]:
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:
             problems.append("The validation split of this subset holds fewer than 10 images: use a larger subset or validation fraction.")
-    if not problems and config.subset is not None and config.batch_size > config.subset:
-        problems.append(f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset}).")
+    if not problems:
+        problems += subset_problems(config)
     return problems
 
 

@@ -66,3 +66,10 @@ def range_problems(
         elif not low <= value <= high:
             problems.append(f"The {label} must be between {low:g} and {high:g} (got {value:g}).")
     return problems
+
+
+def subset_problems(config: Any) -> list[str]:
+    """A batch larger than the training subset it is drawn from (``subset`` None: all images)."""
+    if config.subset is not None and config.batch_size > config.subset:
+        return [f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset})."]
+    return []

@@ -11,7 +11,7 @@ from nnlab import inspection as ins
 from nnlab.data import scale
 from nnlab.predict import predict_digit
 from nnlab.ui.live import get_store
-from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs, link, pick_run, run_model_or_stop
+from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs_or_stop, link, pick_run, run_model_or_stop
 
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
 
@@ -108,11 +108,7 @@ def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
 
 st.title("Inspect")
 store = get_store()  # one object per root, shared: not reopened on every rerun
-runs = finished_runs(store)
-if not runs:
-    st.info("No finished training yet. Train a network on the Build & Train page, then come back here.")
-    link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
-    st.stop()
+runs = finished_runs_or_stop(store, "No finished training yet. Train a network on the Build & Train page, then come back here.")
 run_col, source_col, index_col = st.columns([3, 2, 1])
 run = pick_run(runs, "insp_run", container=run_col)
 model = run_model_or_stop(store, run.id, "The model of this run cannot be read")

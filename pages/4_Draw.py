@@ -11,7 +11,7 @@ from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
 from nnlab.runs import Run
 from nnlab.ui.live import get_store
-from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs, link, pick_run, run_model_or_stop
+from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs_or_stop, link, pick_run, run_model_or_stop
 
 CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
@@ -62,11 +62,7 @@ def upload_input() -> np.ndarray | None:
 
 st.title("Draw a digit")
 store = get_store()  # one object per root, shared: not reopened on every rerun
-runs = finished_runs(store)
-if not runs:
-    st.info("There is no trained network yet. Train one first, then come back here to draw digits for it.")
-    link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
-    st.stop()
+runs = finished_runs_or_stop(store, "There is no trained network yet. Train one first, then come back here to draw digits for it.")
 
 run = pick_run(runs, "draw_run", "Network", default=best_run(runs), remembered=False,
                help="Any finished training. The most accurate one is chosen at first.")

@@ -64,6 +64,16 @@ def finished_runs(store: RunStore) -> list[Run]:
     return ev.evaluable_runs(store, visitor_id())
 
 
+def finished_runs_or_stop(store: RunStore, message: str) -> list[Run]:
+    """``finished_runs``; with none, ``message``, a link to Build & Train, and the page stops there."""
+    runs = finished_runs(store)
+    if not runs:
+        st.info(message)
+        link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
+        st.stop()
+    return runs
+
+
 def pick_run(runs: list[Run], key: str, label: str = "Run", *, default: Run | None = None,
              remembered: bool = True, container: Any = st, help: str | None = None) -> Run:
     """A select box of ``runs``; the choice becomes the run the other pages open on.
