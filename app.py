@@ -62,12 +62,26 @@ def home() -> None:
         st.bar_chart({"training images": counts_train}, height=180, x_label="digit", y_label="images")
     with right:
         st.subheader("The pages")
-        st.page_link("pages/1_Build_and_Train.py", label="**Build & Train**: compose a network, set its hyperparameters, watch it learn", icon="🏗️")
-        st.page_link("pages/2_Evaluate.py", label="**Evaluate**: confusion matrix, per-class metrics, mistakes, compare runs", icon="📊")
-        st.page_link("pages/3_Inspect.py", label="**Inspect**: kernels, feature maps, weights, saliency", icon="🔬")
+        st.page_link(
+            "pages/1_Build_and_Train.py",
+            label="**Build & Train**: compose a network, set its hyperparameters, watch it learn",
+            icon="🏗️",
+        )
+        st.page_link(
+            "pages/2_Evaluate.py",
+            label="**Evaluate**: confusion matrix, per-class metrics, mistakes, compare runs",
+            icon="📊",
+        )
+        st.page_link(
+            "pages/3_Inspect.py", label="**Inspect**: kernels, feature maps, weights, saliency", icon="🔬"
+        )
         st.page_link("pages/4_Draw.py", label="**Draw**: draw a digit and let your network read it", icon="✏️")
         st.page_link("pages/5_Data.py", label="**Data**: explore the MNIST images", icon="🖼️")
-        st.page_link("pages/6_From_Scratch.py", label="**From scratch**: a network in pure NumPy, next to Keras", icon="🧮")
+        st.page_link(
+            "pages/6_From_Scratch.py",
+            label="**From scratch**: a network in pure NumPy, next to Keras",
+            icon="🧮",
+        )
 
     st.subheader("Your runs")
     store = get_store()
@@ -77,7 +91,9 @@ def home() -> None:
         get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
         runs = store.list(owner=visitor_id())
         if not runs:
-            st.info("No runs yet. Start one on the Build & Train page, or `python -m nnlab train --preset \"MLP 784-128-10\"` in a terminal.")
+            st.info(
+                'No runs yet. Start one on the Build & Train page, or `python -m nnlab train --preset "MLP 784-128-10"` in a terminal.'
+            )
             return
         rows = [
             {

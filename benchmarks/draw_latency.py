@@ -71,8 +71,10 @@ def main() -> int:
     t = time.perf_counter()
     config = TrainConfig(epochs=1, subset=args.train_images, batch_size=32, validation_fraction=0.1)
     result = train(get_preset(args.preset), config, on_event=lambda e: None, should_stop=lambda: False)
-    print(f"Trained {args.preset!r} on {result.n_train} images, 1 epoch: test accuracy "
-          f"{result.test_accuracy:.3f} ({time.perf_counter() - t:.1f} s)")
+    print(
+        f"Trained {args.preset!r} on {result.n_train} images, 1 epoch: test accuracy "
+        f"{result.test_accuracy:.3f} ({time.perf_counter() - t:.1f} s)"
+    )
 
     from nnlab._tf import keras
 
@@ -118,7 +120,9 @@ def main() -> int:
     print(f"  predict_digit  {percentiles(pred)}")
     print(f"  total CPU time {percentiles(cpu)}  (process time; can exceed wall with TF threads)")
     print(f"  for comparison, model.predict on one image: {percentiles(slow)}")
-    print(f"  predictions right: {right}/{len(total)} (a model trained on {result.n_train} images for 1 epoch)")
+    print(
+        f"  predictions right: {right}/{len(total)} (a model trained on {result.n_train} images for 1 epoch)"
+    )
     median = float(np.median(total))
     verdict = "meets" if median < TARGET_MS else "MISSES"
     print(f"\nMedian {median:.1f} ms {verdict} the {TARGET_MS:.0f} ms target.")

@@ -4,10 +4,19 @@ Prints seconds for: the first open (predictions computed and stored), a second o
 server process, and an open in a fresh process (cold imports, predictions read from disk).
 Run from the repository root: .venv/bin/python benchmarks/eval_page_open.py
 """
-import os, subprocess, sys, tempfile, time
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1] if (Path(__file__).resolve().parents[1] / "nnlab").is_dir() else Path.cwd()
+ROOT = (
+    Path(__file__).resolve().parents[1]
+    if (Path(__file__).resolve().parents[1] / "nnlab").is_dir()
+    else Path.cwd()
+)
 PAGE = str(ROOT / "pages" / "2_Evaluate.py")
 OPEN = f"""
 import sys, time
@@ -34,10 +43,17 @@ def main() -> None:
     run = store.create(get_preset("CNN with dropout (Keras tutorial)"), config.to_dict())
     save_model_atomically(result.model, store.model_path(run.id))
     now = time.time()
-    store.update(run.id, status="completed", started=now - result.elapsed, finished=now,
-                 test_loss=result.test_loss, test_accuracy=result.test_accuracy)
+    store.update(
+        run.id,
+        status="completed",
+        started=now - result.elapsed,
+        finished=now,
+        test_loss=result.test_loss,
+        test_accuracy=result.test_accuracy,
+    )
 
     from streamlit.testing.v1 import AppTest
+
     t = time.perf_counter()
     AppTest.from_file(PAGE, default_timeout=600).run()
     first = time.perf_counter() - t
@@ -45,10 +61,14 @@ def main() -> None:
     AppTest.from_file(PAGE, default_timeout=600).run()
     warm = time.perf_counter() - t
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", OPEN], env=env, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", OPEN], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     print(f"first open (predicts 10,000 test images, includes TF import): {first:.2f} s")
     print(f"open of a seen run, same server process:                     {warm:.2f} s")
-    print(f"open of a seen run, fresh process (cold imports):           {out[0]} s (TensorFlow imported: {out[1]})")
+    print(
+        f"open of a seen run, fresh process (cold imports):           {out[0]} s (TensorFlow imported: {out[1]})"
+    )
 
 
 if __name__ == "__main__":

@@ -41,11 +41,27 @@ def child(mode: str, preset: str, epochs: int) -> None:
         keras.utils.set_random_seed(0)
         data = prepare_data(config)
         model = architectures.build_model(spec)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         if mode == "plain":
-            model.fit(data.x_train, data.y_train, batch_size=128, epochs=epochs, validation_data=(data.x_val, data.y_val), verbose=0)
+            model.fit(
+                data.x_train,
+                data.y_train,
+                batch_size=128,
+                epochs=epochs,
+                validation_data=(data.x_val, data.y_val),
+                verbose=0,
+            )
         else:
-            ds = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).shuffle(len(data.y_train), seed=0).batch(128).prefetch(tf.data.AUTOTUNE)
+            ds = (
+                tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+                .shuffle(len(data.y_train), seed=0)
+                .batch(128)
+                .prefetch(tf.data.AUTOTUNE)
+            )
             model.fit(ds, epochs=epochs, validation_data=(data.x_val, data.y_val), verbose=0)
         acc = model.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)[1]
     elif mode == "nnlab":
@@ -75,15 +91,35 @@ def main() -> None:
     if args.child:
         child(args.child, args.preset, args.epochs)
         return
-    modes = [m for m in args.modes.split(",") if m != "nnlab-store" or (ROOT / "nnlab" / "runner.py").exists()]
+    modes = [
+        m for m in args.modes.split(",") if m != "nnlab-store" or (ROOT / "nnlab" / "runner.py").exists()
+    ]
     import tempfile
 
     times: dict[str, list[float]] = {m: [] for m in modes}
     for rep in range(args.repeats):
         for mode in modes if rep % 2 == 0 else reversed(modes):
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NNLAB_HOME": tempfile.mkdtemp(prefix="nnlab-bench-")}
+            env = {
+                **os.environ,
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "NNLAB_HOME": tempfile.mkdtemp(prefix="nnlab-bench-"),
+            }
             t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, __file__, "--child", mode, "--epochs", str(args.epochs), "--preset", args.preset], env=env, capture_output=True, text=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    mode,
+                    "--epochs",
+                    str(args.epochs),
+                    "--preset",
+                    args.preset,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             dt = time.perf_counter() - t0
             if out.returncode:
                 raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
@@ -91,7 +127,9 @@ def main() -> None:
             times[mode].append(dt)
             print(f"repeat {rep + 1} {mode:<13} {dt:7.2f} s  test accuracy {acc:.4f}", flush=True)
     base = statistics.median(times["plain"])
-    print(f"\n{args.preset}, {args.epochs} epoch(s) on 54,000 images, {args.repeats} repeats, whole-process medians:")
+    print(
+        f"\n{args.preset}, {args.epochs} epoch(s) on 54,000 images, {args.repeats} repeats, whole-process medians:"
+    )
     for mode in modes:
         med = statistics.median(times[mode])
         print(f"  {mode:<13} {med:7.2f} s   ratio to plain {med / base:.3f}")

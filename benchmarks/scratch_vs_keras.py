@@ -28,30 +28,55 @@ def main() -> int:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--blas-threads", type=int, nargs="*", default=[0, 1],
-                        help="scratch runs to make, one per BLAS thread count; 0 = leave the machine's setting "
-                             "(default: 0 1, i.e. the machine's setting, then 1 thread)")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        nargs="*",
+        default=[0, 1],
+        help="scratch runs to make, one per BLAS thread count; 0 = leave the machine's setting "
+        "(default: 0 1, i.e. the machine's setting, then 1 thread)",
+    )
     parser.add_argument("--skip-keras", action="store_true")
     args = parser.parse_args()
 
-    config = scratch.ScratchConfig(hidden=(args.hidden,), learning_rate=args.lr, momentum=args.momentum,
-                                   batch_size=args.batch_size, epochs=args.epochs, validation_fraction=0.0,
-                                   batch_event_every=1000)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f} (shared with other jobs: timings are indicative)")
-    print(f"network 784-{args.hidden}-10 relu, SGD lr={args.lr} momentum={args.momentum}, "
-          f"batch {args.batch_size}, {args.epochs} epochs, 60,000 training images")
+    config = scratch.ScratchConfig(
+        hidden=(args.hidden,),
+        learning_rate=args.lr,
+        momentum=args.momentum,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_fraction=0.0,
+        batch_event_every=1000,
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} (shared with other jobs: timings are indicative)"
+    )
+    print(
+        f"network 784-{args.hidden}-10 relu, SGD lr={args.lr} momentum={args.momentum}, "
+        f"batch {args.batch_size}, {args.epochs} epochs, 60,000 training images"
+    )
 
     data = scratch.prepare_data(config)
-    epoch_line = lambda who: lambda e: e["type"] == "epoch" and print(  # noqa: E731
-        f"  {who} epoch {e['epoch']}: loss {e['loss']:.4f} acc {e['accuracy']:.4f} "
-        f"({e['samples_per_sec']:,.0f} samples/s, {e['elapsed']:.1f} s)", flush=True)
+    epoch_line = lambda who: (
+        lambda e: (
+            e["type"] == "epoch"
+            and print(  # noqa: E731
+                f"  {who} epoch {e['epoch']}: loss {e['loss']:.4f} acc {e['accuracy']:.4f} "
+                f"({e['samples_per_sec']:,.0f} samples/s, {e['elapsed']:.1f} s)",
+                flush=True,
+            )
+        )
+    )
     results = {}
     for threads in args.blas_threads:
         config.blas_threads = threads or None
         label = f"scratch ({'machine BLAS setting' if not threads else f'{threads} BLAS thread(s)'})"
         results[label] = scratch.train(config, on_event=epoch_line(label), data=data)
-        print(f"{label}: {results[label].elapsed:.1f} s training, test accuracy {results[label].test_accuracy:.4f}", flush=True)
+        print(
+            f"{label}: {results[label].elapsed:.1f} s training, test accuracy {results[label].test_accuracy:.4f}",
+            flush=True,
+        )
 
     if not args.skip_keras:
         from nnlab import training

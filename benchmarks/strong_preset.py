@@ -33,13 +33,20 @@ def main() -> None:
 
     def show(event: dict) -> None:
         if event["type"] == "epoch":
-            print(f"epoch {event['epoch']:2d}  loss {event['loss']:.4f}  lr {event['lr']:.2e}  {event['elapsed']:6.1f} s", flush=True)
+            print(
+                f"epoch {event['epoch']:2d}  loss {event['loss']:.4f}  lr {event['lr']:.2e}  {event['elapsed']:6.1f} s",
+                flush=True,
+            )
 
     result = train(architectures.get_preset(NAME), config, on_event=show)
     total = time.perf_counter() - T_PROCESS
-    print(f"\n{NAME}: {architectures.count_params(architectures.PRESETS[NAME]):,} parameters, {config.epochs} epochs, "
-          f"batch {config.batch_size}, {config.optimizer} lr {config.learning_rate} {config.schedule}")
-    print(f"test accuracy {100 * result.test_accuracy:.2f} %   training {result.elapsed:.0f} s   whole process {total:.0f} s")
+    print(
+        f"\n{NAME}: {architectures.count_params(architectures.PRESETS[NAME]):,} parameters, {config.epochs} epochs, "
+        f"batch {config.batch_size}, {config.optimizer} lr {config.learning_rate} {config.schedule}"
+    )
+    print(
+        f"test accuracy {100 * result.test_accuracy:.2f} %   training {result.elapsed:.0f} s   whole process {total:.0f} s"
+    )
 
 
 if __name__ == "__main__":

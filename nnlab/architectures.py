@@ -198,12 +198,16 @@ def _check_settings(layer: dict[str, Any]) -> list[str]:
     if kind == "Conv2D":
         for key in ("kernel_size", "strides"):
             if not _is_int(layer[key]) or layer[key] < 1:
-                out.append(f"{key.replace('_', ' ')} must be a whole number of at least 1 (got {layer[key]!r})")
+                out.append(
+                    f"{key.replace('_', ' ')} must be a whole number of at least 1 (got {layer[key]!r})"
+                )
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         if not _is_int(layer["pool_size"]) or layer["pool_size"] < 1:
             out.append(f"pool size must be a whole number of at least 1 (got {layer['pool_size']!r})")
         if layer["strides"] is not None and (not _is_int(layer["strides"]) or layer["strides"] < 1):
-            out.append(f"strides must be empty (= pool size) or a whole number of at least 1 (got {layer['strides']!r})")
+            out.append(
+                f"strides must be empty (= pool size) or a whole number of at least 1 (got {layer['strides']!r})"
+            )
     if kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and layer["padding"] not in PADDINGS:
         out.append(f"padding must be 'valid' or 'same' (got {layer['padding']!r})")
     if kind == "Dropout" and (not _is_number(layer["rate"]) or not 0 <= layer["rate"] < 1):
@@ -220,12 +224,16 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[tuple[Shape | None, int]]]:
     norm = normalize(spec)
     layers = norm["layers"]
     if not layers:
-        return [Problem(None, "The network has no layers: add at least a Flatten and a Dense output layer.")], rows
+        return [
+            Problem(None, "The network has no layers: add at least a Flatten and a Dense output layer.")
+        ], rows
     shape: Shape | None = INPUT_SHAPE
     for i, layer in enumerate(layers):
         kind = layer["kind"]
         if kind not in LAYER_KINDS:
-            problems.append(Problem(i, f"unknown layer kind {kind!r}; choose one of {', '.join(LAYER_KINDS)}"))
+            problems.append(
+                Problem(i, f"unknown layer kind {kind!r}; choose one of {', '.join(LAYER_KINDS)}")
+            )
             rows.append((None, 0))
             shape = None
             continue
@@ -238,7 +246,12 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[tuple[Shape | None, int]]]:
         params = 0
         if kind == "Dense":
             if len(shape) != 1:
-                problems.append(Problem(i, f"Dense needs a flat input but gets shape {_fmt(shape)}: add a Flatten layer before it"))
+                problems.append(
+                    Problem(
+                        i,
+                        f"Dense needs a flat input but gets shape {_fmt(shape)}: add a Flatten layer before it",
+                    )
+                )
                 shape = None
             else:
                 params = shape[0] * layer["units"] + layer["units"]
@@ -246,7 +259,12 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[tuple[Shape | None, int]]]:
         elif kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
             name = "Conv2D" if kind == "Conv2D" else "Pooling"
             if len(shape) != 3:
-                problems.append(Problem(i, f"{name} needs an image (height, width, channels) as input, but after a Flatten it gets a flat vector {_fmt(shape)}; move it before the Flatten"))
+                problems.append(
+                    Problem(
+                        i,
+                        f"{name} needs an image (height, width, channels) as input, but after a Flatten it gets a flat vector {_fmt(shape)}; move it before the Flatten",
+                    )
+                )
                 shape = None
             else:
                 h, w, c = shape
@@ -254,10 +272,18 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[tuple[Shape | None, int]]]:
                 stride = layer["strides"] or window
                 if layer["padding"] == "valid" and window > min(h, w):
                     what = "kernel" if kind == "Conv2D" else "pool"
-                    problems.append(Problem(i, f"its {window}x{window} {what} is larger than its {h}x{w} input; use a smaller {what}, 'same' padding, or remove a pooling layer before it"))
+                    problems.append(
+                        Problem(
+                            i,
+                            f"its {window}x{window} {what} is larger than its {h}x{w} input; use a smaller {what}, 'same' padding, or remove a pooling layer before it",
+                        )
+                    )
                     shape = None
                 else:
-                    oh, ow = (_window_out(h, window, stride, layer["padding"]), _window_out(w, window, stride, layer["padding"]))
+                    oh, ow = (
+                        _window_out(h, window, stride, layer["padding"]),
+                        _window_out(w, window, stride, layer["padding"]),
+                    )
                     if kind == "Conv2D":
                         params = window * window * c * layer["filters"] + layer["filters"]
                         shape = (oh, ow, layer["filters"])
@@ -270,11 +296,23 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[tuple[Shape | None, int]]]:
         rows.append((shape, params))
 
     last = layers[-1]
-    if not (last["kind"] == "Dense" and last.get("units") == NUM_CLASSES and last.get("activation") == "softmax"):
-        problems.append(Problem(len(layers) - 1, "the last layer must be Dense with 10 units and softmax activation, so that the network gives one probability for each digit 0-9"))
+    if not (
+        last["kind"] == "Dense" and last.get("units") == NUM_CLASSES and last.get("activation") == "softmax"
+    ):
+        problems.append(
+            Problem(
+                len(layers) - 1,
+                "the last layer must be Dense with 10 units and softmax activation, so that the network gives one probability for each digit 0-9",
+            )
+        )
     for i, layer in enumerate(layers[:-1]):
         if layer["kind"] == "Dense" and layer.get("activation") == "softmax":
-            problems.append(Problem(i, "softmax belongs only in the last layer; use relu (or another activation) in hidden layers"))
+            problems.append(
+                Problem(
+                    i,
+                    "softmax belongs only in the last layer; use relu (or another activation) in hidden layers",
+                )
+            )
     return problems, rows
 
 
@@ -295,9 +333,17 @@ def count_params(spec: Spec) -> int:
 def summary(spec: Spec) -> pd.DataFrame:
     """Per-layer table (layer, output shape, parameters), computed without TensorFlow."""
     _, rows = _infer(spec)
-    layers = normalize(spec)["layers"] if isinstance(spec, dict) and isinstance(spec.get("layers"), list) else []
+    layers = (
+        normalize(spec)["layers"] if isinstance(spec, dict) and isinstance(spec.get("layers"), list) else []
+    )
     data = [
-        {"layer": i + 1, "kind": str(layer.get("kind")), "details": describe_layer(layer), "output shape": _fmt(shape), "parameters": params}
+        {
+            "layer": i + 1,
+            "kind": str(layer.get("kind")),
+            "details": describe_layer(layer),
+            "output shape": _fmt(shape),
+            "parameters": params,
+        }
         for i, (layer, (shape, params)) in enumerate(zip(layers, rows))
     ]
     return pd.DataFrame(data, columns=["layer", "kind", "details", "output shape", "parameters"])
@@ -317,7 +363,9 @@ def describe_layer(layer: dict[str, Any]) -> str:
         return f"{d['units']} units, {d['activation']}{pen}"
     if kind == "Conv2D":
         k = d["kernel_size"]
-        extra = (f", stride {d['strides']}" if d["strides"] != 1 else "") + (", same padding" if d["padding"] == "same" else "")
+        extra = (f", stride {d['strides']}" if d["strides"] != 1 else "") + (
+            ", same padding" if d["padding"] == "same" else ""
+        )
         return f"{d['filters']} filters {k}x{k}, {d['activation']}{extra}{pen}"
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         return f"{d['pool_size']}x{d['pool_size']}" + (f", stride {d['strides']}" if d.get("strides") else "")
@@ -333,7 +381,7 @@ def has_conv(spec: Spec) -> bool:
 # ---- Keras ------------------------------------------------------------------------------------
 
 
-def build_model(spec: Spec) -> "keras.Model":  # noqa: F821
+def build_model(spec: Spec) -> keras.Model:  # noqa: F821
     """A Keras model for a valid spec (raises ``InvalidArchitecture`` listing every problem)."""
     problems = validate(spec)
     if problems:
@@ -350,9 +398,23 @@ def build_model(spec: Spec) -> "keras.Model":  # noqa: F821
         if kind in ("Dense", "Conv2D") and (layer["l1"] or layer["l2"]):
             reg = keras.regularizers.L1L2(l1=float(layer["l1"]), l2=float(layer["l2"]))
         if kind == "Dense":
-            model.add(layers.Dense(layer["units"], activation=layer["activation"], kernel_regularizer=reg, name=name))
+            model.add(
+                layers.Dense(
+                    layer["units"], activation=layer["activation"], kernel_regularizer=reg, name=name
+                )
+            )
         elif kind == "Conv2D":
-            model.add(layers.Conv2D(layer["filters"], layer["kernel_size"], strides=layer["strides"], padding=layer["padding"], activation=layer["activation"], kernel_regularizer=reg, name=name))
+            model.add(
+                layers.Conv2D(
+                    layer["filters"],
+                    layer["kernel_size"],
+                    strides=layer["strides"],
+                    padding=layer["padding"],
+                    activation=layer["activation"],
+                    kernel_regularizer=reg,
+                    name=name,
+                )
+            )
         elif kind in ("MaxPooling2D", "AveragePooling2D"):
             cls = getattr(layers, kind)
             model.add(cls(layer["pool_size"], strides=layer["strides"], padding=layer["padding"], name=name))

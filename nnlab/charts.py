@@ -10,7 +10,7 @@ so batch and epoch points line up.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -71,16 +71,32 @@ def training_figure(
     fig = _base(label, label.lower(), height)
     if not batch_df.empty and metric in batch_df:
         rows = batch_df.dropna(subset=[metric]).sort_values(["epoch", "batch"])
-        fig.add_trace(go.Scatter(
-            x=batch_positions(rows, steps_per_epoch), y=smooth(rows[metric], smoothing),
-            mode="lines", name="training (per batch, smoothed)", line={"color": COLORS["train_batch"], "width": 1.5},
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=batch_positions(rows, steps_per_epoch),
+                y=smooth(rows[metric], smoothing),
+                mode="lines",
+                name="training (per batch, smoothed)",
+                line={"color": COLORS["train_batch"], "width": 1.5},
+            )
+        )
     if not epoch_df.empty:
         rows = epoch_df.sort_values("epoch")
-        for column, name, color in ((metric, "training (epoch)", COLORS["train"]), (f"val_{metric}", "validation (epoch)", COLORS["val"])):
+        for column, name, color in (
+            (metric, "training (epoch)", COLORS["train"]),
+            (f"val_{metric}", "validation (epoch)", COLORS["val"]),
+        ):
             if column in rows and rows[column].notna().any():
                 part = rows.dropna(subset=[column])
-                fig.add_trace(go.Scatter(x=part["epoch"].astype(float), y=part[column].astype(float), mode="lines+markers", name=name, line={"color": color}))
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["epoch"].astype(float),
+                        y=part[column].astype(float),
+                        mode="lines+markers",
+                        name=name,
+                        line={"color": color},
+                    )
+                )
     fig.update_xaxes(rangemode="tozero")  # training starts at epoch 0, even when one epoch is all there is
     if metric == "accuracy":
         fig.update_yaxes(tickformat=".1~%")  # a decimal when the range is narrow (a run stuck at 10 %)
@@ -92,15 +108,31 @@ def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
     fig = _base("Learning rate", "learning rate", height)
     if not epoch_df.empty and "lr" in epoch_df and epoch_df["lr"].notna().any():
         rows = epoch_df.dropna(subset=["lr"]).sort_values("epoch")
-        fig.add_trace(go.Scatter(x=rows["epoch"].astype(float), y=rows["lr"].astype(float), mode="lines+markers", name="learning rate", line={"color": COLORS["lr"]}))
+        fig.add_trace(
+            go.Scatter(
+                x=rows["epoch"].astype(float),
+                y=rows["lr"].astype(float),
+                mode="lines+markers",
+                name="learning rate",
+                line={"color": COLORS["lr"]},
+            )
+        )
         fig.update_yaxes(type="log", exponentformat="e")
     fig.update_layout(showlegend=False)
     return fig
 
 
-def overlay_figure(runs: Mapping[str, pd.DataFrame], metric: str = "val_accuracy", *, height: int = 360) -> go.Figure:
+def overlay_figure(
+    runs: Mapping[str, pd.DataFrame], metric: str = "val_accuracy", *, height: int = 360
+) -> go.Figure:
     """One line per run (label -> epoch table) of an epoch metric, to compare runs."""
-    names = {"loss": "training loss", "accuracy": "training accuracy", "val_loss": "validation loss", "val_accuracy": "validation accuracy", "lr": "learning rate"}
+    names = {
+        "loss": "training loss",
+        "accuracy": "training accuracy",
+        "val_loss": "validation loss",
+        "val_accuracy": "validation accuracy",
+        "lr": "learning rate",
+    }
     if metric not in names:
         raise ValueError(f"metric must be one of {', '.join(names)} (got {metric!r})")
     fig = _base(names[metric].capitalize(), names[metric], height)
@@ -108,7 +140,11 @@ def overlay_figure(runs: Mapping[str, pd.DataFrame], metric: str = "val_accuracy
         if df.empty or metric not in df or not df[metric].notna().any():
             continue
         rows = df.dropna(subset=[metric]).sort_values("epoch")
-        fig.add_trace(go.Scatter(x=rows["epoch"].astype(float), y=rows[metric].astype(float), mode="lines+markers", name=label))
+        fig.add_trace(
+            go.Scatter(
+                x=rows["epoch"].astype(float), y=rows[metric].astype(float), mode="lines+markers", name=label
+            )
+        )
     fig.update_xaxes(rangemode="tozero")
     if metric.endswith("accuracy"):
         fig.update_yaxes(tickformat=".1~%")

@@ -61,7 +61,9 @@ def load_mnist(source: str | os.PathLike | None = None, verify: bool = True) -> 
     key = f"{path.resolve()}|{verify}"
     with _cache_lock:
         if key not in _cache:
-            arrays = _read_npz(path) if path.suffix == ".npz" or path.is_file() else _read_idx_dir(path, verify)
+            arrays = (
+                _read_npz(path) if path.suffix == ".npz" or path.is_file() else _read_idx_dir(path, verify)
+            )
             for a in arrays.values():
                 a.setflags(write=False)
             _cache[key] = ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]))
@@ -161,9 +163,7 @@ def stratified_split(
         return x, y, x[:0], y[:0]
     from sklearn.model_selection import train_test_split
 
-    x_tr, x_val, y_tr, y_val = train_test_split(
-        x, y, test_size=val_fraction, random_state=seed, stratify=y
-    )
+    x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=val_fraction, random_state=seed, stratify=y)
     return x_tr, y_tr, x_val, y_val
 
 

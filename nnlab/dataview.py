@@ -21,7 +21,11 @@ DIVERGING = "RdBu"
 
 
 def select_indices(
-    y: np.ndarray, digit: int | None = None, page: int = 1, per_page: int = 40, shuffle_seed: int | None = None
+    y: np.ndarray,
+    digit: int | None = None,
+    page: int = 1,
+    per_page: int = 40,
+    shuffle_seed: int | None = None,
 ) -> tuple[np.ndarray, int]:
     """The dataset indices on ``page`` (1-based) of the images of ``digit`` (None = all), and the page count.
 
@@ -89,16 +93,32 @@ def image_grid_figure(
     for k, (lab, ix) in enumerate(zip(labels, indices)):
         r, c = divmod(k, cols)
         x0, y0 = c * (w + pad), r * (h + pad + top) + top
-        fig.add_annotation(x=x0 + w / 2 - 0.5, y=y0 - top / 2 - 0.5, text=f"<b>{lab}</b>", showarrow=False,
-                           font={"size": 12, "color": "#1f77b4"})
+        fig.add_annotation(
+            x=x0 + w / 2 - 0.5,
+            y=y0 - top / 2 - 0.5,
+            text=f"<b>{lab}</b>",
+            showarrow=False,
+            font={"size": 12, "color": "#1f77b4"},
+        )
         xs.append(x0 + w / 2)
         ys.append(y0 + h / 2)
         texts.append(f"label {lab} · image #{ix}")
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker={"size": 30, "opacity": 0}, text=texts,
-                             hovertemplate="%{text}<extra></extra>", showlegend=False))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            marker={"size": 30, "opacity": 0},
+            text=texts,
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+        )
+    )
     cell = 78
     fig.update_layout(
-        title=title, height=rows * cell + 50, margin={"l": 5, "r": 5, "t": 40 if title else 20, "b": 5},
+        title=title,
+        height=rows * cell + 50,
+        margin={"l": 5, "r": 5, "t": 40 if title else 20, "b": 5},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     fig.update_xaxes(visible=False, constrain="domain", range=[-0.5, mosaic.shape[1] - 0.5])
@@ -110,10 +130,15 @@ def class_counts_table(y_train: np.ndarray, y_test: np.ndarray) -> pd.DataFrame:
     """Images per digit in each part, with each part's share (MNIST is nearly, not exactly, balanced)."""
     tr = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=10)
     te = np.bincount(np.asarray(y_test, dtype=np.int64), minlength=10)
-    return pd.DataFrame({
-        "digit": [str(d) for d in range(10)], "training": tr, "test": te,
-        "training share": tr / max(tr.sum(), 1), "test share": te / max(te.sum(), 1),
-    })
+    return pd.DataFrame(
+        {
+            "digit": [str(d) for d in range(10)],
+            "training": tr,
+            "test": te,
+            "training share": tr / max(tr.sum(), 1),
+            "test share": te / max(te.sum(), 1),
+        }
+    )
 
 
 def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = False) -> go.Figure:
@@ -122,11 +147,24 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = F
     fig = go.Figure()
     for part, color in (("training", "#1f77b4"), ("test", "#ff7f0e")):
         values = table[f"{part} share"] if share else table[part]
-        fig.add_trace(go.Bar(x=table["digit"], y=values, name=part, marker_color=color,
-                             hovertemplate=f"digit %{{x}}: %{{y:{'.1%' if share else ','}}} {part} images<extra></extra>"))
-    fig.update_layout(barmode="group", title="Images per digit", xaxis_title="digit",
-                      yaxis_title="share of the part" if share else "images", height=340,
-                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"})
+        fig.add_trace(
+            go.Bar(
+                x=table["digit"],
+                y=values,
+                name=part,
+                marker_color=color,
+                hovertemplate=f"digit %{{x}}: %{{y:{'.1%' if share else ','}}} {part} images<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        title="Images per digit",
+        xaxis_title="digit",
+        yaxis_title="share of the part" if share else "images",
+        height=340,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+    )
     if share:
         fig.update_yaxes(tickformat=".0%")
     return fig
@@ -146,12 +184,22 @@ def mean_images(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def mean_images_figure(means: np.ndarray, title: str = "The mean image of each digit") -> go.Figure:
     """The ten mean images in a row: the blurred 'template' a linear model would start from."""
-    fig = make_subplots(rows=1, cols=len(means), subplot_titles=[str(d) for d in range(len(means))],
-                        horizontal_spacing=0.01)
+    fig = make_subplots(
+        rows=1, cols=len(means), subplot_titles=[str(d) for d in range(len(means))], horizontal_spacing=0.01
+    )
     for d, img in enumerate(means):
-        fig.add_trace(go.Heatmap(z=img, colorscale=GRAY, zmin=0, zmax=255, showscale=False,
-                                 hovertemplate=f"digit {d}<br>row %{{y}}, column %{{x}}<br>mean %{{z:.1f}}<extra></extra>"),
-                      row=1, col=d + 1)
+        fig.add_trace(
+            go.Heatmap(
+                z=img,
+                colorscale=GRAY,
+                zmin=0,
+                zmax=255,
+                showscale=False,
+                hovertemplate=f"digit {d}<br>row %{{y}}, column %{{x}}<br>mean %{{z:.1f}}<extra></extra>",
+            ),
+            row=1,
+            col=d + 1,
+        )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
     for d in range(len(means)):
@@ -171,12 +219,23 @@ def pixel_histogram_figure(counts: np.ndarray, log_y: bool = True, skip_zero: bo
     if skip_zero:
         values, counts = values[1:], np.asarray(counts)[1:]
     total = max(int(np.sum(counts)), 1)
-    fig = go.Figure(go.Bar(x=values, y=counts, marker_color="#1f77b4", customdata=np.asarray(counts) / total,
-                           hovertemplate="value %{x}: %{y:,} pixels (%{customdata:.2%})<extra></extra>"))
-    fig.update_layout(title="Pixel intensity histogram" + (" (without the 0s)" if skip_zero else ""),
-                      xaxis_title="pixel value (0 = black background, 255 = white ink)",
-                      yaxis_title="pixels" + (" (log scale)" if log_y else ""), bargap=0, height=320,
-                      margin={"l": 50, "r": 10, "t": 40, "b": 40})
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=counts,
+            marker_color="#1f77b4",
+            customdata=np.asarray(counts) / total,
+            hovertemplate="value %{x}: %{y:,} pixels (%{customdata:.2%})<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Pixel intensity histogram" + (" (without the 0s)" if skip_zero else ""),
+        xaxis_title="pixel value (0 = black background, 255 = white ink)",
+        yaxis_title="pixels" + (" (log scale)" if log_y else ""),
+        bargap=0,
+        height=320,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+    )
     if log_y:
         fig.update_yaxes(type="log")
     return fig
@@ -198,22 +257,35 @@ def ink_box(image: np.ndarray, margin: int = 1) -> tuple[slice, slice]:
     rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
     if rows.size == 0:
         return slice(0, image.shape[0]), slice(0, image.shape[1])
-    return (slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, image.shape[0])),
-            slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, image.shape[1])))
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, image.shape[0])),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, image.shape[1])),
+    )
 
 
-def values_heatmap(values: np.ndarray, title: str, zmax: float, fmt: str, origin: tuple[int, int] = (0, 0)) -> go.Figure:
+def values_heatmap(
+    values: np.ndarray, title: str, zmax: float, fmt: str, origin: tuple[int, int] = (0, 0)
+) -> go.Figure:
     """An image drawn as a grid of its numbers (each cell shows its value; ink is bright).
 
     ``origin`` is the (row, column) of the top-left cell, for a cropped image's axis labels.
     """
     values = np.asarray(values, dtype=np.float64)
-    fig = go.Figure(go.Heatmap(
-        z=values, x=np.arange(values.shape[1]) + origin[1], y=np.arange(values.shape[0]) + origin[0],
-        colorscale=GRAY, zmin=0, zmax=zmax, showscale=False,
-        text=np.vectorize(lambda v: format(v, fmt) if v else "")(values), texttemplate="%{text}",
-        textfont={"size": 9}, hovertemplate="row %{y}, column %{x}: %{z:" + fmt + "}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=np.arange(values.shape[1]) + origin[1],
+            y=np.arange(values.shape[0]) + origin[0],
+            colorscale=GRAY,
+            zmin=0,
+            zmax=zmax,
+            showscale=False,
+            text=np.vectorize(lambda v: format(v, fmt) if v else "")(values),
+            texttemplate="%{text}",
+            textfont={"size": 9},
+            hovertemplate="row %{y}, column %{x}: %{z:" + fmt + "}<extra></extra>",
+        )
+    )
     fig.update_layout(title=title, height=520, margin={"l": 5, "r": 5, "t": 40, "b": 5})
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
@@ -226,6 +298,14 @@ def input_stats(image: np.ndarray) -> pd.DataFrame:
     scaled = raw / 255.0
     rows = []
     for name, v in (("raw 0-255", raw), ("scaled [0, 1]", scaled)):
-        rows.append({"inputs": name, "min": v.min(), "max": v.max(), "mean": v.mean(), "std": v.std(),
-                     "sum of squares": float(np.sum(v * v))})
+        rows.append(
+            {
+                "inputs": name,
+                "min": v.min(),
+                "max": v.max(),
+                "mean": v.mean(),
+                "std": v.std(),
+                "sum of squares": float(np.sum(v * v)),
+            }
+        )
     return pd.DataFrame(rows)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,9 @@ def load_uploaded_model(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
     if not data:
         raise ModelLoadError("The uploaded file is empty.")
     if len(data) > max_bytes:
-        raise ModelLoadError(f"The uploaded file is too large ({len(data) / 2**20:.1f} MB; at most {max_bytes / 2**20:.1f} MB).")
+        raise ModelLoadError(
+            f"The uploaded file is too large ({len(data) / 2**20:.1f} MB; at most {max_bytes / 2**20:.1f} MB)."
+        )
     fd, tmp = tempfile.mkstemp(prefix="nnlab-upload-", suffix=".keras")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -132,7 +135,9 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, normalize: bool = False) -
     """10x10 confusion matrix (rows: true digit, columns: predicted); ``normalize`` divides each row by its total."""
     from sklearn.metrics import confusion_matrix
 
-    return confusion_matrix(y_true, y_pred, labels=list(range(NUM_CLASSES)), normalize="true" if normalize else None)
+    return confusion_matrix(
+        y_true, y_pred, labels=list(range(NUM_CLASSES)), normalize="true" if normalize else None
+    )
 
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
@@ -144,8 +149,12 @@ def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
 
     labels = list(range(NUM_CLASSES))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    mp, mr, mf, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    table = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s.astype(int)}, index=[str(c) for c in labels])
+    mp, mr, mf, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
+    table = pd.DataFrame(
+        {"precision": p, "recall": r, "f1": f, "support": s.astype(int)}, index=[str(c) for c in labels]
+    )
     table.loc["macro avg"] = [mp, mr, mf, int(s.sum())]
     table["support"] = table["support"].astype(int)
     table.index.name = "digit"
@@ -189,13 +198,15 @@ def confident_mistakes(
     conf = probs[idx, pred[idx]]
     order = np.argsort(-conf, kind="stable")[: max(int(k), 0)]
     idx = idx[order]
-    return pd.DataFrame({
-        "index": idx.astype(int),
-        "true": y[idx].astype(int),
-        "predicted": pred[idx].astype(int),
-        "probability": probs[idx, pred[idx]].astype(float),
-        "true_probability": probs[idx, y[idx]].astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "index": idx.astype(int),
+            "true": y[idx].astype(int),
+            "predicted": pred[idx].astype(int),
+            "probability": probs[idx, pred[idx]].astype(float),
+            "true_probability": probs[idx, y[idx]].astype(float),
+        }
+    )
 
 
 # ---- comparing runs -------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ def conv_kernels(model: Any, layer_name: str | None = None) -> np.ndarray:
         raise ValueError("This network has no convolution layers, so it has no kernels to show.")
     name = layer_name or names[0]
     if name not in names:
-        raise ValueError(f"{name!r} is not a convolution layer of this network (choose one of {', '.join(names)}).")
+        raise ValueError(
+            f"{name!r} is not a convolution layer of this network (choose one of {', '.join(names)})."
+        )
     return np.asarray(model.get_layer(name).get_weights()[0])
 
 
@@ -102,7 +104,9 @@ def map_grid(maps: np.ndarray, cols: int = 8) -> np.ndarray:
     return tile_grid(np.moveaxis(np.asarray(maps), -1, 0), cols)
 
 
-_activation_models: "weakref.WeakKeyDictionary[Any, tuple[list[tuple[str, str]], Any]]" = weakref.WeakKeyDictionary()
+_activation_models: weakref.WeakKeyDictionary[Any, tuple[list[tuple[str, str]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _activation_model(model: Any) -> tuple[list[tuple[str, str]], Any]:
@@ -140,7 +144,9 @@ def dense_weight_images(model: Any) -> np.ndarray:
         if not weights:
             continue
         if _kind(layer) != "Dense" or weights[0].shape[0] != 784:
-            raise ValueError("The first layer with weights is not a dense layer reading the 784 pixels, so its weights are not images.")
+            raise ValueError(
+                "The first layer with weights is not a dense layer reading the 784 pixels, so its weights are not images."
+            )
         kernel = np.asarray(weights[0])
         return kernel.T.reshape(kernel.shape[1], 28, 28)
     raise ValueError("This network has no weights.")
@@ -160,7 +166,17 @@ def weight_histograms(model: Any, bins: int = 40) -> list[WeightHistogram]:
                 continue
             counts, edges = np.histogram(values, bins=bins)
             param = var.path.rsplit("/", 1)[-1] if hasattr(var, "path") else var.name
-            out.append(WeightHistogram(layer.name, param, counts, edges, int(values.size), float(values.mean()), float(values.std())))
+            out.append(
+                WeightHistogram(
+                    layer.name,
+                    param,
+                    counts,
+                    edges,
+                    int(values.size),
+                    float(values.mean()),
+                    float(values.std()),
+                )
+            )
     return out
 
 

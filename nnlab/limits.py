@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENV_NAMES = {
     "max_epochs": "NNLAB_MAX_EPOCHS",
@@ -69,14 +70,20 @@ class Limits:
             "max_queued_per_visitor": "queued or running trainings per visitor",
             "max_concurrent": "trainings at once on this server",
         }
-        return [f"at most {getattr(self, f.name):,} {labels[f.name]}" for f in fields(self) if getattr(self, f.name) is not None]
+        return [
+            f"at most {getattr(self, f.name):,} {labels[f.name]}"
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        ]
 
 
 def _parse(name: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise InvalidLimits(f"The limit {name} must be a whole number, or 0 / 'none' for no limit (got {value!r}).")
+        raise InvalidLimits(
+            f"The limit {name} must be a whole number, or 0 / 'none' for no limit (got {value!r})."
+        )
     if isinstance(value, str):
         text = value.strip().replace("_", "").replace(",", "")
         if text.lower() in ("", "none", "unlimited", "0"):
@@ -84,7 +91,9 @@ def _parse(name: str, value: Any) -> int | None:
         try:
             value = int(text)
         except ValueError:
-            raise InvalidLimits(f"The limit {name} must be a whole number, or 0 / 'none' for no limit (got {value!r}).") from None
+            raise InvalidLimits(
+                f"The limit {name} must be a whole number, or 0 / 'none' for no limit (got {value!r})."
+            ) from None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or value < 0:

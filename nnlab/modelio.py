@@ -49,15 +49,21 @@ def _check_archive(path: Path, max_bytes: int) -> None:
     except OSError as exc:
         raise ModelLoadError(f"The model file could not be read ({exc.strerror or exc}).") from exc
     if head.startswith(b"\x89HDF"):
-        raise ModelLoadError("This is an old HDF5 (.h5) model; NN Lab needs a Keras 3 '.keras' file (save it with model.save('name.keras')).")
+        raise ModelLoadError(
+            "This is an old HDF5 (.h5) model; NN Lab needs a Keras 3 '.keras' file (save it with model.save('name.keras'))."
+        )
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             unpacked = sum(info.file_size for info in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ModelLoadError("This is not a valid '.keras' model file (it is not a Keras archive, or it is truncated or damaged).") from exc
+        raise ModelLoadError(
+            "This is not a valid '.keras' model file (it is not a Keras archive, or it is truncated or damaged)."
+        ) from exc
     if "config.json" not in names:
-        raise ModelLoadError("This is not a valid '.keras' model file: it has no model description (config.json).")
+        raise ModelLoadError(
+            "This is not a valid '.keras' model file: it has no model description (config.json)."
+        )
     if unpacked > 8 * max_bytes:
         raise ModelLoadError(f"The model file unpacks to {_mb(unpacked)}, which is too large.")
 
@@ -67,9 +73,20 @@ def _explain(exc: BaseException) -> str:
     text = str(exc)
     low = text.lower()
     if "lambda" in low or "safe_mode" in low or "safe mode" in low:
-        return ("This model contains a Lambda layer (arbitrary Python code). NN Lab refuses to run code "
-                "from a model file for safety (Keras safe mode); use a model built from standard layers.")
-    if any(w in low for w in ("could not locate", "could not deserialize", "unknown layer", "custom_objects", "not a known")):
+        return (
+            "This model contains a Lambda layer (arbitrary Python code). NN Lab refuses to run code "
+            "from a model file for safety (Keras safe mode); use a model built from standard layers."
+        )
+    if any(
+        w in low
+        for w in (
+            "could not locate",
+            "could not deserialize",
+            "unknown layer",
+            "custom_objects",
+            "not a known",
+        )
+    ):
         found = re.search(r"'(?:[\w.]*\.)?(\w+)'", text)
         what = f" ({found.group(1)!r})" if found else ""
         return f"This model uses a custom layer or function{what} that NN Lab does not know, so it cannot be loaded."
@@ -84,8 +101,10 @@ def _explain(exc: BaseException) -> str:
     if "file not found" in low or "zip file" in low:
         return "This is not a valid '.keras' model file (it is truncated or damaged)."
     if isinstance(exc, (TypeError, KeyError, AttributeError, IndexError)):
-        return ("The model's description (config.json) is not one Keras can read: the file is damaged, "
-                "or was made by an incompatible version of Keras.")
+        return (
+            "The model's description (config.json) is not one Keras can read: the file is damaged, "
+            "or was made by an incompatible version of Keras."
+        )
     if "weights" in low or "variable" in low or "shape" in low:
         return f"The model's weights do not match its layers, so the file is damaged or inconsistent ({text[:200]})."
     return f"The model could not be loaded: {text[:300]}"
@@ -101,7 +120,9 @@ def check_shapes(model: Any) -> None:
     if len(inputs) != 1:
         raise ModelLoadError(f"The model must take exactly one input (an image), but it takes {len(inputs)}.")
     if len(outputs) != 1:
-        raise ModelLoadError(f"The model must give exactly one output (10 digit scores), but it gives {len(outputs)}.")
+        raise ModelLoadError(
+            f"The model must give exactly one output (10 digit scores), but it gives {len(outputs)}."
+        )
     shape_in, shape_out = _shape(inputs[0])[1:], _shape(outputs[0])[1:]
     if input_layout(shape_in) is None:
         raise ModelLoadError(
@@ -109,7 +130,9 @@ def check_shapes(model: Any) -> None:
             "the input must be (28, 28, 1), (28, 28) or (784,)."
         )
     if shape_out != (10,):
-        raise ModelLoadError(f"The model's output has shape {shape_out}, but a digit classifier must give 10 scores, shape (10,).")
+        raise ModelLoadError(
+            f"The model's output has shape {shape_out}, but a digit classifier must give 10 scores, shape (10,)."
+        )
 
 
 def input_layout(shape: tuple) -> tuple[int, ...] | None:

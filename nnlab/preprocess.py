@@ -85,7 +85,9 @@ def load_image_bytes(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarr
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError("This file is not an image; please upload a PNG or JPEG picture of a digit.") from None
+        raise ImageLoadError(
+            "This file is not an image; please upload a PNG or JPEG picture of a digit."
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageLoadError("The image has too many pixels to be opened safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError):

@@ -23,8 +23,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from nnlab.runs import Run, RunNotFound, RunStore, process_alive, process_handle
 
@@ -106,12 +107,19 @@ class LocalProcessExecutor:
 class Runner:
     """Submits runs to the queue and starts them, at most ``max_concurrent`` at a time."""
 
-    def __init__(self, store: RunStore | None = None, max_concurrent: int | None = None, executor: Executor | None = None):
+    def __init__(
+        self,
+        store: RunStore | None = None,
+        max_concurrent: int | None = None,
+        executor: Executor | None = None,
+    ):
         self.store = store if store is not None else RunStore()
         if max_concurrent is None:
             max_concurrent = default_max_concurrent()
         if not isinstance(max_concurrent, int) or isinstance(max_concurrent, bool) or max_concurrent < 1:
-            raise ValueError(f"The number of trainings at once must be a whole number of at least 1 (got {max_concurrent!r}).")
+            raise ValueError(
+                f"The number of trainings at once must be a whole number of at least 1 (got {max_concurrent!r})."
+            )
         self.max_concurrent = max_concurrent
         self.executor: Executor = executor if executor is not None else LocalProcessExecutor()
         if isinstance(self.executor, LocalProcessExecutor):
@@ -143,7 +151,8 @@ class Runner:
             if slots <= 0:
                 return started
             rows = con.execute(
-                "SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq LIMIT ?", (slots,)
+                "SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq LIMIT ?",
+                (slots,),
             ).fetchall()
             for (run_id,) in rows:
                 now = time.time()
@@ -178,7 +187,9 @@ def check_training(spec: Any, config: Any) -> tuple[dict, dict]:
         config = TrainConfig.from_dict(config)
     if not isinstance(config, TrainConfig):
         raise ValueError("The training settings must be a TrainConfig or a dict.")
-    problems = [f"Architecture: {p}" for p in validate(spec)] + [f"Settings: {p}" for p in validate_config(config)]
+    problems = [f"Architecture: {p}" for p in validate(spec)] + [
+        f"Settings: {p}" for p in validate_config(config)
+    ]
     if problems:
         raise ValueError(" ".join(problems))
     return spec, config.to_dict()
@@ -204,14 +215,27 @@ class _Recorder:
     def __call__(self, event: dict) -> None:
         kind = event.get("type")
         if kind == "start":
-            self.progress.update(epoch=0, epochs=event.get("epochs"), batch=0, steps_per_epoch=event.get("steps_per_epoch"),
-                                 elapsed=0.0, samples_per_sec=None, lr=event.get("lr"))
+            self.progress.update(
+                epoch=0,
+                epochs=event.get("epochs"),
+                batch=0,
+                steps_per_epoch=event.get("steps_per_epoch"),
+                elapsed=0.0,
+                samples_per_sec=None,
+                lr=event.get("lr"),
+            )
             self.flush()
         elif kind == "batch":
             steps = self.progress.get("steps_per_epoch") or 0
             event = {**event, "step": (int(event["epoch"]) - 1) * int(steps) + int(event["batch"])}
             self.buffer.append(event)
-            self.progress.update({k: event[k] for k in ("epoch", "batch", "elapsed", "samples_per_sec", "loss", "accuracy") if k in event})
+            self.progress.update(
+                {
+                    k: event[k]
+                    for k in ("epoch", "batch", "elapsed", "samples_per_sec", "loss", "accuracy")
+                    if k in event
+                }
+            )
             if time.monotonic() - self.last_flush >= BATCH_FLUSH_SECONDS:
                 self.flush()
         elif kind == "epoch":
@@ -261,8 +285,13 @@ def _failure_message(exc: BaseException) -> str:
     return f"The training failed: {type(exc).__name__}: {str(exc)[:500]}"
 
 
-def execute_run(store: RunStore, run_id: str, on_event: Callable[[dict], None] | None = None,
-                stop_flag: threading.Event | None = None, dispatch_next: bool = True) -> Run | None:
+def execute_run(
+    store: RunStore,
+    run_id: str,
+    on_event: Callable[[dict], None] | None = None,
+    stop_flag: threading.Event | None = None,
+    dispatch_next: bool = True,
+) -> Run | None:
     """Train a run in this process, keeping the store up to date.
 
     The run is one that a dispatcher claimed for this process (a worker), or a queued run, which is
@@ -327,8 +356,14 @@ def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
     )
 
 
-def run_here(spec: dict, config: Any, name: str | None = None, owner: str | None = None,
-             store: RunStore | None = None, on_event: Callable[[dict], None] | None = None) -> Run:
+def run_here(
+    spec: dict,
+    config: Any,
+    name: str | None = None,
+    owner: str | None = None,
+    store: RunStore | None = None,
+    on_event: Callable[[dict], None] | None = None,
+) -> Run:
     """Train in this process and store it as a run, like a background one (``python -m nnlab train``).
 
     It starts at once, whatever the queue holds (it counts as running for the queue's bound).
@@ -337,10 +372,13 @@ def run_here(spec: dict, config: Any, name: str | None = None, owner: str | None
     """
     store = store if store is not None else RunStore()
     spec, config_dict = check_training(spec, config)
-    run = store.create(spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()})
+    run = store.create(
+        spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()}
+    )
     flag = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
+
         def _on_sigint(signum, frame):  # noqa: ARG001
             if flag.is_set():
                 raise KeyboardInterrupt

@@ -25,10 +25,11 @@ import shutil
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -149,7 +150,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    return raw[raw.rfind(")") + 2:].split()
+    return raw[raw.rfind(")") + 2 :].split()
 
 
 def _start_time(fields: list[str] | None) -> int | None:
@@ -218,8 +219,10 @@ class RunStore:
         try:
             self._setup()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"The run database {self.db_path} cannot be opened ({exc}); "
-                             "move it away to start with an empty store.") from exc
+            raise StoreError(
+                f"The run database {self.db_path} cannot be opened ({exc}); "
+                "move it away to start with an empty store."
+            ) from exc
 
     def _setup(self) -> None:
         with self._connect() as con:
@@ -279,8 +282,14 @@ class RunStore:
 
     # -- creating and reading -------------------------------------------------------------------------------
 
-    def create(self, spec: dict, config: dict, name: str | None = None, owner: str | None = None,
-               worker: dict | None = None) -> Run:
+    def create(
+        self,
+        spec: dict,
+        config: dict,
+        name: str | None = None,
+        owner: str | None = None,
+        worker: dict | None = None,
+    ) -> Run:
         """A new queued run (the caller validates spec and config; see ``Runner.submit``).
 
         With ``worker`` (a handle), the run is created already running, claimed by that worker
@@ -301,8 +310,18 @@ class RunStore:
             con.execute(
                 "INSERT INTO runs (id, name, owner, status, created, started, spec, config, n_params, worker)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (run_id, name, owner, "queued" if worker is None else "running", now, None if worker is None else now,
-                 json.dumps(spec), json.dumps(config), n_params, json.dumps(worker or {})),
+                (
+                    run_id,
+                    name,
+                    owner,
+                    "queued" if worker is None else "running",
+                    now,
+                    None if worker is None else now,
+                    json.dumps(spec),
+                    json.dumps(config),
+                    n_params,
+                    json.dumps(worker or {}),
+                ),
             )
         run = self.get(run_id)
         assert run is not None
@@ -340,7 +359,9 @@ class RunStore:
             raise RunNotFound(f"{ref!r} matches several runs ({', '.join(ids)}); give more of the id")
         raise RunNotFound(f"no run {ref!r}")
 
-    def list(self, owner: str | None = None, include_unowned: bool = True, statuses: Iterable[str] | None = None) -> list[Run]:
+    def list(
+        self, owner: str | None = None, include_unowned: bool = True, statuses: Iterable[str] | None = None
+    ) -> list[Run]:
         """Runs, newest first; ``owner`` keeps that owner's runs (plus unowned ones if asked)."""
         self.recover()
         query, params = "SELECT * FROM runs", []
@@ -365,14 +386,17 @@ class RunStore:
             if row is None or row["status"] != "queued" or row["stop_requested"]:
                 return None
             (ahead,) = con.execute(
-                "SELECT COUNT(*) FROM runs WHERE status='queued' AND stop_requested=0 AND seq<=?", (row["seq"],)
+                "SELECT COUNT(*) FROM runs WHERE status='queued' AND stop_requested=0 AND seq<=?",
+                (row["seq"],),
             ).fetchone()
         return int(ahead)
 
     def queued_ids(self) -> list[str]:
         """Ids waiting in the queue, next first."""
         with self._connect() as con:
-            rows = con.execute("SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq").fetchall()
+            rows = con.execute(
+                "SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq"
+            ).fetchall()
         return [r["id"] for r in rows]
 
     # -- metrics ---------------------------------------------------------------------------------------------
@@ -394,7 +418,9 @@ class RunStore:
         if kind not in ("epoch", "batch"):
             raise ValueError("kind must be 'epoch' or 'batch'")
         with self._connect() as con:
-            rows = con.execute("SELECT data FROM events WHERE run_id=? AND kind=? ORDER BY seq", (run_id, kind)).fetchall()
+            rows = con.execute(
+                "SELECT data FROM events WHERE run_id=? AND kind=? ORDER BY seq", (run_id, kind)
+            ).fetchall()
             prog = con.execute("SELECT progress FROM runs WHERE id=?", (run_id,)).fetchone()
         records = [_loads(r["data"], {}) for r in rows]
         columns = list(EPOCH_COLUMNS if kind == "epoch" else BATCH_COLUMNS)
@@ -413,7 +439,18 @@ class RunStore:
         """Set columns of one run (JSON-encoding dicts); for the runner and the worker."""
         if not values:
             return
-        allowed = {"name", "status", "started", "finished", "error", "test_loss", "test_accuracy", "progress", "stop_requested", "worker"}
+        allowed = {
+            "name",
+            "status",
+            "started",
+            "finished",
+            "error",
+            "test_loss",
+            "test_accuracy",
+            "progress",
+            "stop_requested",
+            "worker",
+        }
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"cannot update {', '.join(sorted(bad))}")
@@ -465,7 +502,9 @@ class RunStore:
             if row is None:
                 return
             if row["status"] == "running":
-                raise ValueError(f"Run {run.name!r} is still training: stop it first, then delete it once it has stopped.")
+                raise ValueError(
+                    f"Run {run.name!r} is still training: stop it first, then delete it once it has stopped."
+                )
             con.execute("DELETE FROM events WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM runs WHERE id=?", (run_id,))
         # The folder goes after the row: a crash in between leaves only an orphan folder, which

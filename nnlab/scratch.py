@@ -30,8 +30,9 @@ import contextlib
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,9 @@ class MLP:
         self.b: list[np.ndarray] = []
         for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             is_output = i == len(self.sizes) - 2
-            scheme = init if init != "auto" else ("he" if activation == "relu" and not is_output else "xavier")
+            scheme = (
+                init if init != "auto" else ("he" if activation == "relu" and not is_output else "xavier")
+            )
             if scheme == "he":
                 # He: variance 2 / fan_in keeps the variance of relu activations constant with depth.
                 w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
@@ -186,7 +189,9 @@ class MLP:
                 out.append(e / e.sum(axis=1, keepdims=True))
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), dtype=self.W[0].dtype)
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, l2: float = 0.0, batch_size: int = 2048) -> tuple[float, float]:
+    def evaluate(
+        self, x: np.ndarray, y: np.ndarray, l2: float = 0.0, batch_size: int = 2048
+    ) -> tuple[float, float]:
         """Mean loss (with the L2 penalty, as Keras reports val_loss) and accuracy over ``x``."""
         if len(y) == 0:
             return float("nan"), float("nan")
@@ -204,7 +209,13 @@ class MLP:
 
 
 def gradient_check(
-    net: MLP, x: np.ndarray, y: np.ndarray, l2: float = 0.0, eps: float = 1e-6, max_per_param: int | None = None, seed: int = 0
+    net: MLP,
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 0.0,
+    eps: float = 1e-6,
+    max_per_param: int | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Relative error between backprop's gradients and centred finite differences, per parameter.
 
@@ -294,8 +305,17 @@ class ScratchConfig(SettingsDict):
 # The Keras trainer's bounds (the Keras twin must accept every config this page allows), plus L2.
 LIMITS = {
     k: (0.0, 1.0) if k == "l2" else TRAIN_LIMITS[k]
-    for k in ("learning_rate", "momentum", "l2", "batch_size", "epochs", "validation_fraction", "subset", "seed",
-              "batch_event_every")
+    for k in (
+        "learning_rate",
+        "momentum",
+        "l2",
+        "batch_size",
+        "epochs",
+        "validation_fraction",
+        "subset",
+        "seed",
+        "batch_event_every",
+    )
 }
 MAX_UNITS = 4096
 MAX_HIDDEN_LAYERS = 10
@@ -312,15 +332,25 @@ def validate_config(config: ScratchConfig) -> list[str]:
     else:
         for i, h in enumerate(hidden):
             if not is_int(h) or not 1 <= h <= MAX_UNITS:
-                problems.append(f"Hidden layer {i + 1} must have between 1 and {MAX_UNITS} units (got {h!r}).")
+                problems.append(
+                    f"Hidden layer {i + 1} must have between 1 and {MAX_UNITS} units (got {h!r})."
+                )
     if config.activation not in ACTIVATIONS:
         problems.append(f"Unknown activation {config.activation!r}; choose one of {', '.join(ACTIVATIONS)}.")
     if config.init not in INITS:
         problems.append(f"Unknown initialisation {config.init!r}; choose one of {', '.join(INITS)}.")
-    problems += range_problems(config, LIMITS, whole={"batch_size", "epochs", "subset", "seed", "batch_event_every"},
-                               optional={"subset"})
-    if config.blas_threads is not None and not (is_int(config.blas_threads) and 1 <= config.blas_threads <= 256):
-        problems.append(f"The number of BLAS threads must be a whole number from 1 to 256 (got {config.blas_threads!r}).")
+    problems += range_problems(
+        config,
+        LIMITS,
+        whole={"batch_size", "epochs", "subset", "seed", "batch_event_every"},
+        optional={"subset"},
+    )
+    if config.blas_threads is not None and not (
+        is_int(config.blas_threads) and 1 <= config.blas_threads <= 256
+    ):
+        problems.append(
+            f"The number of BLAS threads must be a whole number from 1 to 256 (got {config.blas_threads!r})."
+        )
     if config.digits is not None:
         d = list(config.digits)
         if len(d) < 2 or len(set(d)) != len(d) or not all(is_int(v) and 0 <= v <= 9 for v in d):
@@ -357,14 +387,18 @@ def prepare_data(config: ScratchConfig, source: str | None = None) -> ScratchDat
         x_test, y_test = x_test[mask_te], relabel[y_test[mask_te]]
     if config.subset is not None:
         x_train, y_train = nndata.stratified_subset(x_train, y_train, config.subset, seed=config.seed)
-    x_tr, y_tr, x_val, y_val = nndata.stratified_split(x_train, y_train, config.validation_fraction, seed=config.seed)
+    x_tr, y_tr, x_val, y_val = nndata.stratified_split(
+        x_train, y_train, config.validation_fraction, seed=config.seed
+    )
 
     def prep(x: np.ndarray) -> np.ndarray:
         flat = np.asarray(x, dtype=np.float32).reshape(len(x), int(np.prod(x.shape[1:])))
         return flat / np.float32(255.0) if config.scale_inputs else flat
 
     as_int = lambda y: np.asarray(y, dtype=np.int64)  # noqa: E731
-    return ScratchData(prep(x_tr), as_int(y_tr), prep(x_val), as_int(y_val), prep(x_test), as_int(y_test), names)
+    return ScratchData(
+        prep(x_tr), as_int(y_tr), prep(x_val), as_int(y_val), prep(x_test), as_int(y_test), names
+    )
 
 
 def build_net(config: ScratchConfig, n_inputs: int = 784, n_classes: int | None = None) -> MLP:
@@ -437,8 +471,17 @@ def train(
     history: list[dict[str, Any]] = []
     stopped = diverged = False
     t0 = time.perf_counter()
-    emit({"type": "start", "epochs": config.epochs, "steps_per_epoch": steps, "n_train": n_train,
-          "lr": config.learning_rate, "time": time.time(), "layers": len(net.W)})
+    emit(
+        {
+            "type": "start",
+            "epochs": config.epochs,
+            "steps_per_epoch": steps,
+            "n_train": n_train,
+            "lr": config.learning_rate,
+            "time": time.time(),
+            "layers": len(net.W),
+        }
+    )
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _blas_limit(config.blas_threads):
         for epoch in range(1, config.epochs + 1):
             t_epoch = time.perf_counter()
@@ -461,26 +504,48 @@ def train(
                 stopped = should_stop is not None and should_stop()
                 if step % config.batch_event_every == 0 or stopped or diverged:
                     now = time.perf_counter()
-                    emit({"type": "batch", "epoch": epoch, "batch": step, "loss": loss_sum / seen,
-                          "accuracy": correct / seen, "elapsed": now - t0,
-                          "samples_per_sec": seen / max(now - t_epoch, 1e-9), "grad_norms": norms})
+                    emit(
+                        {
+                            "type": "batch",
+                            "epoch": epoch,
+                            "batch": step,
+                            "loss": loss_sum / seen,
+                            "accuracy": correct / seen,
+                            "elapsed": now - t0,
+                            "samples_per_sec": seen / max(now - t_epoch, 1e-9),
+                            "grad_norms": norms,
+                        }
+                    )
                 if stopped or diverged:
                     break
             now = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen}
             if n_val:
                 row["val_loss"], row["val_accuracy"] = net.evaluate(data.x_val, data.y_val, config.l2)
-            row.update({"lr": config.learning_rate, "elapsed": now - t0,
-                        "samples_per_sec": seen / max(now - t_epoch, 1e-9),
-                        "grad_norms": (norm_sum / max(batches, 1)).tolist()})
+            row.update(
+                {
+                    "lr": config.learning_rate,
+                    "elapsed": now - t0,
+                    "samples_per_sec": seen / max(now - t_epoch, 1e-9),
+                    "grad_norms": (norm_sum / max(batches, 1)).tolist(),
+                }
+            )
             history.append(row)
             emit({"type": "epoch", **row})
             if stopped or diverged:
                 break
         elapsed = time.perf_counter() - t0
         test_loss, test_accuracy = net.evaluate(data.x_test, data.y_test, config.l2)
-    emit({"type": "end", "stopped": stopped, "diverged": diverged, "test_loss": test_loss,
-          "test_accuracy": test_accuracy, "elapsed": elapsed})
+    emit(
+        {
+            "type": "end",
+            "stopped": stopped,
+            "diverged": diverged,
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "elapsed": elapsed,
+        }
+    )
     return ScratchResult(net, history, test_loss, test_accuracy, stopped, diverged, elapsed, n_train, n_val)
 
 
@@ -505,7 +570,10 @@ def n_params(config: ScratchConfig, n_inputs: int = 784) -> int:
 def keras_spec(config: ScratchConfig) -> dict[str, Any]:
     """The architecture spec of the same network for ``nnlab.architectures`` / the runner."""
     layers: list[dict[str, Any]] = [{"kind": "Flatten"}]
-    layers += [{"kind": "Dense", "units": int(h), "activation": config.activation, "l2": float(config.l2)} for h in config.hidden]
+    layers += [
+        {"kind": "Dense", "units": int(h), "activation": config.activation, "l2": float(config.l2)}
+        for h in config.hidden
+    ]
     layers.append({"kind": "Dense", "units": 10, "activation": "softmax", "l2": float(config.l2)})
     name = "MLP " + "-".join(str(n) for n in (784, *config.hidden, 10)) + f" {config.activation} (Keras twin)"
     return {"name": name, "layers": layers}
@@ -519,8 +587,10 @@ def keras_twin_name(config: ScratchConfig, when: float | None = None) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if when is None else when))
     arch = keras_spec(config)["name"].replace(" (Keras twin)", "")
     epochs = f"{config.epochs} epoch" + ("s" if config.epochs != 1 else "")
-    return (f"{arch} (Keras twin · lr {config.learning_rate:g} · momentum {config.momentum:g} · "
-            f"batch {config.batch_size} · {epochs} · {stamp})")
+    return (
+        f"{arch} (Keras twin · lr {config.learning_rate:g} · momentum {config.momentum:g} · "
+        f"batch {config.batch_size} · {epochs} · {stamp})"
+    )
 
 
 def keras_train_config(config: ScratchConfig):
@@ -530,10 +600,17 @@ def keras_train_config(config: ScratchConfig):
     """
     from nnlab.training import TrainConfig
 
-    return TrainConfig(optimizer="sgd", learning_rate=config.learning_rate, momentum=config.momentum,
-                       batch_size=config.batch_size, epochs=config.epochs,
-                       validation_fraction=config.validation_fraction, subset=config.subset, seed=config.seed,
-                       batch_event_every=config.batch_event_every)
+    return TrainConfig(
+        optimizer="sgd",
+        learning_rate=config.learning_rate,
+        momentum=config.momentum,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_fraction=config.validation_fraction,
+        subset=config.subset,
+        seed=config.seed,
+        batch_event_every=config.batch_event_every,
+    )
 
 
 # ---- a training in a background thread (for the app) ----------------------------------------------
@@ -564,7 +641,7 @@ class ScratchJob:
         self.created = time.time()
         self._thread = threading.Thread(target=self._run, name="nnlab-scratch", daemon=True)
 
-    def start(self) -> "ScratchJob":
+    def start(self) -> ScratchJob:
         self._thread.start()
         return self
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -88,13 +89,25 @@ def validate_config(config: TrainConfig) -> list[str]:
     if config.optimizer not in OPTIMIZERS:
         problems.append(f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
     if config.schedule not in SCHEDULES:
-        problems.append(f"Unknown learning-rate schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
-    ints = {"batch_size", "epochs", "subset", "seed", "plateau_patience", "early_stopping_patience", "batch_event_every"}
+        problems.append(
+            f"Unknown learning-rate schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}."
+        )
+    ints = {
+        "batch_size",
+        "epochs",
+        "subset",
+        "seed",
+        "plateau_patience",
+        "early_stopping_patience",
+        "batch_event_every",
+    }
     labels = {"subset": "training subset", "validation_fraction": "validation fraction"}
     problems += range_problems(config, LIMITS, whole=ints, labels=labels, optional={"subset"})
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:
-            problems.append("The validation split of this subset holds fewer than 10 images: use a larger subset or validation fraction.")
+            problems.append(
+                "The validation split of this subset holds fewer than 10 images: use a larger subset or validation fraction."
+            )
     if not problems:
         problems += subset_problems(config)
     return problems
@@ -128,7 +141,9 @@ def prepare_data(config: TrainConfig, source: str | None = None) -> PreparedData
     (x_train, y_train), (x_test, y_test) = nndata.load_mnist(source)
     if config.subset is not None:
         x_train, y_train = nndata.stratified_subset(x_train, y_train, config.subset, seed=config.seed)
-    x_tr, y_tr, x_val, y_val = nndata.stratified_split(x_train, y_train, config.validation_fraction, seed=config.seed)
+    x_tr, y_tr, x_val, y_val = nndata.stratified_split(
+        x_train, y_train, config.validation_fraction, seed=config.seed
+    )
     prep = lambda x: nndata.add_channel(nndata.scale(x))  # noqa: E731
     return PreparedData(prep(x_tr), y_tr, prep(x_val), y_val, prep(x_test), y_test)
 
@@ -139,9 +154,13 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
 
     lr: Any = config.learning_rate
     if config.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch))
+        lr = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
+        )
     elif config.schedule == "exponential":
-        lr = keras.optimizers.schedules.ExponentialDecay(config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.decay_rate)
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.decay_rate
+        )
     if config.optimizer == "adam":
         return keras.optimizers.Adam(lr)
     if config.optimizer == "sgd":
@@ -160,7 +179,15 @@ class EventCallback:
     Kept as a thin wrapper so that this module imports without TensorFlow.
     """
 
-    def __new__(cls, sink: EventSink | None, should_stop: StopCheck | None, every: int, batch_size: int, n_train: int, epochs: int):
+    def __new__(
+        cls,
+        sink: EventSink | None,
+        should_stop: StopCheck | None,
+        every: int,
+        batch_size: int,
+        n_train: int,
+        epochs: int,
+    ):
         from nnlab._tf import keras
 
         class _Callback(keras.callbacks.Callback):
@@ -179,7 +206,16 @@ class EventCallback:
             def on_train_begin(self, logs=None):
                 self.t0 = time.perf_counter()
                 steps = math.ceil(n_train / batch_size)
-                self._emit({"type": "start", "epochs": epochs, "steps_per_epoch": steps, "n_train": n_train, "lr": current_lr(self.model), "time": time.time()})
+                self._emit(
+                    {
+                        "type": "start",
+                        "epochs": epochs,
+                        "steps_per_epoch": steps,
+                        "n_train": n_train,
+                        "lr": current_lr(self.model),
+                        "time": time.time(),
+                    }
+                )
 
             def on_epoch_begin(self, epoch, logs=None):
                 self.epoch = epoch
@@ -195,15 +231,17 @@ class EventCallback:
                 if sink is not None and ((batch + 1) % every == 0 or self.stopped):
                     now = time.perf_counter()
                     seen = min((batch + 1) * batch_size, n_train)
-                    self._emit({
-                        "type": "batch",
-                        "epoch": self.epoch + 1,
-                        "batch": batch + 1,
-                        "loss": float(logs["loss"]),
-                        "accuracy": float(logs["accuracy"]),
-                        "elapsed": now - self.t0,
-                        "samples_per_sec": seen / max(now - self.epoch_t0, 1e-9),
-                    })
+                    self._emit(
+                        {
+                            "type": "batch",
+                            "epoch": self.epoch + 1,
+                            "batch": batch + 1,
+                            "loss": float(logs["loss"]),
+                            "accuracy": float(logs["accuracy"]),
+                            "elapsed": now - self.t0,
+                            "samples_per_sec": seen / max(now - self.epoch_t0, 1e-9),
+                        }
+                    )
 
             def on_epoch_end(self, epoch, logs=None):
                 now = time.perf_counter()
@@ -211,7 +249,10 @@ class EventCallback:
                 done = self.batches_done
                 # An epoch cut short by a stop request is placed where it ended (e.g. 0.22), not at 1.
                 position = epoch + 1 if done >= steps else round(epoch + done / steps, 3)
-                row = {"epoch": position, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}}
+                row = {
+                    "epoch": position,
+                    **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
+                }
                 row["lr"] = self.epoch_lr
                 row["elapsed"] = now - self.t0
                 row["samples_per_sec"] = min(done * batch_size, n_train) / max(now - self.epoch_t0, 1e-9)
@@ -243,15 +284,31 @@ def train(
     model = build_model(spec)  # raises InvalidArchitecture with every problem
     n_train, n_val = len(data.y_train), len(data.y_val)
     steps = math.ceil(n_train / config.batch_size)
-    model.compile(optimizer=make_optimizer(config, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=make_optimizer(config, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
-    events = EventCallback(on_event, should_stop, config.batch_event_every, config.batch_size, n_train, config.epochs)
+    events = EventCallback(
+        on_event, should_stop, config.batch_event_every, config.batch_size, n_train, config.epochs
+    )
     callbacks: list[Any] = [events]
     monitor = "val_loss" if n_val else "loss"
     if config.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=config.plateau_factor, patience=config.plateau_patience, min_lr=1e-6, verbose=0))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=config.plateau_factor,
+                patience=config.plateau_patience,
+                min_lr=1e-6,
+                verbose=0,
+            )
+        )
     if config.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.early_stopping_patience, restore_best_weights=True, verbose=0))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=config.early_stopping_patience, restore_best_weights=True, verbose=0
+            )
+        )
 
     x, y = data.x_train, data.y_train
     validation = (data.x_val, data.y_val) if n_val else None
@@ -262,12 +319,24 @@ def train(
     else:
         fit_kwargs = {"batch_size": config.batch_size, "shuffle": True}
     t0 = time.perf_counter()
-    model.fit(x, y, epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=0, **fit_kwargs)
+    model.fit(
+        x, y, epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=0, **fit_kwargs
+    )
     elapsed = time.perf_counter() - t0
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)
-    result = TrainResult(model, events.history, float(test_loss), float(test_accuracy), events.stopped, elapsed, n_train, n_val)
+    result = TrainResult(
+        model, events.history, float(test_loss), float(test_accuracy), events.stopped, elapsed, n_train, n_val
+    )
     if on_event is not None:
-        on_event({"type": "end", "stopped": result.stopped, "test_loss": result.test_loss, "test_accuracy": result.test_accuracy, "elapsed": elapsed})
+        on_event(
+            {
+                "type": "end",
+                "stopped": result.stopped,
+                "test_loss": result.test_loss,
+                "test_accuracy": result.test_accuracy,
+                "elapsed": elapsed,
+            }
+        )
     return result
 
 
@@ -275,10 +344,16 @@ def _augmented_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
     """Shuffled batches with small random shifts and rotations, seeded."""
     from nnlab._tf import keras, tf
 
-    augment = keras.Sequential([
-        keras.layers.RandomRotation(8 / 360, fill_mode="constant", seed=config.seed),
-        keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=config.seed + 1),
-    ])
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=config.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(config.batch_size).map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomRotation(8 / 360, fill_mode="constant", seed=config.seed),
+            keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=config.seed + 1),
+        ]
+    )
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
+        len(y), seed=config.seed, reshuffle_each_iteration=True
+    )
+    ds = ds.batch(config.batch_size).map(
+        lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
+    )
     return ds.prefetch(tf.data.AUTOTUNE)

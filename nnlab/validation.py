@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, fields
-from typing import Any, Collection, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -62,7 +63,9 @@ def range_problems(
             continue
         label = labels.get(name, name.replace("_", " "))
         if not (is_int(value) if name in whole else is_number(value)):
-            problems.append(f"The {label} must be {'a whole number' if name in whole else 'a number'} (got {value!r}).")
+            problems.append(
+                f"The {label} must be {'a whole number' if name in whole else 'a number'} (got {value!r})."
+            )
         elif not low <= value <= high:
             problems.append(f"The {label} must be between {low:g} and {high:g} (got {value:g}).")
     return problems

@@ -6,8 +6,8 @@ import streamlit as st
 
 from nnlab.architectures import count_params
 from nnlab.limits import InvalidLimits, Limits, load_limits
-from nnlab.training import validate_config
 from nnlab.runs import Run
+from nnlab.training import validate_config
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.live import get_runner, newest_active, run_label, watch_run
@@ -17,7 +17,9 @@ _RUN = "train_run"  # the run this session watches (also in the URL as ?run=ID)
 
 st.set_page_config(page_title="Build & Train · NN Lab", page_icon="🧠", layout="wide")
 st.title("🧠 Build & Train")
-st.caption("Start from a preset network, change it layer by layer, choose how to train it, and watch it learn.")
+st.caption(
+    "Start from a preset network, change it layer by layer, choose how to train it, and watch it learn."
+)
 
 visitor = visitor_id()
 try:
@@ -79,16 +81,32 @@ if limits.describe():
 
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
-mine = store.list(owner=visitor, include_unowned=False)  # this visitor's runs, newest first: read once per rerun
+mine = store.list(
+    owner=visitor, include_unowned=False
+)  # this visitor's runs, newest first: read once per rerun
 mine_active = [r for r in mine if r.is_active]
-limit_problems = [] if problems else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=len(mine_active))
-reasons = (["The network has problems (see the layers above)."] if problems else []) + (
-    ["The training settings have problems (see above)."] if config_problems else []) + limit_problems
+limit_problems = (
+    []
+    if problems
+    else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=len(mine_active))
+)
+reasons = (
+    (["The network has problems (see the layers above)."] if problems else [])
+    + (["The training settings have problems (see above)."] if config_problems else [])
+    + limit_problems
+)
 
 cols = st.columns([3, 1], vertical_alignment="bottom")
-run_name = cols[0].text_input("Run name (optional)", key="train_run_name", max_chars=80, placeholder=spec["name"],
-                              help="A name to find this run again on the other pages; empty gives the network's name and the time.")
-if cols[1].button("Train", type="primary", icon="▶️", disabled=bool(reasons), key="train_button", width="stretch"):
+run_name = cols[0].text_input(
+    "Run name (optional)",
+    key="train_run_name",
+    max_chars=80,
+    placeholder=spec["name"],
+    help="A name to find this run again on the other pages; empty gives the network's name and the time.",
+)
+if cols[1].button(
+    "Train", type="primary", icon="▶️", disabled=bool(reasons), key="train_button", width="stretch"
+):
     try:
         run = runner.submit(spec, config, name=run_name.strip() or None, owner=visitor)
     except ValueError as exc:  # the runner re-validates: say why in words
@@ -105,15 +123,28 @@ if watched and watched not in {r.id for r in mine}:
 if len(mine) > 1:
     ids = [r.id for r in mine]
     labels = {r.id: run_label(r) for r in mine}
-    picked = st.selectbox("Watching", ids, index=ids.index(watched) if watched in ids else 0, format_func=labels.get,
-                          help="Your trainings, newest first: pick one to see its charts and results.")
+    picked = st.selectbox(
+        "Watching",
+        ids,
+        index=ids.index(watched) if watched in ids else 0,
+        format_func=labels.get,
+        help="Your trainings, newest first: pick one to see its charts and results.",
+    )
     if picked != watched:
         _watch(picked)
         st.rerun()
 
 if watched:
     current = store.get(watched)
-    watch_run(watched, runner=runner, visitor=visitor, can_stop=current is not None and current.owner in (None, visitor),
-              on_edit=edit_run)
+    watch_run(
+        watched,
+        runner=runner,
+        visitor=visitor,
+        can_stop=current is not None and current.owner in (None, visitor),
+        on_edit=edit_run,
+    )
 else:
-    st.info("No training yet: choose a network and press **Train**. A quick run gives a result in seconds.", icon="👆")
+    st.info(
+        "No training yet: choose a network and press **Train**. A quick run gives a result in seconds.",
+        icon="👆",
+    )

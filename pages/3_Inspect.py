@@ -11,7 +11,14 @@ from nnlab import inspection as ins
 from nnlab.data import scale
 from nnlab.predict import predict_digit
 from nnlab.ui.live import get_store
-from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs_or_stop, link, pick_run, run_model_or_stop
+from nnlab.ui.models import (
+    DRAWING_LINK,
+    LAST_DRAWING,
+    finished_runs_or_stop,
+    link,
+    pick_run,
+    run_model_or_stop,
+)
 
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
 
@@ -34,7 +41,7 @@ def pick_image(source_col, index_col) -> tuple[np.ndarray, str]:
     """
     x_test, y_test = ev.mnist_test_set()
     drawing = last_drawing()
-    (key, value), = DRAWING_LINK.items()
+    ((key, value),) = DRAWING_LINK.items()
     if st.query_params.get(key) == value:
         del st.query_params[key]  # consumed: afterwards the radio is the user's again
         if drawing is not None:
@@ -61,22 +68,40 @@ def kernels_section(model) -> None:
         kh, kw, cin, n = kernels.shape
         channel = 0
         if cin > 1:
-            channel = st.slider(f"Input channel (this layer reads {cin} maps; each kernel has a {kh}x{kw} slice per map)",
-                                0, cin - 1, 0, key="insp_channel")
+            channel = st.slider(
+                f"Input channel (this layer reads {cin} maps; each kernel has a {kh}x{kw} slice per map)",
+                0,
+                cin - 1,
+                0,
+                key="insp_channel",
+            )
         grid = ins.kernel_grid(kernels, in_channel=channel)
-        st.plotly_chart(figs.kernels_figure(grid, f"{layer}: {n} kernels of {kh}x{kw}" + (f", input channel {channel}" if cin > 1 else "")),
-                        key="insp_kernels")
-        st.caption("Red weights respond to bright pixels, blue ones to dark pixels; first-layer kernels often become edge and stroke detectors.")
+        st.plotly_chart(
+            figs.kernels_figure(
+                grid, f"{layer}: {n} kernels of {kh}x{kw}" + (f", input channel {channel}" if cin > 1 else "")
+            ),
+            key="insp_kernels",
+        )
+        st.caption(
+            "Red weights respond to bright pixels, blue ones to dark pixels; first-layer kernels often become edge and stroke detectors."
+        )
         return
     try:
         images = ins.dense_weight_images(model)
     except ValueError as exc:
         st.info(str(exc))
         return
-    st.plotly_chart(figs.digit_images_figure(images, cols=16 if len(images) > 16 else len(images),
-                                             title=f"The first dense layer's {len(images)} units, each as its 784 input weights"),
-                    key="insp_dense_weights")
-    st.caption("Each tile shows which pixels push a unit up (red) or down (blue). For logistic regression these are the ten digit templates.")
+    st.plotly_chart(
+        figs.digit_images_figure(
+            images,
+            cols=16 if len(images) > 16 else len(images),
+            title=f"The first dense layer's {len(images)} units, each as its 784 input weights",
+        ),
+        key="insp_dense_weights",
+    )
+    st.caption(
+        "Each tile shows which pixels push a unit up (red) or down (blue). For logistic regression these are the ten digit templates."
+    )
 
 
 def maps_section(model, image: np.ndarray) -> None:
@@ -101,14 +126,18 @@ def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
         return
     left, right = st.columns([2, 3])
     left.plotly_chart(figs.saliency_figure(image, sal), key="insp_saliency")
-    right.markdown(f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel, "
-                   "scaled so that the largest is 1. The image is drawn in dim grey; over it, the bright pixels (red to yellow) "
-                   "are those whose change would move that probability most, and uncoloured ones hardly matter.")
+    right.markdown(
+        f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel, "
+        "scaled so that the largest is 1. The image is drawn in dim grey; over it, the bright pixels (red to yellow) "
+        "are those whose change would move that probability most, and uncoloured ones hardly matter."
+    )
 
 
 st.title("Inspect")
 store = get_store()  # one object per root, shared: not reopened on every rerun
-runs = finished_runs_or_stop(store, "No finished training yet. Train a network on the Build & Train page, then come back here.")
+runs = finished_runs_or_stop(
+    store, "No finished training yet. Train a network on the Build & Train page, then come back here."
+)
 run_col, source_col, index_col = st.columns([3, 2, 1])
 run = pick_run(runs, "insp_run", container=run_col)
 model = run_model_or_stop(store, run.id, "The model of this run cannot be read")
@@ -117,15 +146,21 @@ image, what = pick_image(source_col, index_col)
 probs = predict_digit(model, image)
 a, b = st.columns([1, 3])
 a.plotly_chart(figs.image_figure(image, what, height=220), key="insp_image")
-b.plotly_chart(figs.dense_figure(ins.Activation("prediction", "dense", probs), height=220).update_layout(
-    title=f"The network says {int(np.argmax(probs))} ({probs.max():.1%})", yaxis_title="probability"), key="insp_probs")
+b.plotly_chart(
+    figs.dense_figure(ins.Activation("prediction", "dense", probs), height=220).update_layout(
+        title=f"The network says {int(np.argmax(probs))} ({probs.max():.1%})", yaxis_title="probability"
+    ),
+    key="insp_probs",
+)
 
 kernel_tab = "Convolution kernels" if ins.has_conv(model) else "First-layer weights"
 tabs = st.tabs([kernel_tab, "Feature maps", "Saliency", "Weight histograms"])
 with tabs[0]:
     kernels_section(model)
 with tabs[1]:
-    st.caption(f"What each layer computes for {what}: one map per filter after convolutions and pooling, bars for dense layers.")
+    st.caption(
+        f"What each layer computes for {what}: one map per filter after convolutions and pooling, bars for dense layers."
+    )
     maps_section(model, image)
 with tabs[2]:
     saliency_section(model, image, probs)

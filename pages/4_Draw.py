@@ -11,7 +11,14 @@ from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
 from nnlab.runs import Run
 from nnlab.ui.live import get_store
-from nnlab.ui.models import DRAWING_LINK, LAST_DRAWING, finished_runs_or_stop, link, pick_run, run_model_or_stop
+from nnlab.ui.models import (
+    DRAWING_LINK,
+    LAST_DRAWING,
+    finished_runs_or_stop,
+    link,
+    pick_run,
+    run_model_or_stop,
+)
 
 CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
@@ -38,17 +45,28 @@ def clear_canvas() -> None:
 def canvas_input(pen: int) -> np.ndarray | None:
     """The canvas's RGBA pixels, or None before the first stroke."""
     result = st_canvas(
-        stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", fill_color="#FFFFFF",
-        width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True,
-        return_image_data=True, key=canvas_key(),
+        stroke_width=pen,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        fill_color="#FFFFFF",
+        width=CANVAS_SIDE,
+        height=CANVAS_SIDE,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
+        key=canvas_key(),
     )
     return result.image_data
 
 
 def upload_input() -> np.ndarray | None:
     """An uploaded picture's pixels, or None (with the reason shown) if there is none or it is unusable."""
-    upload = st.file_uploader("A PNG or JPEG picture of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
-                              help="Dark ink on light paper works too: it is detected and inverted.")
+    upload = st.file_uploader(
+        "A PNG or JPEG picture of one digit",
+        type=["png", "jpg", "jpeg"],
+        key="draw_upload",
+        help="Dark ink on light paper works too: it is detected and inverted.",
+    )
     if upload is None:
         return None
     try:
@@ -62,11 +80,21 @@ def upload_input() -> np.ndarray | None:
 
 st.title("Draw a digit")
 store = get_store()  # one object per root, shared: not reopened on every rerun
-runs = finished_runs_or_stop(store, "There is no trained network yet. Train one first, then come back here to draw digits for it.")
+runs = finished_runs_or_stop(
+    store, "There is no trained network yet. Train one first, then come back here to draw digits for it."
+)
 
-run = pick_run(runs, "draw_run", "Network", default=best_run(runs), remembered=False,
-               help="Any finished training. The most accurate one is chosen at first.")
-model = run_model_or_stop(store, run.id, "The model of this run cannot be used", spinner="Loading the network...")
+run = pick_run(
+    runs,
+    "draw_run",
+    "Network",
+    default=best_run(runs),
+    remembered=False,
+    help="Any finished training. The most accurate one is chosen at first.",
+)
+model = run_model_or_stop(
+    store, run.id, "The model of this run cannot be used", spinner="Loading the network..."
+)
 
 left, middle, right = st.columns([3, 2, 4], gap="medium")
 with left:
@@ -75,8 +103,10 @@ with left:
         pen = st.slider("Pen width", 4, 40, 18, key="draw_pen")
         image = canvas_input(pen)
         st.button("Clear the canvas", key="draw_clear", on_click=clear_canvas, icon="🧹")
-        st.caption("Draw with the mouse, a pen or a finger; the network reads the digit after every stroke. "
-                   "Undo and redo are in the canvas's toolbar.")
+        st.caption(
+            "Draw with the mouse, a pen or a finger; the network reads the digit after every stroke. "
+            "Undo and redo are in the canvas's toolbar."
+        )
     else:
         image = upload_input()
 
@@ -85,15 +115,22 @@ with right:
     probs_slot = st.container()
     # Rendered on every run, even without a drawing: a widget left out of one run loses its state, and
     # the browser would then show it off while the page still reads it as on.
-    show_saliency = st.toggle("Show which pixels drove the decision (saliency)", key="draw_saliency",
-                              disabled=img28 is None, help="Available once the network has a digit to read.")
+    show_saliency = st.toggle(
+        "Show which pixels drove the decision (saliency)",
+        key="draw_saliency",
+        disabled=img28 is None,
+        help="Available once the network has a digit to read.",
+    )
 if img28 is None:
     with middle:
         if image is None:
             st.info("Draw a digit on the canvas: what the network sees and reads appears here as you draw.")
         else:
-            st.info("No digit found yet: draw a larger digit (a dot or a short scratch is not enough)."
-                    if source == SOURCES[0] else "No digit found in this picture: use a clear picture of one digit.")
+            st.info(
+                "No digit found yet: draw a larger digit (a dot or a short scratch is not enough)."
+                if source == SOURCES[0]
+                else "No digit found in this picture: use a clear picture of one digit."
+            )
     st.stop()
 
 st.session_state[LAST_DRAWING] = img28  # for the Inspect page's "My last drawing"
@@ -107,16 +144,27 @@ answer = verdict(probs)
 with middle:
     st.plotly_chart(figs.image_figure(img28, "What the network sees", height=260), key="draw_seen")
     st.caption("Your drawing as 28 x 28 pixels, sized and centred the way MNIST's digits are.")
-    st.metric("The network reads", str(answer.digit), delta=f"{answer.confidence:.0%} sure", delta_color="off",
-              delta_arrow="off", border=True)
+    st.metric(
+        "The network reads",
+        str(answer.digit),
+        delta=f"{answer.confidence:.0%} sure",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
     if answer.unsure:
         if answer.confidence - answer.runner_up_probability < UNSURE_MARGIN:
             why = f"it hesitates between {answer.digit} ({answer.confidence:.0%}) and {answer.runner_up} ({answer.runner_up_probability:.0%})"
         else:
-            why = (f"its best guess, {answer.digit}, gets only {answer.confidence:.0%} "
-                   f"(next comes {answer.runner_up} with {answer.runner_up_probability:.0%})")
-        st.warning(f"The network is not sure: {why}. Perhaps draw the digit a little more clearly, "
-                   "or try another network.", icon="🤔")
+            why = (
+                f"its best guess, {answer.digit}, gets only {answer.confidence:.0%} "
+                f"(next comes {answer.runner_up} with {answer.runner_up_probability:.0%})"
+            )
+        st.warning(
+            f"The network is not sure: {why}. Perhaps draw the digit a little more clearly, "
+            "or try another network.",
+            icon="🤔",
+        )
 probs_slot.plotly_chart(figs.probabilities_figure(probs), key="draw_probs")
 with right:
     if show_saliency:
@@ -128,7 +176,13 @@ with right:
             st.info(str(exc))
         else:
             st.plotly_chart(figs.saliency_figure(img28, sal, height=300), key="draw_saliency_fig")
-            st.caption(f"Bright pixels (red to yellow) are those whose change would move the probability of "
-                       f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim grey underneath.")
-    link("pages/3_Inspect.py", "See this drawing's feature maps on Inspect", "🔬",
-         query_params={**DRAWING_LINK, "run": run.id})
+            st.caption(
+                f"Bright pixels (red to yellow) are those whose change would move the probability of "
+                f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim grey underneath."
+            )
+    link(
+        "pages/3_Inspect.py",
+        "See this drawing's feature maps on Inspect",
+        "🔬",
+        query_params={**DRAWING_LINK, "run": run.id},
+    )

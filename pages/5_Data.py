@@ -49,13 +49,27 @@ def _in_order() -> None:
 
 def images_tab() -> None:
     top = st.columns([1.2, 1, 1, 1.4], vertical_alignment="bottom")
-    part = top[0].segmented_control("Images from", PARTS, default="training", key="data_part", on_change=_first_page) or "training"
-    digit = top[1].selectbox("Digit", ["all", *range(10)], key="data_digit", on_change=_first_page,
-                             help="Show only the images of one digit.")
-    per_page = top[2].selectbox("Per page", [20, 40, 80, 120], index=1, key="data_per_page", on_change=_first_page)
+    part = (
+        top[0].segmented_control(
+            "Images from", PARTS, default="training", key="data_part", on_change=_first_page
+        )
+        or "training"
+    )
+    digit = top[1].selectbox(
+        "Digit",
+        ["all", *range(10)],
+        key="data_digit",
+        on_change=_first_page,
+        help="Show only the images of one digit.",
+    )
+    per_page = top[2].selectbox(
+        "Per page", [20, 40, 80, 120], index=1, key="data_per_page", on_change=_first_page
+    )
     with top[3]:
         b = st.columns(2)
-        b[0].button("Shuffle", icon="🔀", on_click=_shuffle, help="Show a random selection (click again for another).")
+        b[0].button(
+            "Shuffle", icon="🔀", on_click=_shuffle, help="Show a random selection (click again for another)."
+        )
         b[1].button("In order", on_click=_in_order, help="Back to the dataset's own order.")
 
     x, y = _arrays(part)
@@ -65,64 +79,120 @@ def images_tab() -> None:
     if not 1 <= int(st.session_state["data_page"]) <= n_pages:
         st.session_state["data_page"] = 1
     nav = st.columns([1, 3], vertical_alignment="bottom")
-    page = nav[0].number_input(f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, step=1, key="data_page")
-    idx, _ = dataview.select_indices(y, None if digit == "all" else int(digit), int(page), int(per_page), seed)
+    page = nav[0].number_input(
+        f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, step=1, key="data_page"
+    )
+    idx, _ = dataview.select_indices(
+        y, None if digit == "all" else int(digit), int(page), int(per_page), seed
+    )
     which = "all digits" if digit == "all" else f"digit {digit}"
     count = len(y) if digit == "all" else int(np.count_nonzero(y == int(digit)))
-    nav[1].caption(f"{count:,} {part} images of {which}, {'shuffled' if seed is not None else 'in dataset order'}. "
-                   "The small number above each image is its label.")
-    st.plotly_chart(dataview.image_grid_figure(x[idx], y[idx], idx, cols=10), width="stretch", key="data_grid")
+    nav[1].caption(
+        f"{count:,} {part} images of {which}, {'shuffled' if seed is not None else 'in dataset order'}. "
+        "The small number above each image is its label."
+    )
+    st.plotly_chart(
+        dataview.image_grid_figure(x[idx], y[idx], idx, cols=10), width="stretch", key="data_grid"
+    )
 
 
 def counts_tab() -> None:
     (_, y_tr), (_, y_te) = _mnist()
-    share = st.toggle("Show shares instead of counts", key="data_share",
-                      help="Each digit's fraction of its part: the training and test sets have the same balance.")
+    share = st.toggle(
+        "Show shares instead of counts",
+        key="data_share",
+        help="Each digit's fraction of its part: the training and test sets have the same balance.",
+    )
     st.plotly_chart(dataview.class_counts_figure(y_tr, y_te, share=share), width="stretch")
     table = dataview.class_counts_table(y_tr, y_te)
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "training share": st.column_config.NumberColumn(format="percent"),
-        "test share": st.column_config.NumberColumn(format="percent"),
-    })
-    st.caption("MNIST is nearly balanced: every digit is 9-11 % of the images, so accuracy is a fair summary "
-               "(a model that always answers '1' would score only about 11 %).")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "training share": st.column_config.NumberColumn(format="percent"),
+            "test share": st.column_config.NumberColumn(format="percent"),
+        },
+    )
+    st.caption(
+        "MNIST is nearly balanced: every digit is 9-11 % of the images, so accuracy is a fair summary "
+        "(a model that always answers '1' would score only about 11 %)."
+    )
 
 
 def means_tab() -> None:
     part = st.segmented_control("Average over", PARTS, default="training", key="data_mean_part") or "training"
     st.plotly_chart(dataview.mean_images_figure(_means(part)), width="stretch")
-    st.caption("Each picture is the pixel-by-pixel average of every image of that digit. Bright areas are where "
-               "that digit's strokes usually are; blur shows how much handwriting varies (1 is sharp, 2 and 8 are not).")
+    st.caption(
+        "Each picture is the pixel-by-pixel average of every image of that digit. Bright areas are where "
+        "that digit's strokes usually are; blur shows how much handwriting varies (1 is sharp, 2 and 8 are not)."
+    )
 
 
 def histogram_tab() -> None:
     c = st.columns(3)
     part = c[0].segmented_control("Pixels of", PARTS, default="training", key="data_hist_part") or "training"
-    log_y = c[1].toggle("Log scale", value=True, key="data_hist_log", help="The 0s outnumber every other value by far.")
+    log_y = c[1].toggle(
+        "Log scale", value=True, key="data_hist_log", help="The 0s outnumber every other value by far."
+    )
     skip_zero = c[2].toggle("Hide the 0s (background)", key="data_hist_zero")
     counts = _histogram(part)
-    st.plotly_chart(dataview.pixel_histogram_figure(counts, log_y=log_y, skip_zero=skip_zero), width="stretch")
+    st.plotly_chart(
+        dataview.pixel_histogram_figure(counts, log_y=log_y, skip_zero=skip_zero), width="stretch"
+    )
     zero, full = counts[0] / counts.sum(), counts[250:].sum() / counts.sum()
-    st.caption(f"{zero:.0%} of all pixels are exactly 0 (background) and {full:.0%} are 250 or more (ink): "
-               "the images are almost black and white.")
+    st.caption(
+        f"{zero:.0%} of all pixels are exactly 0 (background) and {full:.0%} are 250 or more (ink): "
+        "the images are almost black and white."
+    )
 
 
 def scaling_tab() -> None:
     c = st.columns([1, 1, 2], vertical_alignment="bottom")
-    part = c[0].segmented_control("Image from", PARTS, default="training", key="data_scale_part") or "training"
+    part = (
+        c[0].segmented_control("Image from", PARTS, default="training", key="data_scale_part") or "training"
+    )
     x, y = _arrays(part)
-    i = int(c[1].number_input("Image number", min_value=0, max_value=len(y) - 1, value=0, step=1, key="data_scale_index",
-                              help=f"0 to {len(y) - 1:,}"))
+    i = int(
+        c[1].number_input(
+            "Image number",
+            min_value=0,
+            max_value=len(y) - 1,
+            value=0,
+            step=1,
+            key="data_scale_index",
+            help=f"0 to {len(y) - 1:,}",
+        )
+    )
     c[2].caption(f"Image #{i} of the {part} set, label **{y[i]}**.")
     rows, cols = dataview.ink_box(x[i])
     crop = x[i][rows, cols]
-    st.caption(f"Showing rows {rows.start}-{rows.stop - 1} and columns {cols.start}-{cols.stop - 1}, where the ink is; "
-               "every other pixel is 0.")
+    st.caption(
+        f"Showing rows {rows.start}-{rows.stop - 1} and columns {cols.start}-{cols.stop - 1}, where the ink is; "
+        "every other pixel is 0."
+    )
     left, right = st.columns(2)
-    left.plotly_chart(dataview.values_heatmap(crop, "Raw pixel values (0-255)", 255, ".0f", origin=(rows.start, cols.start)), width="stretch")
-    right.plotly_chart(dataview.values_heatmap(crop / 255.0, "Scaled inputs (value / 255, in [0, 1])", 1, ".2f", origin=(rows.start, cols.start)), width="stretch")
-    st.dataframe(dataview.input_stats(x[i]), hide_index=True, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="%.3g") for k in ("min", "max", "mean", "std", "sum of squares")})
+    left.plotly_chart(
+        dataview.values_heatmap(
+            crop, "Raw pixel values (0-255)", 255, ".0f", origin=(rows.start, cols.start)
+        ),
+        width="stretch",
+    )
+    right.plotly_chart(
+        dataview.values_heatmap(
+            crop / 255.0, "Scaled inputs (value / 255, in [0, 1])", 1, ".2f", origin=(rows.start, cols.start)
+        ),
+        width="stretch",
+    )
+    st.dataframe(
+        dataview.input_stats(x[i]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            k: st.column_config.NumberColumn(format="%.3g")
+            for k in ("min", "max", "mean", "std", "sum of squares")
+        },
+    )
     st.markdown(
         "**Why divide by 255?** A neuron computes a weighted sum of all 784 inputs. With raw values up to 255 "
         "that sum, and the gradient of every first-layer weight, is 255 times larger than with inputs in [0, 1]: "
@@ -140,7 +210,9 @@ def scaling_tab() -> None:
 
 st.set_page_config(page_title="Data · NN Lab", page_icon="🧠", layout="wide")
 st.title("🔎 Data explorer")
-st.write("MNIST: 70,000 handwritten digits, 28 x 28 gray pixels each, 60,000 for training and 10,000 for testing.")
+st.write(
+    "MNIST: 70,000 handwritten digits, 28 x 28 gray pixels each, 60,000 for training and 10,000 for testing."
+)
 try:
     _mnist()
 except nndata.DatasetError as exc:

@@ -24,16 +24,16 @@ SOURCE = Path(scratch.__file__)
 
 HELP = {
     "hidden": "Units of each hidden layer, separated by commas: '128' is one layer, '256, 128' two. Leave empty for "
-              "no hidden layer (logistic regression).",
+    "no hidden layer (logistic regression).",
     "activation": "relu keeps gradients alive in deep nets; sigmoid's slope is at most 0.25, so its gradients shrink "
-                  "layer after layer (watch the gradient norms with several sigmoid layers).",
+    "layer after layer (watch the gradient norms with several sigmoid layers).",
     "init": "auto: He initialisation for relu layers, Xavier for sigmoid/tanh layers and the output.",
     "scale": "Divide the pixels by 255. Off, the network sees raw 0-255 values: sums 255 times larger, "
-             "saturated or exploding units, and a loss that struggles or overflows.",
+    "saturated or exploding units, and a loss that struggles or overflows.",
     "keras": "Also train exactly this architecture with Keras (same SGD, rate, momentum, batch size, epochs, images and "
-             "split) in the background runner, and overlay its curves. Keras always gets scaled inputs.",
+    "split) in the background runner, and overlay its curves. Keras always gets scaled inputs.",
     "blas": "Threads NumPy's matrix library (BLAS) may use during this training. For a network this small, 1 is "
-            "about as fast as more on an idle machine and far faster on a busy one.",
+    "about as fast as more on an idle machine and far faster on a busy one.",
 }
 
 
@@ -66,7 +66,9 @@ def _slots() -> Slots:
 
 
 @st.cache_resource(show_spinner="Preparing the images…", max_entries=2)
-def _data(digits: tuple[int, ...] | None, subset: int | None, seed: int, scale_inputs: bool) -> scratch.ScratchData:
+def _data(
+    digits: tuple[int, ...] | None, subset: int | None, seed: int, scale_inputs: bool
+) -> scratch.ScratchData:
     config = scratch.ScratchConfig(digits=digits, subset=subset, seed=seed, scale_inputs=scale_inputs)
     return scratch.prepare_data(config)
 
@@ -83,16 +85,31 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:
-        raise ValueError(f"Hidden layers: write whole numbers separated by commas, like 256, 128 (got {text!r}).") from None
+        raise ValueError(
+            f"Hidden layers: write whole numbers separated by commas, like 256, 128 (got {text!r})."
+        ) from None
     return sizes
 
 
 # Every setting's default. The values live in the session state (not in the widgets' arguments), and
 # a copy survives visits to other pages, which drop a widget's state when it is not drawn.
 FORM_DEFAULTS = {
-    "fs_hidden": "128", "fs_activation": scratch.ACTIVATIONS[0], "fs_init": scratch.INITS[0], "fs_lr": 0.1,
-    "fs_momentum": 0.9, "fs_l2": 0.0, "fs_batch": 64, "fs_epochs": 3, "fs_subset": "10,000", "fs_scale": True,
-    "fs_task": "ten digits", "fs_digit_a": 3, "fs_digit_b": 8, "fs_keras": False, "fs_seed": 0, "fs_blas": next(iter(BLAS)),
+    "fs_hidden": "128",
+    "fs_activation": scratch.ACTIVATIONS[0],
+    "fs_init": scratch.INITS[0],
+    "fs_lr": 0.1,
+    "fs_momentum": 0.9,
+    "fs_l2": 0.0,
+    "fs_batch": 64,
+    "fs_epochs": 3,
+    "fs_subset": "10,000",
+    "fs_scale": True,
+    "fs_task": "ten digits",
+    "fs_digit_a": 3,
+    "fs_digit_b": 8,
+    "fs_keras": False,
+    "fs_seed": 0,
+    "fs_blas": next(iter(BLAS)),
 }
 _SAVED = "fs_saved_settings"
 
@@ -105,7 +122,9 @@ def _restore_settings() -> None:
 
 
 def _save_settings() -> None:
-    st.session_state[_SAVED] = {key: st.session_state[key] for key in FORM_DEFAULTS if key in st.session_state}
+    st.session_state[_SAVED] = {
+        key: st.session_state[key] for key in FORM_DEFAULTS if key in st.session_state
+    }
 
 
 def event_every(subset: int | None, batch_size: int) -> int:
@@ -122,38 +141,77 @@ def settings_form() -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
     c = st.columns(3)
     with c[0]:
         hidden_text = st.text_input("Hidden layer sizes", key="fs_hidden", help=HELP["hidden"])
-        activation = st.selectbox("Hidden activation", scratch.ACTIVATIONS, key="fs_activation", help=HELP["activation"])
+        activation = st.selectbox(
+            "Hidden activation", scratch.ACTIVATIONS, key="fs_activation", help=HELP["activation"]
+        )
         init = st.selectbox("Weight initialisation", scratch.INITS, key="fs_init", help=HELP["init"])
     with c[1]:
-        lr = st.select_slider("Learning rate", LEARNING_RATES, format_func=lambda v: f"{v:g}", key="fs_lr",
-                              help="How big a step each update takes downhill.")
-        momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key="fs_momentum",
-                             help="How much of the previous update carries into the next (0 = plain SGD).")
-        l2 = st.select_slider("L2 penalty", L2_VALUES, format_func=lambda v: f"{v:g}", key="fs_l2",
-                              help="Adds l2 x (sum of squared weights) to the loss: keeps weights small.")
+        lr = st.select_slider(
+            "Learning rate",
+            LEARNING_RATES,
+            format_func=lambda v: f"{v:g}",
+            key="fs_lr",
+            help="How big a step each update takes downhill.",
+        )
+        momentum = st.slider(
+            "Momentum",
+            0.0,
+            0.99,
+            step=0.01,
+            key="fs_momentum",
+            help="How much of the previous update carries into the next (0 = plain SGD).",
+        )
+        l2 = st.select_slider(
+            "L2 penalty",
+            L2_VALUES,
+            format_func=lambda v: f"{v:g}",
+            key="fs_l2",
+            help="Adds l2 x (sum of squared weights) to the loss: keeps weights small.",
+        )
     with c[2]:
-        batch_size = st.select_slider("Batch size", BATCH_SIZES, key="fs_batch", help="Images per weight update.")
+        batch_size = st.select_slider(
+            "Batch size", BATCH_SIZES, key="fs_batch", help="Images per weight update."
+        )
         epochs = int(st.number_input("Epochs", min_value=1, max_value=100, step=1, key="fs_epochs"))
-        subset = SUBSETS[st.selectbox("Training images", list(SUBSETS), key="fs_subset",
-                                      help="A stratified sample of the 60,000 (10 % of it is held out for validation).")]
+        subset = SUBSETS[
+            st.selectbox(
+                "Training images",
+                list(SUBSETS),
+                key="fs_subset",
+                help="A stratified sample of the 60,000 (10 % of it is held out for validation).",
+            )
+        ]
     c = st.columns(3)
     scale_inputs = c[0].toggle("Scale inputs to [0, 1]", key="fs_scale", help=HELP["scale"])
-    task = c[1].segmented_control("Task", ["ten digits", "two digits"], key="fs_task",
-                                  help="Two digits make a binary task: one sigmoid output unit with binary cross-entropy.")
+    task = c[1].segmented_control(
+        "Task",
+        ["ten digits", "two digits"],
+        key="fs_task",
+        help="Two digits make a binary task: one sigmoid output unit with binary cross-entropy.",
+    )
     digits = None
     if task == "two digits":
         d = c[1].columns(2)
         a = d[0].selectbox("first digit", range(10), key="fs_digit_a")
         b = d[1].selectbox("second digit", range(10), key="fs_digit_b")
         digits = (int(a), int(b))
-    keras_twin = c[2].toggle("Train the same network in Keras too", key="fs_keras",
-                             help=HELP["keras"], disabled=digits is not None)
+    keras_twin = c[2].toggle(
+        "Train the same network in Keras too", key="fs_keras", help=HELP["keras"], disabled=digits is not None
+    )
     if digits is not None:
         c[2].caption("The Keras twin trains on all ten digits only.")
     with st.expander("More settings"):
         m = st.columns(2)
-        seed = int(m[0].number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="fs_seed",
-                                     help="The same seed gives the same weights, shuffles and numbers."))
+        seed = int(
+            m[0].number_input(
+                "Seed",
+                min_value=0,
+                max_value=2**31 - 1,
+                step=1,
+                key="fs_seed",
+                help="The same seed gives the same weights, shuffles and numbers.",
+            )
+        )
         blas = BLAS[m[1].selectbox("BLAS threads", list(BLAS), key="fs_blas", help=HELP["blas"])]
     _save_settings()
     try:
@@ -161,9 +219,20 @@ def settings_form() -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
     except ValueError as exc:
         return None, False, [str(exc)]
     config = scratch.ScratchConfig(
-        hidden=hidden, activation=activation, init=init, learning_rate=float(lr), momentum=float(momentum),
-        l2=float(l2), batch_size=int(batch_size), epochs=epochs, subset=subset, digits=digits,
-        scale_inputs=scale_inputs, seed=seed, blas_threads=blas, batch_event_every=event_every(subset, int(batch_size)),
+        hidden=hidden,
+        activation=activation,
+        init=init,
+        learning_rate=float(lr),
+        momentum=float(momentum),
+        l2=float(l2),
+        batch_size=int(batch_size),
+        epochs=epochs,
+        subset=subset,
+        digits=digits,
+        scale_inputs=scale_inputs,
+        seed=seed,
+        blas_threads=blas,
+        batch_event_every=event_every(subset, int(batch_size)),
     )
     problems += scratch.validate_config(config)
     return config, keras_twin and digits is None, problems
@@ -177,7 +246,9 @@ def start(slot: Slot, config: scratch.ScratchConfig, keras_twin: bool, visitor: 
         return [f"The server's limits are misconfigured: {exc}"]
     problems = limits.problems(n_params=scratch.n_params(config), epochs=config.epochs, visitor_active=0)
     if _slots().running() >= MAX_RUNNING:
-        problems.append(f"{MAX_RUNNING} from-scratch trainings are already running on this server: try again in a minute.")
+        problems.append(
+            f"{MAX_RUNNING} from-scratch trainings are already running on this server: try again in a minute."
+        )
     if problems:
         return problems
     data = _data(config.digits, config.subset, config.seed, config.scale_inputs)
@@ -188,12 +259,16 @@ def start(slot: Slot, config: scratch.ScratchConfig, keras_twin: bool, visitor: 
             store, runner = _store_and_runner()
             active = len(store.list(owner=visitor, include_unowned=False, statuses=("queued", "running")))
             twin_config = scratch.keras_train_config(config)
-            twin_problems = limits.problems(n_params=scratch.n_params(config), epochs=config.epochs, visitor_active=active)
+            twin_problems = limits.problems(
+                n_params=scratch.n_params(config), epochs=config.epochs, visitor_active=active
+            )
             if twin_problems:
                 slot.keras_error = " ".join(twin_problems)
             else:
                 spec = scratch.keras_spec(config)
-                slot.keras_run_id = runner.submit(spec, twin_config, name=scratch.keras_twin_name(config), owner=visitor).id
+                slot.keras_run_id = runner.submit(
+                    spec, twin_config, name=scratch.keras_twin_name(config), owner=visitor
+                ).id
         except Exception as exc:  # noqa: BLE001 - shown in words; the NumPy training goes on
             slot.keras_error = f"The Keras twin could not be started: {exc}"
     return []
@@ -251,12 +326,21 @@ def live_view(slot: Slot) -> None:
             if snap["stop_requested"]:
                 st.caption("Stopping after this batch…")
             else:
-                st.button("Stop", icon="⏹️", key="fs_stop", on_click=stop, args=(slot,),
-                          help="End the training after the current batch; the network keeps what it learned.")
+                st.button(
+                    "Stop",
+                    icon="⏹️",
+                    key="fs_stop",
+                    on_click=stop,
+                    args=(slot,),
+                    help="End the training after the current batch; the network keeps what it learned.",
+                )
         else:
             if end.get("diverged"):
-                st.warning("The loss became NaN or infinite: the training **diverged**. The steps were too large for "
-                           "these inputs: lower the learning rate, or scale the inputs to [0, 1].", icon="💥")
+                st.warning(
+                    "The loss became NaN or infinite: the training **diverged**. The steps were too large for "
+                    "these inputs: lower the learning rate, or scale the inputs to [0, 1].",
+                    icon="💥",
+                )
             elif end.get("stopped"):
                 st.warning("Stopped before the end: the results are for the network as it stood.", icon="⏹️")
             for message in scratch_view.lessons(config, snap["batches"], snap["epochs"], end):
@@ -269,21 +353,39 @@ def live_view(slot: Slot) -> None:
         cols = st.columns(2)
         for col, metric in zip(cols, ("loss", "accuracy")):
             fig = charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
-            col.plotly_chart(fig, width="stretch", key="fs_chart_loss" if metric == "loss" else "fs_chart_acc")
+            col.plotly_chart(
+                fig, width="stretch", key="fs_chart_loss" if metric == "loss" else "fs_chart_acc"
+            )
 
         cols = st.columns(2)
         with cols[0]:
             frame = scratch_view.grad_norm_frame(snap["batches"], steps)
-            st.plotly_chart(scratch_view.grad_norm_figure(frame, n_layers=len(config.hidden) + 1), width="stretch", key="fs_chart_grads")
-            st.caption("The size of each layer's weight gradient. With sigmoid and several hidden layers the lines near "
-                       "the input sit orders of magnitude below the output's: those layers barely learn (vanishing gradients).")
+            st.plotly_chart(
+                scratch_view.grad_norm_figure(frame, n_layers=len(config.hidden) + 1),
+                width="stretch",
+                key="fs_chart_grads",
+            )
+            st.caption(
+                "The size of each layer's weight gradient. With sigmoid and several hidden layers the lines near "
+                "the input sit orders of magnitude below the output's: those layers barely learn (vanishing gradients)."
+            )
         with cols[1]:
             if job.net is not None:
-                images = scratch.first_layer_images(job.net, max_units=32) if job.net.W[0].shape[0] == 784 else None
+                images = (
+                    scratch.first_layer_images(job.net, max_units=32)
+                    if job.net.W[0].shape[0] == 784
+                    else None
+                )
                 if images is not None:
-                    st.plotly_chart(scratch_view.weights_figure(images, total_units=job.net.W[0].shape[1]), width="stretch", key="fs_chart_weights")
-                    st.caption("Each square is one first-layer unit's 784 weights laid out as the image they multiply "
-                               "(red positive, blue negative): the stroke pattern that unit responds to.")
+                    st.plotly_chart(
+                        scratch_view.weights_figure(images, total_units=job.net.W[0].shape[1]),
+                        width="stretch",
+                        key="fs_chart_weights",
+                    )
+                    st.caption(
+                        "Each square is one first-layer unit's 784 weights laid out as the image they multiply "
+                        "(red positive, blue negative): the stroke pattern that unit responds to."
+                    )
 
         keras_run, keras_epochs = keras_status(slot)  # once per refresh: two database reads
         twin(slot, epoch_df, keras_run, keras_epochs)
@@ -303,9 +405,17 @@ def twin(slot: Slot, scratch_epochs, run, keras_epochs) -> None:
     if run is None:
         st.warning("The Keras run no longer exists.")
         return
-    status = {"queued": "waiting in the queue", "running": "training", "completed": "done", "stopped": "stopped",
-              "failed": "failed"}.get(run.status, run.status)
-    st.caption(f"Keras twin: {run.name} · {status}" + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else ""))
+    status = {
+        "queued": "waiting in the queue",
+        "running": "training",
+        "completed": "done",
+        "stopped": "stopped",
+        "failed": "failed",
+    }.get(run.status, run.status)
+    st.caption(
+        f"Keras twin: {run.name} · {status}"
+        + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
+    )
     if run.status == "failed":
         from nnlab.ui.live import plain_error
 
@@ -316,12 +426,17 @@ def twin(slot: Slot, scratch_epochs, run, keras_epochs) -> None:
     cols[1].plotly_chart(charts.overlay_figure(runs, "loss"), width="stretch", key="fs_cmp_loss")
     table = scratch_view.comparison_table(scratch_epochs, keras_epochs)
     if not table.empty:
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
-            "accuracy": st.column_config.NumberColumn(format="percent"),
-            "val_accuracy": st.column_config.NumberColumn(format="percent"),
-            "seconds": st.column_config.NumberColumn(format="%.1f"),
-            "samples/s": st.column_config.NumberColumn(format="%.0f"),
-        })
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "accuracy": st.column_config.NumberColumn(format="percent"),
+                "val_accuracy": st.column_config.NumberColumn(format="percent"),
+                "seconds": st.column_config.NumberColumn(format="%.1f"),
+                "samples/s": st.column_config.NumberColumn(format="%.0f"),
+            },
+        )
 
 
 st.set_page_config(page_title="From scratch · NN Lab", page_icon="🧠", layout="wide")
@@ -342,9 +457,13 @@ if config is not None and not problems:
     k = len(config.digits) if config.digits else 10
     sizes = " → ".join(str(n) for n in (784, *config.hidden, 1 if k == 2 else k))
     out = "sigmoid + binary cross-entropy" if k == 2 else "softmax + cross-entropy"
-    st.caption(f"Network: {sizes} · {config.activation} hidden units · {out} · {scratch.n_params(config):,} parameters")
+    st.caption(
+        f"Network: {sizes} · {config.activation} hidden units · {out} · {scratch.n_params(config):,} parameters"
+    )
 
-if st.button("Train", type="primary", icon="▶️", disabled=running or config is None or bool(problems), key="fs_train"):
+if st.button(
+    "Train", type="primary", icon="▶️", disabled=running or config is None or bool(problems), key="fs_train"
+):
     failed = start(slot, config, keras_twin, visitor)
     for problem in failed:
         st.error(problem)

@@ -31,7 +31,9 @@ def test_home_lists_runs_newest_first_with_failures_in_words():
     spec = architectures.get_preset("MLP 784-128-10")
     config = TrainConfig(epochs=1, subset=500).to_dict()
     done = store.create(spec, config, name="first", owner="visitor_a")
-    store.update(done.id, status="completed", test_accuracy=0.9512, started=done.created, finished=done.created + 12)
+    store.update(
+        done.id, status="completed", test_accuracy=0.9512, started=done.created, finished=done.created + 12
+    )
     broken = store.create(spec, config, name="second", owner="visitor_a")
     store.update(broken.id, status="failed", error="The training ran out of memory.")
     store.create(spec, config, name="someone else's", owner="visitor_b")

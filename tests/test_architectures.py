@@ -49,14 +49,26 @@ def _messages(spec):
 
 
 def test_conv_after_flatten_is_explained_at_its_layer():
-    spec = {"layers": [{"kind": "Flatten"}, {"kind": "Conv2D", "filters": 8}, {"kind": "Dense", "units": 10, "activation": "softmax"}]}
+    spec = {
+        "layers": [
+            {"kind": "Flatten"},
+            {"kind": "Conv2D", "filters": 8},
+            {"kind": "Dense", "units": 10, "activation": "softmax"},
+        ]
+    }
     problems = A.validate(spec)
     assert problems[0].layer == 1
     assert "move it before the Flatten" in problems[0].message
 
 
 def test_kernel_or_pool_larger_than_input():
-    spec = {"layers": [{"kind": "Conv2D", "filters": 4, "kernel_size": 30}, {"kind": "Flatten"}, {"kind": "Dense", "units": 10, "activation": "softmax"}]}
+    spec = {
+        "layers": [
+            {"kind": "Conv2D", "filters": 4, "kernel_size": 30},
+            {"kind": "Flatten"},
+            {"kind": "Dense", "units": 10, "activation": "softmax"},
+        ]
+    }
     assert any("larger than its 28x28 input" in m for m in _messages(spec))
     pools = [{"kind": "MaxPooling2D", "pool_size": 2}] * 5
     spec = {"layers": pools + [{"kind": "Flatten"}, {"kind": "Dense", "units": 10, "activation": "softmax"}]}
@@ -65,15 +77,19 @@ def test_kernel_or_pool_larger_than_input():
 
 
 def test_bad_settings_each_get_a_message():
-    spec = {"layers": [
-        {"kind": "Flatten"},
-        {"kind": "Dense", "units": 0},
-        {"kind": "Dropout", "rate": 1.0},
-        {"kind": "Dense", "units": 16, "activation": "swish", "l2": -1},
-        {"kind": "Dense", "units": 10, "activation": "softmax"},
-    ]}
+    spec = {
+        "layers": [
+            {"kind": "Flatten"},
+            {"kind": "Dense", "units": 0},
+            {"kind": "Dropout", "rate": 1.0},
+            {"kind": "Dense", "units": 16, "activation": "swish", "l2": -1},
+            {"kind": "Dense", "units": 10, "activation": "softmax"},
+        ]
+    }
     msgs = _messages(spec)
-    assert any(m.startswith("Layer 2: the number of units must be a whole number of at least 1") for m in msgs)
+    assert any(
+        m.startswith("Layer 2: the number of units must be a whole number of at least 1") for m in msgs
+    )
     assert any(m.startswith("Layer 3: the dropout rate must be at least 0 and below 1") for m in msgs)
     assert any("unknown activation 'swish'" in m for m in msgs)
     assert any("L2 penalty" in m for m in msgs)
@@ -95,13 +111,15 @@ def test_build_model_refuses_an_invalid_spec_with_every_problem():
 
 
 def test_regularizers_and_batchnorm_reach_keras():
-    spec = {"layers": [
-        {"kind": "Conv2D", "filters": 4, "padding": "same", "l2": 0.01},
-        {"kind": "BatchNormalization"},
-        {"kind": "AveragePooling2D", "pool_size": 2},
-        {"kind": "Flatten"},
-        {"kind": "Dense", "units": 10, "activation": "softmax", "l1": 0.001},
-    ]}
+    spec = {
+        "layers": [
+            {"kind": "Conv2D", "filters": 4, "padding": "same", "l2": 0.01},
+            {"kind": "BatchNormalization"},
+            {"kind": "AveragePooling2D", "pool_size": 2},
+            {"kind": "Flatten"},
+            {"kind": "Dense", "units": 10, "activation": "softmax", "l1": 0.001},
+        ]
+    }
     model = A.build_model(spec)
     assert model.layers[0].kernel_regularizer is not None
     assert model.layers[0].output.shape[1:] == (28, 28, 4)

@@ -12,15 +12,29 @@ def _batch_df() -> pd.DataFrame:
     rows = []
     for epoch in (1, 2):
         for batch in (5, 10):
-            rows.append({"epoch": epoch, "batch": batch, "step": (epoch - 1) * 10 + batch, "loss": 2.0 / (epoch * batch), "accuracy": 0.05 * epoch * batch})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "batch": batch,
+                    "step": (epoch - 1) * 10 + batch,
+                    "loss": 2.0 / (epoch * batch),
+                    "accuracy": 0.05 * epoch * batch,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _epoch_df() -> pd.DataFrame:
-    return pd.DataFrame({
-        "epoch": [1, 2], "loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_loss": [0.45, 0.35],
-        "val_accuracy": [0.85, 0.88], "lr": [1e-3, 5e-4],
-    })
+    return pd.DataFrame(
+        {
+            "epoch": [1, 2],
+            "loss": [0.5, 0.3],
+            "accuracy": [0.8, 0.9],
+            "val_loss": [0.45, 0.35],
+            "val_accuracy": [0.85, 0.88],
+            "lr": [1e-3, 5e-4],
+        }
+    )
 
 
 def test_training_figure_has_batch_train_and_validation_traces():
@@ -49,7 +63,11 @@ def test_smoothing_follows_exponential_moving_average():
 
 def test_empty_tables_give_labelled_empty_charts():
     empty = pd.DataFrame(columns=["epoch", "batch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"])
-    for fig in (charts.training_figure(empty, empty, "loss"), charts.lr_figure(empty), charts.overlay_figure({"a": empty})):
+    for fig in (
+        charts.training_figure(empty, empty, "loss"),
+        charts.lr_figure(empty),
+        charts.overlay_figure({"a": empty}),
+    ):
         assert len(fig.data) == 0
         assert fig.layout.title.text
 
@@ -75,6 +93,8 @@ def test_lr_figure_uses_log_scale():
 
 def test_overlay_has_one_line_per_run_with_data():
     other = _epoch_df().assign(val_accuracy=[0.7, 0.75])
-    fig = charts.overlay_figure({"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy")
+    fig = charts.overlay_figure(
+        {"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy"
+    )
     assert [t.name for t in fig.data] == ["run A", "run B"]
     assert list(fig.data[1].y) == [0.7, 0.75]

@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def nnlab(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "nnlab", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "nnlab", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
 
 
 def test_presets_lists_every_preset_with_its_parameter_count():
@@ -44,7 +51,19 @@ def test_bad_arguments_give_one_line_and_status_2(args, message):
 
 
 def test_quick_training_prints_progress_accuracy_and_where_the_model_is(tmp_path):
-    out = nnlab("train", "--preset", "logistic", "--epochs", "2", "--subset", "1000", "--seed", "1", "--batch-size", "50")
+    out = nnlab(
+        "train",
+        "--preset",
+        "logistic",
+        "--epochs",
+        "2",
+        "--subset",
+        "1000",
+        "--seed",
+        "1",
+        "--batch-size",
+        "50",
+    )
     assert out.returncode == 0, out.stderr
     assert "epoch 2/2" in out.stderr and "samples/s" in out.stderr
     acc_line = next(line for line in out.stdout.splitlines() if line.startswith("test accuracy"))

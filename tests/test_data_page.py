@@ -51,7 +51,9 @@ def test_class_counts_and_means():
     assert list(table["training"]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 1]
     assert table["training share"].sum() == pytest.approx(1.0)
     fig = dataview.class_counts_figure(y_tr, np.array([1]))
-    assert [t.name for t in fig.data] == ["training", "test"] and list(fig.data[0].y) == list(table["training"])
+    assert [t.name for t in fig.data] == ["training", "test"] and list(fig.data[0].y) == list(
+        table["training"]
+    )
     x = np.zeros((4, 2, 2), dtype=np.uint8)
     x[0], x[1] = 100, 200
     means = dataview.mean_images(x, y_tr)
@@ -66,7 +68,11 @@ def test_pixel_histogram_and_scaling_tables():
     fig = dataview.pixel_histogram_figure(counts, skip_zero=True)
     assert fig.data[0].x[0] == 1 and fig.layout.yaxis.type == "log"
     raw, scaled = dataview.raw_and_scaled(x[0])
-    assert raw.iloc[1, 0] == 255 and scaled.iloc[1, 0] == 1.0 and scaled.iloc[1, 1] == pytest.approx(0.5, abs=0.01)
+    assert (
+        raw.iloc[1, 0] == 255
+        and scaled.iloc[1, 0] == 1.0
+        and scaled.iloc[1, 1] == pytest.approx(0.5, abs=0.01)
+    )
     stats = dataview.input_stats(x[0]).set_index("inputs")
     assert stats.loc["raw 0-255", "max"] == 255 and stats.loc["scaled [0, 1]", "max"] == 1
     with pytest.raises(ValueError):

@@ -36,7 +36,9 @@ def _model(bias: dict[int, float], seed: int = 0):
     """A logistic-regression network whose answer is set by its biases (small random weights)."""
     from nnlab._tf import keras
 
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     kernel = np.random.default_rng(seed).normal(0, 0.02, (784, 10)).astype(np.float32)
     b = np.zeros(10, np.float32)
     for digit, value in bias.items():
@@ -51,7 +53,9 @@ def _store_run(model, name: str, accuracy: float) -> str:
     run = store.create(get_preset("Logistic regression 784-10"), TrainConfig().to_dict(), name=name)
     save_model_atomically(model, store.model_path(run.id))
     now = time.time()
-    store.update(run.id, status="completed", started=now - 5, finished=now, test_loss=0.5, test_accuracy=accuracy)
+    store.update(
+        run.id, status="completed", started=now - 5, finished=now, test_loss=0.5, test_accuracy=accuracy
+    )
     return run.id
 
 
@@ -59,7 +63,9 @@ def _canvas(strokes: bool = True) -> np.ndarray:
     """A 280 x 280 RGBA canvas as streamlit-drawable-canvas returns it: a '7' in white, or nothing."""
     img = Image.new("RGBA", (280, 280), (0, 0, 0, 255))
     if strokes:
-        ImageDraw.Draw(img).line([(90, 60), (200, 60), (130, 230)], fill=(255, 255, 255, 255), width=18, joint="curve")
+        ImageDraw.Draw(img).line(
+            [(90, 60), (200, 60), (130, 230)], fill=(255, 255, 255, 255), width=18, joint="curve"
+        )
     return np.asarray(img)
 
 
@@ -68,8 +74,10 @@ def _draw(at: AppTest, canvas: np.ndarray, key: str = CANVAS) -> None:
     buffer = io.BytesIO()
     Image.fromarray(canvas).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    at.session_state[key] = {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": url},
-                             "backgroundFit": None}
+    at.session_state[key] = {
+        "drawing": {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": url},
+        "backgroundFit": None,
+    }
 
 
 def _no_errors(at: AppTest) -> None:
@@ -152,7 +160,9 @@ def test_empty_canvas_after_reset_asks_to_draw_and_clear_gives_a_new_canvas():
     _no_errors(at)
     assert any("No digit found yet" in i.value for i in at.info)
     assert not at.metric
-    np.testing.assert_array_equal(at.session_state["nnlab_last_drawing"], drawn)  # the last real drawing is kept
+    np.testing.assert_array_equal(
+        at.session_state["nnlab_last_drawing"], drawn
+    )  # the last real drawing is kept
 
     _draw(at, _canvas())
     at.run()
@@ -244,7 +254,9 @@ def test_page_does_not_import_tensorflow_at_the_top():
             modules.append(node.module)
     assert not any(m.split(".")[0] in ("tensorflow", "keras") for m in modules)
     ours = [m for m in modules if m.startswith("nnlab")]
-    code = f"import sys; import {', '.join(ours)}; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = (
+        f"import sys; import {', '.join(ours)}; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

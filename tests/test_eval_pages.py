@@ -44,8 +44,14 @@ def _store_run(trained, name: str) -> tuple[RunStore, str]:
     save_model_atomically(result.model, store.model_path(run.id))
     store.add_events(run.id, [{"type": "epoch", **row} for row in result.history])
     now = time.time()
-    store.update(run.id, status="completed", started=now - result.elapsed, finished=now,
-                 test_loss=result.test_loss, test_accuracy=result.test_accuracy)
+    store.update(
+        run.id,
+        status="completed",
+        started=now - result.elapsed,
+        finished=now,
+        test_loss=result.test_loss,
+        test_accuracy=result.test_accuracy,
+    )
     return store, run.id
 
 
@@ -74,7 +80,9 @@ def test_evaluate_page_renders_a_trained_run_and_caches_its_predictions(trained_
     y = ev.mnist_test_set()[1]
     table = at.dataframe[0].value
     assert list(table.index[-1:]) == ["macro avg"] and table.loc["macro avg", "support"] == 10000
-    np.testing.assert_allclose(table["recall"].iloc[:10], ev.per_class_report(y, probs.argmax(1))["recall"].iloc[:10])
+    np.testing.assert_allclose(
+        table["recall"].iloc[:10], ev.per_class_report(y, probs.argmax(1))["recall"].iloc[:10]
+    )
     # Choosing a confusion cell shows the count of its images.
     pred = probs.argmax(1)
     at.selectbox(key="eval_true").set_value(4)
@@ -107,7 +115,12 @@ def test_inspect_page_renders_cnn_and_mlp_runs(trained_mlp, trained_cnn):
     at = AppTest.from_file(INSPECT, default_timeout=TIMEOUT).run()
     _no_errors(at)
     assert at.selectbox(key="insp_run").value == cnn_id
-    assert [t.label for t in at.tabs] == ["Convolution kernels", "Feature maps", "Saliency", "Weight histograms"]
+    assert [t.label for t in at.tabs] == [
+        "Convolution kernels",
+        "Feature maps",
+        "Saliency",
+        "Weight histograms",
+    ]
     assert at.selectbox(key="insp_conv").options == ["conv2d_1", "conv2d_3"]
     at.selectbox(key="insp_conv").set_value("conv2d_3").run()
     _no_errors(at)
@@ -143,11 +156,15 @@ def test_uploading_models_on_the_evaluate_page(tmp_path, trained_mlp):
     raw = good.read_bytes()
     at.file_uploader(key="eval_upload").upload("broken.keras", raw[: len(raw) // 3]).run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["This model cannot be evaluated: This is not a valid '.keras' model file "
-                                           "(it is not a Keras archive, or it is truncated or damaged)."]
+    assert [e.value for e in at.error] == [
+        "This model cannot be evaluated: This is not a valid '.keras' model file "
+        "(it is not a Keras archive, or it is truncated or damaged)."
+    ]
     assert not at.metric  # nothing evaluated
 
-    wrong = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    wrong = keras.Sequential(
+        [keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     wrong.save(tmp_path / "wrong.keras")
     at.file_uploader(key="eval_upload").upload("wrong.keras", (tmp_path / "wrong.keras").read_bytes()).run()
     assert not at.exception

@@ -143,8 +143,20 @@ class FakeRun:
 
 def test_compare_runs_shows_metrics_and_only_differing_settings():
     base = TrainConfig(epochs=2).to_dict()
-    a = FakeRun("a", "MLP fast", get_preset("MLP 784-128-10"), {**base, "learning_rate": 0.01}, 0.95, 0.2, 101770)
-    b = FakeRun("b", "MLP slow", get_preset("MLP 784-128-10"), base, 0.93, 0.25, 101770, started="2026-01-01T10:00:00", finished="2026-01-01T10:02:00")
+    a = FakeRun(
+        "a", "MLP fast", get_preset("MLP 784-128-10"), {**base, "learning_rate": 0.01}, 0.95, 0.2, 101770
+    )
+    b = FakeRun(
+        "b",
+        "MLP slow",
+        get_preset("MLP 784-128-10"),
+        base,
+        0.93,
+        0.25,
+        101770,
+        started="2026-01-01T10:00:00",
+        finished="2026-01-01T10:02:00",
+    )
     table = ev.compare_runs([a, b])
     assert list(table["run"]) == ["MLP fast", "MLP slow"]
     assert list(table["test accuracy"]) == [0.95, 0.93]
@@ -171,12 +183,15 @@ def test_uploaded_model_is_loaded_and_evaluated(tmp_path, trained, probs):
     assert not list(tmp_path.glob("nnlab-upload-*"))
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda raw: b"", "empty"),
-    (lambda raw: b"hello, I am not a model" * 10, "not a valid '.keras' model file"),
-    (lambda raw: raw[: len(raw) // 2], "not a valid '.keras' model file"),
-    (lambda raw: b"\x89HDF\r\n\x1a\n" + raw[8:], "HDF5"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda raw: b"", "empty"),
+        (lambda raw: b"hello, I am not a model" * 10, "not a valid '.keras' model file"),
+        (lambda raw: raw[: len(raw) // 2], "not a valid '.keras' model file"),
+        (lambda raw: b"\x89HDF\r\n\x1a\n" + raw[8:], "HDF5"),
+    ],
+)
 def test_corrupted_upload_gives_a_clear_message(tmp_path, trained, damage, message):
     from nnlab.modelio import ModelLoadError
 
@@ -197,7 +212,9 @@ def test_wrong_shape_upload_says_which_shape(tmp_path):
     from nnlab._tf import keras
     from nnlab.modelio import ModelLoadError
 
-    wrong_in = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    wrong_in = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     with pytest.raises(ModelLoadError, match=r"expects inputs of shape \(32, 32, 3\)"):
         ev.load_uploaded_model(_keras_bytes(wrong_in, tmp_path, "in.keras"))
     wrong_out = keras.Sequential([keras.Input((784,)), keras.layers.Dense(5, activation="softmax")])
@@ -243,7 +260,11 @@ def test_evaluable_runs_are_finished_runs_with_a_model(trained):
         ids[status] = run.id
         if status in ("completed", "stopped", "failed"):
             save_model_atomically(trained.model, store.model_path(run.id))
-        store.update(run.id, status=status.replace("-no-model", ""), worker={"pid": None} if status == "running" else {})
+        store.update(
+            run.id,
+            status=status.replace("-no-model", ""),
+            worker={"pid": None} if status == "running" else {},
+        )
     names = [r.name for r in ev.evaluable_runs(store)]
     assert names == ["stopped", "completed"]  # newest first
     assert ev.run_label(store.get(ids["stopped"])).endswith("(no test score, stopped)")

@@ -30,7 +30,11 @@ def test_feature_maps_cover_every_conv_pool_and_dense_layer_with_the_right_shape
     model = models[name]
     spec = get_preset(name)
     table = summary(spec)
-    expected = [(row["kind"], _shape(row["output shape"])) for _, row in table.iterrows() if row["kind"] in ins.MAP_KINDS]
+    expected = [
+        (row["kind"], _shape(row["output shape"]))
+        for _, row in table.iterrows()
+        if row["kind"] in ins.MAP_KINDS
+    ]
     maps = ins.feature_maps(model, image)
     assert [(ins.MAP_KINDS[k], s) for k, s in expected] == [(m.kind, m.values.shape) for m in maps]
     out = maps[-1].values
@@ -104,7 +108,9 @@ def test_weight_histograms_cover_every_weight(models):
     assert sum(h.size for h in hists) == model.count_params()
     assert all(h.counts.sum() == h.size and len(h.edges) == 31 for h in hists)
     params = {(h.layer, h.param) for h in hists}
-    assert ("conv2d_1", "kernel") in params and ("conv2d_1", "bias") in params and ("dense_10", "bias") in params
+    assert (
+        ("conv2d_1", "kernel") in params and ("conv2d_1", "bias") in params and ("dense_10", "bias") in params
+    )
 
 
 def test_bad_images_are_refused(models):

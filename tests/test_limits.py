@@ -16,7 +16,12 @@ def test_no_settings_means_no_limits(tmp_path, monkeypatch):
 
 
 def test_environment_variables_set_limits():
-    env = {"NNLAB_MAX_EPOCHS": "5", "NNLAB_MAX_PARAMS": "100_000", "NNLAB_MAX_QUEUED_PER_VISITOR": "2", "NNLAB_MAX_CONCURRENT": "1"}
+    env = {
+        "NNLAB_MAX_EPOCHS": "5",
+        "NNLAB_MAX_PARAMS": "100_000",
+        "NNLAB_MAX_QUEUED_PER_VISITOR": "2",
+        "NNLAB_MAX_CONCURRENT": "1",
+    }
     assert load_limits(environ=env, secrets={}) == Limits(5, 100_000, 2, 1)
 
 
@@ -33,7 +38,7 @@ def test_bad_value_names_the_setting(value):
 
 def test_secrets_file_root_keys_and_limits_table(tmp_path, monkeypatch):
     path = tmp_path / "secrets.toml"
-    path.write_text('NNLAB_MAX_EPOCHS = 3\n[limits]\nmax_params = 50000\nmax_epochs = 9\n', encoding="utf-8")
+    path.write_text("NNLAB_MAX_EPOCHS = 3\n[limits]\nmax_params = 50000\nmax_epochs = 9\n", encoding="utf-8")
     assert read_secrets(path) == {"max_params": 50000, "max_epochs": 3}
     monkeypatch.setenv("NNLAB_SECRETS", str(path))
     assert load_limits(environ={}) == Limits(max_epochs=3, max_params=50000)

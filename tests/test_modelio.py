@@ -59,8 +59,12 @@ def test_safe_mode_refuses_a_lambda_layer(tmp_path, keras):
 
 
 def test_shapes_are_checked(tmp_path, keras):
-    wrong_input = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    wrong_output = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")])
+    wrong_input = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
+    wrong_output = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")]
+    )
     flat = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
     for model, name in ((wrong_input, "in"), (wrong_output, "out"), (flat, "flat")):
         model.save(tmp_path / f"{name}.keras")
@@ -111,6 +115,8 @@ def test_bad_files_give_plain_messages(saved, tmp_path):
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(unknown, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
-            dst.writestr(item, data.replace(b'"Dense"', b'"SneakyDense"') if item.filename == "config.json" else data)
+            dst.writestr(
+                item, data.replace(b'"Dense"', b'"SneakyDense"') if item.filename == "config.json" else data
+            )
     with pytest.raises(ModelLoadError, match="custom layer or function .'SneakyDense'."):
         load_model_safely(unknown)

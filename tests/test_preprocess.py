@@ -226,8 +226,13 @@ def test_scan_black_on_white_equals_white_on_black():
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((0, 0), np.uint8), np.zeros((10, 10, 2), np.uint8), np.zeros((4, 4, 4, 4), np.uint8),
-     np.full((10, 10), np.nan), np.array([["a", "b"]])],
+    [
+        np.zeros((0, 0), np.uint8),
+        np.zeros((10, 10, 2), np.uint8),
+        np.zeros((4, 4, 4, 4), np.uint8),
+        np.full((10, 10), np.nan),
+        np.array([["a", "b"]]),
+    ],
     ids=["empty", "two-channels", "4d", "nan", "strings"],
 )
 def test_bad_arrays_raise_value_error(bad):
@@ -342,7 +347,9 @@ def test_verdict_flags_unsure_predictions():
 def test_predict_digit_with_a_keras_model():
     from nnlab._tf import keras
 
-    probs_model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    probs_model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     logits_model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
     flat_model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
     img = canvas_to_mnist(draw("7", box_of("7", (140, 140), 200), 20))

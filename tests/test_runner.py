@@ -40,7 +40,9 @@ def wait_for(store: RunStore, predicate, what: str, timeout: float = 150.0, read
             return
         time.sleep(0.2)
     logs = {p.parent.name: p.read_text()[-1500:] for p in (store.root / "runs").glob("*/worker.log")}
-    raise AssertionError(f"timed out waiting for {what}; runs: {[(r.name, r.status, r.error) for r in store.list()]}; logs: {logs}")
+    raise AssertionError(
+        f"timed out waiting for {what}; runs: {[(r.name, r.status, r.error) for r in store.list()]}; logs: {logs}"
+    )
 
 
 @pytest.fixture
@@ -59,10 +61,14 @@ def test_background_runs_queue_stop_and_kill(store):
     doomed = runner.submit(MLP, LONG, name="doomed")  # will be killed with SIGKILL
     # Submitted by a process that exits at once, as a web server may: its worker lives on.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NNLAB_MAX_CONCURRENT": "2"}
-    submit = ("import sys; from nnlab.runner import Runner; from nnlab.architectures import get_preset; "
-              "from nnlab.training import TrainConfig; "
-              f"print(Runner().submit(get_preset('{LOGREG['name']}'), TrainConfig(**{SHORT.to_dict()!r}), name='quick').id)")
-    launcher = subprocess.run([sys.executable, "-c", submit], env=env, capture_output=True, text=True, timeout=60)
+    submit = (
+        "import sys; from nnlab.runner import Runner; from nnlab.architectures import get_preset; "
+        "from nnlab.training import TrainConfig; "
+        f"print(Runner().submit(get_preset('{LOGREG['name']}'), TrainConfig(**{SHORT.to_dict()!r}), name='quick').id)"
+    )
+    launcher = subprocess.run(
+        [sys.executable, "-c", submit], env=env, capture_output=True, text=True, timeout=60
+    )
     assert launcher.returncode == 0, launcher.stderr
     quick = store.get(launcher.stdout.strip())
     stoppable = runner.submit(MLP, LONG, name="stoppable")  # waits; started by quick's worker
@@ -79,10 +85,23 @@ def test_background_runs_queue_stop_and_kill(store):
             store.metrics(run.id, "batch")
 
     wait_for(store, lambda: store.get(quick.id).status == "completed", "the quick run", read=read)
-    wait_for(store, lambda: store.get(stoppable.id).progress.get("batch", 0) > 0
-             and store.get(doomed.id).progress.get("batch", 0) > 0, "both long runs to train", read=read)
+    wait_for(
+        store,
+        lambda: (
+            store.get(stoppable.id).progress.get("batch", 0) > 0
+            and store.get(doomed.id).progress.get("batch", 0) > 0
+        ),
+        "both long runs to train",
+        read=read,
+    )
     os.kill(store.get(doomed.id).worker["pid"], signal.SIGKILL)
-    stop = subprocess.run([sys.executable, "-m", "nnlab", "stop", stoppable.id], env=env, capture_output=True, text=True, timeout=60)
+    stop = subprocess.run(
+        [sys.executable, "-m", "nnlab", "stop", stoppable.id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stop.returncode == 0, stop.stderr
     wait_for(store, lambda: store.get(doomed.id).status == "failed", "the killed run to show as failed")
     wait_for(store, lambda: not any(r.is_active for r in store.list()), "every run to end")
@@ -97,7 +116,9 @@ def test_background_runs_queue_stop_and_kill(store):
     epochs = store.metrics(quick.id)
     assert list(epochs["epoch"]) == [1, 2] and epochs["val_accuracy"].notna().all()
     batches = store.metrics(quick.id, "batch")
-    assert list(batches["step"]) == list(range(1, 2 * quick.progress["steps_per_epoch"] + 1))  # every batch, in order
+    assert list(batches["step"]) == list(
+        range(1, 2 * quick.progress["steps_per_epoch"] + 1)
+    )  # every batch, in order
     assert quick.progress["epoch"] == 2 and quick.progress["epochs"] == 2
     assert runs["stoppable"].started >= runs["quick"].finished
     for name in ("quick", "stoppable"):  # the saved models load back safely

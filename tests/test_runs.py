@@ -74,9 +74,25 @@ def test_store_survives_a_reopen(tmp_path):
     run = store.create(SPEC, CONFIG, name="first", owner="ann")
     other = store.create(SPEC, CONFIG)
     assert run.status == "queued" and run.n_params == 7850 and run.progress == {} and not run.stop_requested
-    store.add_events(run.id, [{"type": "batch", "epoch": 1, "batch": 5, "step": 5, "loss": 2.0, "accuracy": 0.2}],
-                     {"epoch": 1, "epochs": 2, "batch": 5, "steps_per_epoch": 9})
-    store.add_events(run.id, [{"type": "epoch", "epoch": 1, "loss": 1.5, "accuracy": 0.5, "val_loss": 1.6, "val_accuracy": 0.45, "lr": 1e-3}])
+    store.add_events(
+        run.id,
+        [{"type": "batch", "epoch": 1, "batch": 5, "step": 5, "loss": 2.0, "accuracy": 0.2}],
+        {"epoch": 1, "epochs": 2, "batch": 5, "steps_per_epoch": 9},
+    )
+    store.add_events(
+        run.id,
+        [
+            {
+                "type": "epoch",
+                "epoch": 1,
+                "loss": 1.5,
+                "accuracy": 0.5,
+                "val_loss": 1.6,
+                "val_accuracy": 0.45,
+                "lr": 1e-3,
+            }
+        ],
+    )
     store.update(run.id, status="completed", finished=time.time(), test_loss=1.4, test_accuracy=0.6)
     del store
 
@@ -87,7 +103,11 @@ def test_store_survives_a_reopen(tmp_path):
     assert (back.test_loss, back.test_accuracy) == (1.4, 0.6)
     assert back.progress["steps_per_epoch"] == 9
     epochs = again.metrics(run.id)
-    assert list(epochs["val_accuracy"]) == [0.45] and list(epochs.columns[:3]) == ["epoch", "loss", "accuracy"]
+    assert list(epochs["val_accuracy"]) == [0.45] and list(epochs.columns[:3]) == [
+        "epoch",
+        "loss",
+        "accuracy",
+    ]
     assert list(again.metrics(run.id, "batch")["step"]) == [5]
     assert [r.id for r in again.list()] == [other.id, run.id]  # newest first
     assert [r.id for r in again.list(owner="ann", include_unowned=False)] == [run.id]
@@ -115,8 +135,15 @@ def test_concurrent_writers_and_a_reader_lose_nothing(tmp_path):
         store.update(run.id, status="running", worker=process_handle())
     n = 150
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), run.id, str(n)],
-                              env=env, stderr=subprocess.PIPE, text=True) for run in runs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), run.id, str(n)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for run in runs
+    ]
     reads = 0
     while any(p.poll() is None for p in procs):  # the reader: what a page's polling does
         for run in store.list():
@@ -159,7 +186,9 @@ def test_queue_is_fifo_and_bounded(tmp_path, sleeper):
 def test_submit_refuses_bad_input_in_plain_words(tmp_path, sleeper):
     runner = Runner(RunStore(tmp_path), executor=sleeper)
     with pytest.raises(ValueError, match="last layer must be Dense with 10 units"):
-        runner.submit({"layers": [{"kind": "Flatten"}, {"kind": "Dense", "units": 5, "activation": "softmax"}]}, CONFIG)
+        runner.submit(
+            {"layers": [{"kind": "Flatten"}, {"kind": "Dense", "units": 5, "activation": "softmax"}]}, CONFIG
+        )
     with pytest.raises(ValueError, match="batch size"):
         runner.submit(SPEC, {**CONFIG, "batch_size": 0})
     with pytest.raises(ValueError, match="at least 1"):
@@ -188,8 +217,16 @@ def test_dispatch_from_many_processes_keeps_the_bound(tmp_path):
     runs = [store.create(SPEC, CONFIG, name=f"run {i}") for i in range(6)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     at = str(time.time() + 3)
-    procs = [subprocess.Popen([sys.executable, "-c", DISPATCHER, str(tmp_path), at], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", DISPATCHER, str(tmp_path), at],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     try:
         assert [p.returncode for p in procs] == [0] * 4, outs
@@ -210,7 +247,9 @@ def test_recover_fails_dead_and_recycled_workers_only(tmp_path):
     alive = store.create(SPEC, CONFIG, name="alive")
     finished = store.create(SPEC, CONFIG, name="finished")
     store.update(dead.id, status="running", worker=process_handle(done.pid))
-    store.update(recycled.id, status="running", worker={"pid": os.getpid(), "start": process_handle()["start"] - 1})
+    store.update(
+        recycled.id, status="running", worker={"pid": os.getpid(), "start": process_handle()["start"] - 1}
+    )
     store.update(alive.id, status="running", worker=process_handle())
     store.update(finished.id, status="completed", test_accuracy=0.9)
 
@@ -224,8 +263,10 @@ def test_recover_fails_dead_and_recycled_workers_only(tmp_path):
 def test_dead_worker_message_quotes_its_last_error(tmp_path):
     store = RunStore(tmp_path)
     run = store.create(SPEC, CONFIG)
-    store.log_path(run.id).write_text("E0000 cuda_platform.cc:52] failed call to cuInit: CUDA error\n"
-                                      "Traceback (most recent call last):\nMemoryError: out of memory\n")
+    store.log_path(run.id).write_text(
+        "E0000 cuda_platform.cc:52] failed call to cuInit: CUDA error\n"
+        "Traceback (most recent call last):\nMemoryError: out of memory\n"
+    )
     store.update(run.id, status="running", worker={"pid": 2**22 + 7, "start": 1})
     assert store.get(run.id).error == DIED_MESSAGE + " Its last message: MemoryError: out of memory"
 
@@ -291,7 +332,10 @@ def test_cli_runs_stop_delete(capsys, sleeper):
 
     assert main(["runs", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert [(r["id"], r["name"], r["status"]) for r in records] == [(second.id, "second", "queued"), (first.id, "first", "running")]
+    assert [(r["id"], r["name"], r["status"]) for r in records] == [
+        (second.id, "second", "queued"),
+        (first.id, "first", "running"),
+    ]
     assert records[1]["test_accuracy"] == 0.5 and records[0]["queue_position"] == 1
     assert main(["runs", "--json", "--owner", "bob"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [second.id]

@@ -124,7 +124,16 @@ def test_short_training_learns_and_reports_events():
     assert {"epoch", "batch", "loss", "accuracy", "elapsed", "samples_per_sec", "grad_norms"} <= set(batch)
     assert batch["batch"] == 5 and len(batch["grad_norms"]) == 2
     epoch = next(e for e in events if e["type"] == "epoch")
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec", "grad_norms"} <= set(epoch)
+    assert {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "elapsed",
+        "samples_per_sec",
+        "grad_norms",
+    } <= set(epoch)
     assert events[-1]["test_accuracy"] == result.test_accuracy
 
 
@@ -178,14 +187,18 @@ def test_sigmoid_gradients_vanish_in_deep_nets_and_relu_ones_do_not():
 
 
 def test_invalid_settings_are_listed_in_words():
-    bad = scratch.ScratchConfig(hidden=(0, 5000), activation="softplus", learning_rate=-1, batch_size=0, digits=(3,))
+    bad = scratch.ScratchConfig(
+        hidden=(0, 5000), activation="softplus", learning_rate=-1, batch_size=0, digits=(3,)
+    )
     problems = scratch.validate_config(bad)
     text = " ".join(problems)
     for word in ("Hidden layer 1", "Hidden layer 2", "softplus", "learning rate", "batch size", "digits"):
         assert word in text
     with pytest.raises(scratch.InvalidConfig):
         scratch.train(bad)
-    assert "larger than the training subset" in " ".join(scratch.validate_config(scratch.ScratchConfig(subset=100, batch_size=128)))
+    assert "larger than the training subset" in " ".join(
+        scratch.validate_config(scratch.ScratchConfig(subset=100, batch_size=128))
+    )
     assert scratch.validate_config(scratch.ScratchConfig()) == []
 
 
@@ -197,16 +210,34 @@ def test_first_layer_images():
 
 
 def test_keras_twin_has_the_same_architecture_and_settings():
-    config = scratch.ScratchConfig(hidden=(64, 32), activation="tanh", l2=1e-4, learning_rate=0.05, momentum=0.8,
-                                   batch_size=32, epochs=3, subset=5000)
+    config = scratch.ScratchConfig(
+        hidden=(64, 32),
+        activation="tanh",
+        l2=1e-4,
+        learning_rate=0.05,
+        momentum=0.8,
+        batch_size=32,
+        epochs=3,
+        subset=5000,
+    )
     spec = scratch.keras_spec(config)
     assert validate(spec) == []
     assert [layer["kind"] for layer in spec["layers"]] == ["Flatten", "Dense", "Dense", "Dense"]
-    assert count_params(spec) == scratch.n_params(config) == sum(p.size for p in scratch.build_net(config).params)
+    assert (
+        count_params(spec)
+        == scratch.n_params(config)
+        == sum(p.size for p in scratch.build_net(config).params)
+    )
     train_config = scratch.keras_train_config(config)
     assert validate_keras_config(train_config) == []
-    assert (train_config.optimizer, train_config.learning_rate, train_config.momentum, train_config.batch_size,
-            train_config.epochs, train_config.subset) == ("sgd", 0.05, 0.8, 32, 3, 5000)
+    assert (
+        train_config.optimizer,
+        train_config.learning_rate,
+        train_config.momentum,
+        train_config.batch_size,
+        train_config.epochs,
+        train_config.subset,
+    ) == ("sgd", 0.05, 0.8, 32, 3, 5000)
 
 
 def test_the_same_images_as_the_keras_training():
@@ -254,7 +285,24 @@ def test_cli_trains_and_prints_the_test_accuracy(capsys):
 
 
 def test_cli_binary_and_quiet(capsys):
-    assert main(["scratch", "--digits", "0", "1", "--subset", "500", "--epochs", "1", "--quiet", "--blas-threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "scratch",
+                "--digits",
+                "0",
+                "1",
+                "--subset",
+                "500",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--blas-threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and float(out[0].split()[2]) > 0.9
 
@@ -272,6 +320,8 @@ def test_keras_twins_get_names_that_tell_them_apart():
     a = scratch.ScratchConfig(hidden=(128,), learning_rate=0.1, batch_size=64, epochs=1)
     b = scratch.ScratchConfig(hidden=(128,), learning_rate=0.01, batch_size=64, epochs=1)
     name_a = scratch.keras_twin_name(a, when=0)
-    assert name_a.startswith("MLP 784-128-10 relu (Keras twin") and "lr 0.1" in name_a and "batch 64" in name_a
+    assert (
+        name_a.startswith("MLP 784-128-10 relu (Keras twin") and "lr 0.1" in name_a and "batch 64" in name_a
+    )
     assert name_a != scratch.keras_twin_name(b, when=0)  # other settings
     assert name_a != scratch.keras_twin_name(a, when=3600)  # same settings, another time

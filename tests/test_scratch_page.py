@@ -73,8 +73,15 @@ def test_the_keras_twin_trains_in_the_runner_and_is_overlaid(_isolated_home):
     store = RunStore()
     (run,) = store.list()
     try:
-        assert run.owner == "visitor-twin" and run.spec == scratch.keras_spec(scratch.ScratchConfig(hidden=(32,)))
-        assert (run.config["optimizer"], run.config["subset"], run.config["epochs"], run.config["batch_size"]) == ("sgd", 1000, 2, 64)
+        assert run.owner == "visitor-twin" and run.spec == scratch.keras_spec(
+            scratch.ScratchConfig(hidden=(32,))
+        )
+        assert (
+            run.config["optimizer"],
+            run.config["subset"],
+            run.config["epochs"],
+            run.config["batch_size"],
+        ) == ("sgd", 1000, 2, 64)
         deadline = time.monotonic() + 240  # the worker imports TensorFlow on a busy machine
         while store.get(run.id).is_active and time.monotonic() < deadline:
             time.sleep(1)
@@ -119,8 +126,12 @@ def test_bad_settings_give_a_message_not_a_traceback():
 
 def test_event_tables_and_figures():
     events = []
-    scratch.train(scratch.ScratchConfig(hidden=(8, 8), subset=500, epochs=2, batch_size=50, batch_event_every=3,
-                                        blas_threads=1), on_event=events.append)
+    scratch.train(
+        scratch.ScratchConfig(
+            hidden=(8, 8), subset=500, epochs=2, batch_size=50, batch_event_every=3, blas_threads=1
+        ),
+        on_event=events.append,
+    )
     steps = events[0]["steps_per_epoch"]
     batches = [e for e in events if e["type"] == "batch"]
     epochs = [e for e in events if e["type"] == "epoch"]
@@ -148,11 +159,25 @@ def test_weights_figure_scales_each_unit():
 
 
 def _raw_run():
-    config = scratch.ScratchConfig(hidden=(128,), learning_rate=0.1, momentum=0.9, subset=1000, epochs=1,
-                                   scale_inputs=False, batch_size=64, batch_event_every=1, blas_threads=1)
+    config = scratch.ScratchConfig(
+        hidden=(128,),
+        learning_rate=0.1,
+        momentum=0.9,
+        subset=1000,
+        epochs=1,
+        scale_inputs=False,
+        batch_size=64,
+        batch_event_every=1,
+        blas_threads=1,
+    )
     events = []
     scratch.train(config, on_event=events.append)
-    return config, [e for e in events if e["type"] == "batch"], [e for e in events if e["type"] == "epoch"], events[-1]
+    return (
+        config,
+        [e for e in events if e["type"] == "batch"],
+        [e for e in events if e["type"] == "epoch"],
+        events[-1],
+    )
 
 
 def test_raw_pixels_explain_themselves_and_their_gradients_show():
@@ -167,8 +192,15 @@ def test_raw_pixels_explain_themselves_and_their_gradients_show():
     scaled = scratch.ScratchConfig(**{**config.to_dict(), "scale_inputs": True, "learning_rate": 0.01})
     events = []
     scratch.train(scaled, on_event=events.append)
-    assert scratch_view.lessons(scaled, [e for e in events if e["type"] == "batch"],
-                                [e for e in events if e["type"] == "epoch"], events[-1]) == []
+    assert (
+        scratch_view.lessons(
+            scaled,
+            [e for e in events if e["type"] == "batch"],
+            [e for e in events if e["type"] == "epoch"],
+            events[-1],
+        )
+        == []
+    )
 
 
 def test_weights_title_says_how_many_of_how_many():
@@ -199,7 +231,9 @@ def test_the_raw_pixel_lesson_on_the_page():
     assert any("Why raw pixels struggle" in w for w in warnings), warnings
     specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
     grads = next(s for s in specs.values() if "Gradient norm" in s["layout"]["title"]["text"])
-    assert all(_points(t["x"]) >= 5 for t in grads["data"])  # every batch of this short run is reported and drawn
+    assert all(
+        _points(t["x"]) >= 5 for t in grads["data"]
+    )  # every batch of this short run is reported and drawn
     titles = [s["layout"]["title"]["text"] for s in specs.values()]
     assert "First-layer weights of 32 of 128 hidden units" in titles
 

@@ -71,12 +71,38 @@ def _wait_for(at: AppTest, store: RunStore, run_id: str, done) -> AppTest:
 
 def _fake_running(store: RunStore, owner: str = "visitor-a", **progress) -> str:
     """A run that looks like it is training (its 'worker' is this test process) with some metrics."""
-    run = store.create(get_preset("MLP 784-128-10"), {"epochs": 4, "subset": 2000}, name="Fake run", owner=owner)
-    prog = {"epoch": 2, "epochs": 4, "batch": 50, "steps_per_epoch": 100, "elapsed": 10.0, "samples_per_sec": 1234.0, "lr": 1e-3, **progress}
+    run = store.create(
+        get_preset("MLP 784-128-10"), {"epochs": 4, "subset": 2000}, name="Fake run", owner=owner
+    )
+    prog = {
+        "epoch": 2,
+        "epochs": 4,
+        "batch": 50,
+        "steps_per_epoch": 100,
+        "elapsed": 10.0,
+        "samples_per_sec": 1234.0,
+        "lr": 1e-3,
+        **progress,
+    }
     store.update(run.id, status="running", started=time.time() - 10, worker=process_handle())
-    events = [{"type": "batch", "epoch": 1, "batch": b, "loss": 2.0 / b, "accuracy": 0.01 * b} for b in range(5, 101, 5)]
-    events.append({"type": "epoch", "epoch": 1, "loss": 0.5, "accuracy": 0.85, "val_loss": 0.45, "val_accuracy": 0.87, "lr": 1e-3})
-    events += [{"type": "batch", "epoch": 2, "batch": b, "loss": 0.4, "accuracy": 0.9} for b in range(5, 51, 5)]
+    events = [
+        {"type": "batch", "epoch": 1, "batch": b, "loss": 2.0 / b, "accuracy": 0.01 * b}
+        for b in range(5, 101, 5)
+    ]
+    events.append(
+        {
+            "type": "epoch",
+            "epoch": 1,
+            "loss": 0.5,
+            "accuracy": 0.85,
+            "val_loss": 0.45,
+            "val_accuracy": 0.87,
+            "lr": 1e-3,
+        }
+    )
+    events += [
+        {"type": "batch", "epoch": 2, "batch": b, "loss": 0.4, "accuracy": 0.9} for b in range(5, 51, 5)
+    ]
     store.add_events(run.id, events, prog)
     return run.id
 
@@ -227,8 +253,12 @@ def test_finished_run_shows_results_and_links(store):
 
 def test_failed_run_shows_its_error_in_words(store):
     run_id = _fake_running(store)
-    store.update(run_id, status="failed", finished=time.time(),
-                 error='Traceback (most recent call last):\n  File "x.py", line 1\nValueError: the data could not be read')
+    store.update(
+        run_id,
+        status="failed",
+        finished=time.time(),
+        error='Traceback (most recent call last):\n  File "x.py", line 1\nValueError: the data could not be read',
+    )
     at = _page(run=run_id)
     errors = _texts(at, "error")
     assert "ValueError: the data could not be read" in errors
@@ -298,8 +328,19 @@ def test_every_page_renders_on_an_empty_store(store, path):
 
 def test_a_refresh_on_a_watched_run_edits_that_runs_network(store):
     cnn = get_preset("CNN Conv32-Pool-Conv64-Pool-Dense64")
-    run = store.create(cnn, {"epochs": 3, "subset": 5000, "batch_size": 64, "learning_rate": 3e-3, "optimizer": "sgd", "momentum": 0.8},
-                       name="my cnn", owner="visitor-a")
+    run = store.create(
+        cnn,
+        {
+            "epochs": 3,
+            "subset": 5000,
+            "batch_size": 64,
+            "learning_rate": 3e-3,
+            "optimizer": "sgd",
+            "momentum": 0.8,
+        },
+        name="my cnn",
+        owner="visitor-a",
+    )
     store.update(run.id, status="completed", finished=time.time(), test_accuracy=0.95, test_loss=0.2)
     at = _page(run=run.id)  # a fresh session, as after a browser refresh
     assert at.text_input(key="compose_name").value == cnn["name"]
@@ -356,7 +397,12 @@ def test_an_out_of_range_setting_is_explained_in_words(store):
 
 
 def test_a_starting_run_says_so_instead_of_empty_charts(store):
-    run = store.create(get_preset("MLP 784-128-10"), {"epochs": 1, "subset": QUICK_SUBSET}, name="starting", owner="visitor-a")
+    run = store.create(
+        get_preset("MLP 784-128-10"),
+        {"epochs": 1, "subset": QUICK_SUBSET},
+        name="starting",
+        owner="visitor-a",
+    )
     store.update(run.id, status="running", started=time.time(), worker=process_handle())
     at = _page(run=run.id)
     assert any("Starting: loading TensorFlow" in i for i in _texts(at, "info"))

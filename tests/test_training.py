@@ -23,7 +23,9 @@ def test_short_training_learns_well_above_chance(quick_data):
     assert [e["type"] for e in events][0] == "start" and events[-1]["type"] == "end"
     epochs = [e for e in events if e["type"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2]
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"} <= set(epochs[0])
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"} <= set(
+        epochs[0]
+    )
     assert epochs[1]["loss"] < epochs[0]["loss"]
     batches = [e for e in events if e["type"] == "batch"]
     steps = events[0]["steps_per_epoch"]
@@ -60,7 +62,16 @@ def test_stop_request_ends_within_one_batch_and_keeps_the_model(quick_data):
 
 @pytest.mark.parametrize("schedule", ["plateau", "cosine", "exponential"])
 def test_learning_rate_schedules_change_the_rate(schedule, quick_data):
-    config = TrainConfig(epochs=3, subset=1500, batch_size=128, schedule=schedule, learning_rate=0.01, plateau_patience=0, decay_rate=0.5, seed=2)
+    config = TrainConfig(
+        epochs=3,
+        subset=1500,
+        batch_size=128,
+        schedule=schedule,
+        learning_rate=0.01,
+        plateau_patience=0,
+        decay_rate=0.5,
+        seed=2,
+    )
     result = train(A.get_preset("Logistic regression 784-10"), config, data=quick_data)
     rates = [h["lr"] for h in result.history]
     assert rates[-1] < rates[0] or (schedule == "plateau" and rates[-1] <= rates[0])
@@ -69,14 +80,25 @@ def test_learning_rate_schedules_change_the_rate(schedule, quick_data):
 
 
 def test_augmentation_and_early_stopping_run(quick_data):
-    config = TrainConfig(epochs=2, subset=1500, augment=True, early_stopping=True, early_stopping_patience=0, optimizer="sgd", learning_rate=0.05, seed=4)
+    config = TrainConfig(
+        epochs=2,
+        subset=1500,
+        augment=True,
+        early_stopping=True,
+        early_stopping_patience=0,
+        optimizer="sgd",
+        learning_rate=0.05,
+        seed=4,
+    )
     result = train(A.get_preset("MLP 784-128-10"), config, data=quick_data)
     assert 1 <= len(result.history) <= 2 and result.test_accuracy > 0.5
 
 
 def test_config_validation_messages():
     assert validate_config(TrainConfig()) == []
-    problems = validate_config(TrainConfig(optimizer="adamw", learning_rate=0.0, epochs=0, validation_fraction=0.9, batch_size=2.5))
+    problems = validate_config(
+        TrainConfig(optimizer="adamw", learning_rate=0.0, epochs=0, validation_fraction=0.9, batch_size=2.5)
+    )
     text = " ".join(problems)
     assert "Unknown optimizer 'adamw'" in text
     assert "learning rate must be between" in text
@@ -85,4 +107,6 @@ def test_config_validation_messages():
     assert "batch size must be a whole number" in text
     with pytest.raises(InvalidConfig):
         train(A.get_preset("MLP 784-128-10"), TrainConfig(epochs=0))
-    assert "larger than the training subset" in " ".join(validate_config(TrainConfig(subset=200, batch_size=500)))
+    assert "larger than the training subset" in " ".join(
+        validate_config(TrainConfig(subset=200, batch_size=500))
+    )

@@ -20,7 +20,10 @@ class ProgressBar:
         kind = event["type"]
         if kind == "start":
             self.epochs, self.steps = event["epochs"], event["steps_per_epoch"]
-            print(f"training on {event['n_train']} images, {self.epochs} epoch(s) of {self.steps} batches", file=self.stream)
+            print(
+                f"training on {event['n_train']} images, {self.epochs} epoch(s) of {self.steps} batches",
+                file=self.stream,
+            )
         elif kind == "batch":
             now = time.monotonic()
             if self._tty and now - self._last >= self.min_interval:

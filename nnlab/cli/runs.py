@@ -19,7 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list the stored runs, newest first")
     p.add_argument("--json", action="store_true", help="machine-readable output (a JSON list)")
     p.add_argument("--owner", default=None, help="only this owner's runs (and unowned ones)")
-    p.add_argument("--status", choices=STATUSES, action="append", default=None, help="only runs with this status (repeatable)")
+    p.add_argument(
+        "--status",
+        choices=STATUSES,
+        action="append",
+        default=None,
+        help="only runs with this status (repeatable)",
+    )
     p.set_defaults(func=_runs)
 
     s = sub.add_parser("stop", help="ask a queued or running run to stop")

@@ -13,8 +13,14 @@ def register(subparsers) -> None:
         help="train the from-scratch NumPy MLP on MNIST and print its test accuracy",
         description="Train the multilayer perceptron written in NumPy only (nnlab/scratch.py).",
     )
-    p.add_argument("--hidden", type=int, nargs="+", default=[128], metavar="UNITS",
-                   help="units of each hidden layer, e.g. --hidden 256 128 (default: 128)")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=[128],
+        metavar="UNITS",
+        help="units of each hidden layer, e.g. --hidden 256 128 (default: 128)",
+    )
     p.add_argument("--activation", default="relu", help="relu, sigmoid or tanh (default: relu)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
@@ -23,13 +29,22 @@ def register(subparsers) -> None:
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights (default: 0)")
     p.add_argument("--init", default="auto", help="auto, he or xavier (default: auto)")
     p.add_argument("--subset", type=int, default=None, help="train on this many images (default: all)")
-    p.add_argument("--digits", type=int, nargs="+", default=None,
-                   help="keep only these digits; two of them make a binary task (e.g. --digits 3 8)")
+    p.add_argument(
+        "--digits",
+        type=int,
+        nargs="+",
+        default=None,
+        help="keep only these digits; two of them make a binary task (e.g. --digits 3 8)",
+    )
     p.add_argument("--val", type=float, default=0.1, help="validation fraction (default: 0.1)")
     p.add_argument("--no-scale", action="store_true", help="feed raw 0-255 pixels instead of [0, 1]")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--blas-threads", type=int, default=None,
-                   help="NumPy BLAS threads while training (default: the machine's setting)")
+    p.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="NumPy BLAS threads while training (default: the machine's setting)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.set_defaults(func=run)
 
@@ -38,11 +53,20 @@ def run(args: argparse.Namespace) -> int:
     from nnlab import scratch
 
     config = scratch.ScratchConfig(
-        hidden=tuple(args.hidden), activation=args.activation, init=args.init, learning_rate=args.lr,
-        momentum=args.momentum, l2=args.l2, batch_size=args.batch_size, epochs=args.epochs,
-        validation_fraction=args.val, subset=args.subset,
-        digits=tuple(args.digits) if args.digits else None, scale_inputs=not args.no_scale,
-        seed=args.seed, blas_threads=args.blas_threads,
+        hidden=tuple(args.hidden),
+        activation=args.activation,
+        init=args.init,
+        learning_rate=args.lr,
+        momentum=args.momentum,
+        l2=args.l2,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_fraction=args.val,
+        subset=args.subset,
+        digits=tuple(args.digits) if args.digits else None,
+        scale_inputs=not args.no_scale,
+        seed=args.seed,
+        blas_threads=args.blas_threads,
     )
     problems = scratch.validate_config(config)
     if problems:
@@ -51,17 +75,31 @@ def run(args: argparse.Namespace) -> int:
     def show(event: dict) -> None:
         if event["type"] == "start":
             sizes = "-".join(str(n) for n in (784, *config.hidden, len(config.digits or range(10))))
-            print(f"training {sizes} {config.activation} from scratch on {event['n_train']:,} images, "
-                  f"{config.epochs} epochs", flush=True)
+            print(
+                f"training {sizes} {config.activation} from scratch on {event['n_train']:,} images, "
+                f"{config.epochs} epochs",
+                flush=True,
+            )
         elif event["type"] == "epoch":
-            val = f", val_loss {event['val_loss']:.4f}, val_accuracy {event['val_accuracy']:.4f}" if "val_loss" in event else ""
+            val = (
+                f", val_loss {event['val_loss']:.4f}, val_accuracy {event['val_accuracy']:.4f}"
+                if "val_loss" in event
+                else ""
+            )
             norms = " ".join(f"{g:.3g}" for g in event["grad_norms"])
-            print(f"epoch {event['epoch']}/{config.epochs}: loss {event['loss']:.4f}, accuracy {event['accuracy']:.4f}"
-                  f"{val} ({event['elapsed']:.1f} s; gradient norms {norms})", flush=True)
+            print(
+                f"epoch {event['epoch']}/{config.epochs}: loss {event['loss']:.4f}, accuracy {event['accuracy']:.4f}"
+                f"{val} ({event['elapsed']:.1f} s; gradient norms {norms})",
+                flush=True,
+            )
 
     result = scratch.train(config, on_event=None if args.quiet else show)
     if result.diverged:
-        print("the loss became NaN/infinite: training diverged (try a smaller learning rate, or scaled inputs)")
-    print(f"test accuracy: {result.test_accuracy:.4f} (test loss {result.test_loss:.4f}, "
-          f"{result.elapsed:.1f} s of training{', stopped early' if result.stopped else ''})")
+        print(
+            "the loss became NaN/infinite: training diverged (try a smaller learning rate, or scaled inputs)"
+        )
+    print(
+        f"test accuracy: {result.test_accuracy:.4f} (test loss {result.test_loss:.4f}, "
+        f"{result.elapsed:.1f} s of training{', stopped early' if result.stopped else ''})"
+    )
     return 0

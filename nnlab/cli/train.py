@@ -10,9 +10,18 @@ from nnlab.cli import UsageError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a preset network in the terminal")
-    p.add_argument("--preset", required=True, help="preset name (see `python -m nnlab presets`); a unique prefix is enough")
+    p.add_argument(
+        "--preset",
+        required=True,
+        help="preset name (see `python -m nnlab presets`); a unique prefix is enough",
+    )
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--subset", type=int, default=None, help="train on this many images (stratified), e.g. 2000 for a quick run")
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="train on this many images (stratified), e.g. 2000 for a quick run",
+    )
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="learning rate")
     p.add_argument("--seed", type=int, default=None)

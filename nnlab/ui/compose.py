@@ -46,16 +46,66 @@ KIND_HELP = {
 
 # field -> (label, widget kind, widget options, help)
 FIELDS: dict[str, tuple[str, str, dict[str, Any], str]] = {
-    "units": ("units", "int", {"min_value": 1, "max_value": 4096, "step": 16}, "How many neurons (outputs) this layer has. The last layer needs 10, one per digit."),
-    "filters": ("filters", "int", {"min_value": 1, "max_value": 4096, "step": 8}, "How many different patterns (output channels) this convolution learns."),
-    "kernel_size": ("kernel", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of each filter window, in pixels (3 means 3x3)."),
-    "strides": ("stride", "int", {"min_value": 1, "max_value": 28, "step": 1}, "How many pixels the window moves each step; 2 halves the image size."),
-    "pool_size": ("pool", "int", {"min_value": 1, "max_value": 28, "step": 1}, "Width and height of the pooling window (2 means 2x2, halving the image)."),
-    "padding": ("padding", "select", {"options": PADDINGS}, "'valid' uses only whole windows (the image shrinks); 'same' pads the border so the size stays."),
-    "activation": ("activation", "select", {"options": ACTIVATIONS}, "The function applied to each output: relu for hidden layers, softmax for the last one."),
-    "rate": ("rate", "float", {"min_value": 0.0, "max_value": 0.95, "step": 0.05, "format": "%.2f"}, "Fraction of inputs zeroed at random during training (0.5 = half)."),
-    "l1": ("L1", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the absolute size of the weights: pushes many weights to exactly 0."),
-    "l2": ("L2", "float", {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"}, "Penalty on the squared size of the weights (weight decay): keeps weights small."),
+    "units": (
+        "units",
+        "int",
+        {"min_value": 1, "max_value": 4096, "step": 16},
+        "How many neurons (outputs) this layer has. The last layer needs 10, one per digit.",
+    ),
+    "filters": (
+        "filters",
+        "int",
+        {"min_value": 1, "max_value": 4096, "step": 8},
+        "How many different patterns (output channels) this convolution learns.",
+    ),
+    "kernel_size": (
+        "kernel",
+        "int",
+        {"min_value": 1, "max_value": 28, "step": 1},
+        "Width and height of each filter window, in pixels (3 means 3x3).",
+    ),
+    "strides": (
+        "stride",
+        "int",
+        {"min_value": 1, "max_value": 28, "step": 1},
+        "How many pixels the window moves each step; 2 halves the image size.",
+    ),
+    "pool_size": (
+        "pool",
+        "int",
+        {"min_value": 1, "max_value": 28, "step": 1},
+        "Width and height of the pooling window (2 means 2x2, halving the image).",
+    ),
+    "padding": (
+        "padding",
+        "select",
+        {"options": PADDINGS},
+        "'valid' uses only whole windows (the image shrinks); 'same' pads the border so the size stays.",
+    ),
+    "activation": (
+        "activation",
+        "select",
+        {"options": ACTIVATIONS},
+        "The function applied to each output: relu for hidden layers, softmax for the last one.",
+    ),
+    "rate": (
+        "rate",
+        "float",
+        {"min_value": 0.0, "max_value": 0.95, "step": 0.05, "format": "%.2f"},
+        "Fraction of inputs zeroed at random during training (0.5 = half).",
+    ),
+    "l1": (
+        "L1",
+        "float",
+        {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"},
+        "Penalty on the absolute size of the weights: pushes many weights to exactly 0.",
+    ),
+    "l2": (
+        "L2",
+        "float",
+        {"min_value": 0.0, "max_value": 1.0, "step": 1e-4, "format": "%.4f"},
+        "Penalty on the squared size of the weights (weight decay): keeps weights small.",
+    ),
 }
 # The widgets take any number: a bounded widget rejects an out-of-range value in the browser with a
 # tiny red "!" and no words, while validate() explains it under the layer.
@@ -108,16 +158,26 @@ def _plain(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for layer in layers:
         kind = layer["kind"]
-        out.append({"kind": kind, **{f: layer.get(f, LAYER_DEFAULTS.get(kind, {})[f]) for f in _fields_of(kind)}})
+        out.append(
+            {"kind": kind, **{f: layer.get(f, LAYER_DEFAULTS.get(kind, {})[f]) for f in _fields_of(kind)}}
+        )
     return out
 
 
 def current_spec() -> Spec:
     """The network as composed now, as a plain spec (only each kind's own settings)."""
-    return {"name": st.session_state.get(_NAME) or "Custom network", "layers": _plain(st.session_state.get(_LAYERS, []))}
+    return {
+        "name": st.session_state.get(_NAME) or "Custom network",
+        "layers": _plain(st.session_state.get(_LAYERS, [])),
+    }
 
 
-_SHORT = {"MaxPooling2D": "Pool", "AveragePooling2D": "AvgPool", "Dropout": "Drop", "BatchNormalization": "BN"}
+_SHORT = {
+    "MaxPooling2D": "Pool",
+    "AveragePooling2D": "AvgPool",
+    "Dropout": "Drop",
+    "BatchNormalization": "BN",
+}
 
 
 def short_name(spec: Spec, max_chars: int = 80) -> str:
@@ -140,7 +200,10 @@ def short_name(spec: Spec, max_chars: int = 80) -> str:
         for layer in layers[:-1]:  # the output layer is always Dense 10
             kind = layer.get("kind")
             if kind == "Conv2D":
-                parts.append(f"Conv{layer.get('filters')}" + (f"k{layer.get('kernel_size')}" if layer.get("kernel_size") not in (3, None) else ""))
+                parts.append(
+                    f"Conv{layer.get('filters')}"
+                    + (f"k{layer.get('kernel_size')}" if layer.get("kernel_size") not in (3, None) else "")
+                )
             elif kind == "Dense":
                 parts.append(f"Dense{layer.get('units')}")
             elif kind in _SHORT:
@@ -159,7 +222,11 @@ def _follow_name() -> None:
         return
     base = st.session_state.get(_BASE) or {}
     layers = _plain(st.session_state.get(_LAYERS, []))
-    name = base.get("name") if layers == base.get("layers") and base.get("name") else short_name({"layers": layers})
+    name = (
+        base.get("name")
+        if layers == base.get("layers") and base.get("name")
+        else short_name({"layers": layers})
+    )
     st.session_state[_NAME] = st.session_state[_AUTO] = name
 
 
@@ -234,10 +301,14 @@ def _setting_widget(uid: int, kind: str, field: str, layer: dict[str, Any]) -> A
         return st.selectbox(label, options["options"], key=key, help=help_text)
     if field == "strides" and kind != "Conv2D":
         return st.number_input("stride", step=1, key=key, help=POOL_STRIDE_HELP, placeholder="= pool size")
-    return st.number_input(label, key=key, help=help_text, **{k: v for k, v in options.items() if k not in _BOUNDS})
+    return st.number_input(
+        label, key=key, help=help_text, **{k: v for k, v in options.items() if k not in _BOUNDS}
+    )
 
 
-def _layer_row(i: int, n: int, layer: dict[str, Any], problems: list[Problem], shape: str, params: int) -> None:
+def _layer_row(
+    i: int, n: int, layer: dict[str, Any], problems: list[Problem], shape: str, params: int
+) -> None:
     """Two lines per layer: its kind, output and buttons; then its settings on a grid wide enough to read."""
     uid = layer["uid"]
     with st.container(border=True):
@@ -246,13 +317,32 @@ def _layer_row(i: int, n: int, layer: dict[str, Any], problems: list[Problem], s
         kind_key = _key(uid, "kind")
         st.session_state[kind_key] = layer["kind"]
         with top[1]:
-            kind = st.selectbox("layer", LAYER_KINDS, key=kind_key, help="What this layer does. " + " ".join(f"{k}: {v}" for k, v in KIND_HELP.items()))
+            kind = st.selectbox(
+                "layer",
+                LAYER_KINDS,
+                key=kind_key,
+                help="What this layer does. " + " ".join(f"{k}: {v}" for k, v in KIND_HELP.items()),
+            )
         fields = _fields_of(kind)
         lesson = "" if fields else f" · {KIND_HELP.get(kind, '')}"
         top[2].caption(f"output {shape} · {params:,} parameters{lesson}")
         with top[3].container(horizontal=True, gap="small", horizontal_alignment="right", wrap=False):
-            st.button("↑", key=_key(uid, "up"), on_click=_move, args=(uid, -1), disabled=i == 0, help="Move this layer up")
-            st.button("↓", key=_key(uid, "down"), on_click=_move, args=(uid, 1), disabled=i == n - 1, help="Move this layer down")
+            st.button(
+                "↑",
+                key=_key(uid, "up"),
+                on_click=_move,
+                args=(uid, -1),
+                disabled=i == 0,
+                help="Move this layer up",
+            )
+            st.button(
+                "↓",
+                key=_key(uid, "down"),
+                on_click=_move,
+                args=(uid, 1),
+                disabled=i == n - 1,
+                help="Move this layer down",
+            )
             st.button("✕", key=_key(uid, "remove"), on_click=_remove, args=(uid,), help="Remove this layer")
         if fields:
             cols = st.columns(SETTING_COLUMNS)
@@ -278,12 +368,20 @@ def compose_network() -> tuple[Spec, list[Problem]]:
         load_spec(PRESETS[st.session_state[_PRESET]])
     top = st.columns([2, 2])
     top[0].selectbox(
-        "Start from a preset", list(PRESETS), key=_PRESET, on_change=_load_preset,
+        "Start from a preset",
+        list(PRESETS),
+        key=_PRESET,
+        on_change=_load_preset,
         help="Choosing a preset replaces the layers below with it; then change them as you like.",
     )
     _sync()
     _follow_name()
-    top[1].text_input("Network name", key=_NAME, max_chars=80, help="A name for this network, shown with its runs. Until you type one, it follows your edits to the layers.")
+    top[1].text_input(
+        "Network name",
+        key=_NAME,
+        max_chars=80,
+        help="A name for this network, shown with its runs. Until you type one, it follows your edits to the layers.",
+    )
 
     layers = st.session_state[_LAYERS]
     problems = validate(current_spec())
@@ -291,17 +389,30 @@ def compose_network() -> tuple[Spec, list[Problem]]:
     for i, layer in enumerate(layers):
         row = table.iloc[i] if i < len(table) else None
         _layer_row(
-            i, len(layers), layer, [p for p in problems if p.layer == i],
-            row["output shape"] if row is not None else "?", int(row["parameters"]) if row is not None else 0,
+            i,
+            len(layers),
+            layer,
+            [p for p in problems if p.layer == i],
+            row["output shape"] if row is not None else "?",
+            int(row["parameters"]) if row is not None else 0,
         )
 
     add = st.columns([2, 1, 1], vertical_alignment="bottom")
-    add[0].selectbox("Add a layer", LAYER_KINDS, key="compose_add_kind", help="The kind of layer to add. " + KIND_HELP["Dense"])
+    add[0].selectbox(
+        "Add a layer",
+        LAYER_KINDS,
+        key="compose_add_kind",
+        help="The kind of layer to add. " + KIND_HELP["Dense"],
+    )
     position = st.session_state.get("compose_add_position")
     if not isinstance(position, int) or not 1 <= position <= len(layers) + 1:
         st.session_state["compose_add_position"] = max(1, len(layers))
     add[1].number_input(
-        "at position", min_value=1, max_value=len(layers) + 1, step=1, key="compose_add_position",
+        "at position",
+        min_value=1,
+        max_value=len(layers) + 1,
+        step=1,
+        key="compose_add_position",
         help="Where the new layer goes (1 = first). The default puts it just before the output layer.",
     )
     add[2].button("Add layer", on_click=_add, icon="➕", key="compose_add_button")
@@ -322,9 +433,16 @@ def summary_panel(spec: Spec, problems: list[Problem]) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
     total = count_params(spec)
     cols = st.columns(3)
-    cols[0].metric("Total parameters", f"{total:,}", help="Weights and biases the training adjusts (plus batch-norm statistics).")
-    cols[1].metric("Size in memory", format_bytes(memory_bytes(spec)), help="Roughly 4 bytes (one float32) per parameter.")
+    cols[0].metric(
+        "Total parameters",
+        f"{total:,}",
+        help="Weights and biases the training adjusts (plus batch-norm statistics).",
+    )
+    cols[1].metric(
+        "Size in memory",
+        format_bytes(memory_bytes(spec)),
+        help="Roughly 4 bytes (one float32) per parameter.",
+    )
     cols[2].metric("Layers", len(spec["layers"]))
     if problems:
         st.caption(f"{len(problems)} problem(s): shapes after the first problem are unknown ('?').")
-

@@ -10,7 +10,7 @@ rerun so that the rest of the page (the Train button, the list of runs) sees the
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -25,7 +25,13 @@ RESULT_PAGES = (
     ("pages/3_Inspect.py", "Inspect", "🔬", "Weights, filters and activations of this network."),
     ("pages/4_Draw.py", "Draw", "✏️", "Draw a digit and see what this network thinks."),
 )
-STATUS_LABELS = {"queued": "⏳ waiting", "running": "🏃 training", "completed": "✅ completed", "stopped": "⏹️ stopped", "failed": "❌ failed"}
+STATUS_LABELS = {
+    "queued": "⏳ waiting",
+    "running": "🏃 training",
+    "completed": "✅ completed",
+    "stopped": "⏹️ stopped",
+    "failed": "❌ failed",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -78,7 +84,13 @@ def progress_numbers(run: Run) -> dict:
     if fraction > 0 and elapsed:
         remaining = float(elapsed) * (1 - fraction) / fraction
     text = f"Epoch {max(epoch, 1) if steps else 0}/{epochs} · batch {batch}/{steps or '?'}"
-    return {"fraction": fraction, "text": text, "elapsed": elapsed, "remaining": remaining, "samples_per_sec": p.get("samples_per_sec")}
+    return {
+        "fraction": fraction,
+        "text": text,
+        "elapsed": elapsed,
+        "remaining": remaining,
+        "samples_per_sec": p.get("samples_per_sec"),
+    }
 
 
 def plain_error(error: str | None) -> str:
@@ -97,8 +109,11 @@ def _charts(store: RunStore, run: Run) -> None:
     if batch_df.empty and epoch_df.empty:
         # Empty axes would show made-up ranges (loss -1..4, accuracy -100 %..400 %): say what happens instead.
         if run.is_active:
-            st.info("Starting: loading TensorFlow and the data… the loss and accuracy charts appear with the first batches "
-                    "(this takes 10-20 seconds on a busy server).", icon="⏳")
+            st.info(
+                "Starting: loading TensorFlow and the data… the loss and accuracy charts appear with the first batches "
+                "(this takes 10-20 seconds on a busy server).",
+                icon="⏳",
+            )
         else:
             st.caption("This run recorded no loss or accuracy to chart.")
         return
@@ -107,7 +122,9 @@ def _charts(store: RunStore, run: Run) -> None:
     for col, metric in zip(cols, ("loss", "accuracy")):
         fig = charts.training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
         with col:
-            st.plotly_chart(fig, key=f"chart_{'acc' if metric == 'accuracy' else metric}_{run.id}", width="stretch")
+            st.plotly_chart(
+                fig, key=f"chart_{'acc' if metric == 'accuracy' else metric}_{run.id}", width="stretch"
+            )
     with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
         st.plotly_chart(charts.lr_figure(epoch_df), key=f"chart_lr_{run.id}", width="stretch")
 
@@ -122,14 +139,27 @@ def result_links(run: Run, visitor: str | None = None) -> None:
             link(page, f"{label} this run", icon, query_params=params, help=help_text)
 
 
-def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_stop: bool,
-          on_edit: Callable[[Run], None] | None = None) -> None:
+def _body(
+    store: RunStore,
+    runner: Runner,
+    run: Run,
+    visitor: str | None,
+    can_stop: bool,
+    on_edit: Callable[[Run], None] | None = None,
+) -> None:
     # Everything below comes from this one read of the run (the queue position is asked only of a
     # run this read saw queued), so the status line and the message never disagree.
-    st.markdown(f"#### {run.name}  \n{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · `{run.id}`")
+    st.markdown(
+        f"#### {run.name}  \n{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · `{run.id}`"
+    )
     if run.status == "queued":
         position = store.queue_position(run.id) if not run.stop_requested else None
-        st.info(f"Waiting, position {position} in the queue: it starts when a training slot is free." if position else "Waiting to start…", icon="⏳")
+        st.info(
+            f"Waiting, position {position} in the queue: it starts when a training slot is free."
+            if position
+            else "Waiting to start…",
+            icon="⏳",
+        )
     elif run.status == "running":
         # The same elements on every refresh (only their values change), so nothing jumps.
         numbers = progress_numbers(run)
@@ -149,8 +179,14 @@ def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_st
         if run.stop_requested:
             st.caption("Stopping… the model trained so far is kept.")
         else:
-            st.button("Stop", key=f"stop_{run.id}", icon="⏹️", on_click=runner.stop, args=(run.id,),
-                      help="End the training now; the model trained so far is kept and can be evaluated.")
+            st.button(
+                "Stop",
+                key=f"stop_{run.id}",
+                icon="⏹️",
+                on_click=runner.stop,
+                args=(run.id,),
+                help="End the training now; the model trained so far is kept and can be evaluated.",
+            )
     if run.status in ("completed", "stopped"):
         if run.status == "stopped":
             st.warning("Stopped before the end: the results below are for the model as it stood.", icon="⏹️")
@@ -162,15 +198,27 @@ def _body(store: RunStore, runner: Runner, run: Run, visitor: str | None, can_st
     elif run.status == "failed":
         st.error(plain_error(run.error), icon="❌")
     if on_edit is not None and not run.is_active:
-        if st.button("Edit this network / train it again", key=f"edit_{run.id}", icon="✏️", on_click=on_edit, args=(run,),
-                     help="Load this run's layers and training settings into the editor above, to change them or train again."):
+        if st.button(
+            "Edit this network / train it again",
+            key=f"edit_{run.id}",
+            icon="✏️",
+            on_click=on_edit,
+            args=(run,),
+            help="Load this run's layers and training settings into the editor above, to change them or train again.",
+        ):
             st.rerun()  # the whole page: the editor above shows the loaded network
     if run.status != "queued":
         _charts(store, run)
 
 
-def watch_run(run_id: str, *, runner: Runner, visitor: str | None = None, can_stop: bool = True,
-              on_edit: Callable[[Run], None] | None = None) -> Run | None:
+def watch_run(
+    run_id: str,
+    *,
+    runner: Runner,
+    visitor: str | None = None,
+    can_stop: bool = True,
+    on_edit: Callable[[Run], None] | None = None,
+) -> Run | None:
     """Draw the live view of one run; refreshes itself every second while the run is active.
 
     ``on_edit(run)``, if given, is the callback of an "Edit this network" button on a finished run.

@@ -22,7 +22,9 @@ LAST_DRAWING = "nnlab_last_drawing"  # written by Draw, read by Inspect: a 28x28
 DRAWING_LINK = {"image": "drawing"}  # query parameters of Draw's link to Inspect: open on the drawing
 
 
-def link(page: str, label: str, icon: str, query_params: dict[str, str] | None = None, help: str | None = None) -> None:
+def link(
+    page: str, label: str, icon: str, query_params: dict[str, str] | None = None, help: str | None = None
+) -> None:
     """A link to another page of the app; a plain Markdown link where the page is not registered (a page run alone, in tests)."""
     try:
         st.page_link(page, label=label, icon=icon, query_params=query_params, help=help)
@@ -49,7 +51,9 @@ def run_model(store: RunStore, run_id: str) -> Any:
     return _load(str(store.root), run_id, store.model_path(run_id).stat().st_mtime)
 
 
-def run_model_or_stop(store: RunStore, run_id: str, failure: str, spinner: str = "Loading the model...") -> Any:
+def run_model_or_stop(
+    store: RunStore, run_id: str, failure: str, spinner: str = "Loading the model..."
+) -> Any:
     """``run_model``, or the reason in an ``st.error`` (prefixed by ``failure``) and the page stops."""
     try:
         with st.spinner(spinner):
@@ -74,8 +78,16 @@ def finished_runs_or_stop(store: RunStore, message: str) -> list[Run]:
     return runs
 
 
-def pick_run(runs: list[Run], key: str, label: str = "Run", *, default: Run | None = None,
-             remembered: bool = True, container: Any = st, help: str | None = None) -> Run:
+def pick_run(
+    runs: list[Run],
+    key: str,
+    label: str = "Run",
+    *,
+    default: Run | None = None,
+    remembered: bool = True,
+    container: Any = st,
+    help: str | None = None,
+) -> Run:
     """A select box of ``runs``; the choice becomes the run the other pages open on.
 
     It starts on the run a link names (``?run=``, once per link), else keeps the current choice,

@@ -29,9 +29,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlencode
 
 import pytest
@@ -124,7 +124,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.time() + START_TIMEOUT
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"streamlit exited with status {process.returncode}:\n{log_path.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
                 if resp.status == 200:
@@ -132,7 +134,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
         except OSError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT} s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT} s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -144,19 +148,36 @@ def app_server(tmp_path_factory) -> AppServer:
     log_path = home / "streamlit.log"
     port = _free_port()
     env = {**os.environ, "NNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    for name in ("NNLAB_MAX_EPOCHS", "NNLAB_MAX_PARAMS", "NNLAB_MAX_QUEUED_PER_VISITOR", "NNLAB_MAX_CONCURRENT", "NNLAB_SECRETS"):
+    for name in (
+        "NNLAB_MAX_EPOCHS",
+        "NNLAB_MAX_PARAMS",
+        "NNLAB_MAX_QUEUED_PER_VISITOR",
+        "NNLAB_MAX_CONCURRENT",
+        "NNLAB_SECRETS",
+    ):
         env.pop(name, None)  # the tests expect no hosted-demo limits
     env["NNLAB_SECRETS"] = str(home / "no-secrets.toml")
     command = [
-        _python(), "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
+        _python(),
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = AppServer(f"http://127.0.0.1:{port}", home, process, log_path)
     try:
         _wait_healthy(server.url, process, log_path)

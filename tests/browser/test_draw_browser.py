@@ -7,9 +7,8 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import by_key, wait_idle
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +41,13 @@ def trained_run(app_server):
 
     visitor = _visitor()
     spec = get_preset("MLP 784-128-10")
-    run = run_here(spec, TrainConfig(epochs=1, subset=1000), name="browser draw test", owner=visitor,
-                   store=app_server.store())
+    run = run_here(
+        spec,
+        TrainConfig(epochs=1, subset=1000),
+        name="browser draw test",
+        owner=visitor,
+        store=app_server.store(),
+    )
     assert run.status == "completed", run.error
     assert app_server.store().model_path(run.id).is_file()
     return run, visitor
@@ -93,7 +97,9 @@ def test_stroke_on_canvas_gets_a_prediction(open_app, app_server, trained_run):
     page = open_app(PAGE, visitor=visitor)
     expect(page.get_by_role("heading", name="Draw a digit")).to_be_visible()
     # The seeded run is the network chosen (the only one this visitor has).
-    expect(by_key(page, "draw_run").get_by_role("combobox")).to_have_value(re.compile("browser draw test"), timeout=LOAD_MS)
+    expect(by_key(page, "draw_run").get_by_role("combobox")).to_have_value(
+        re.compile("browser draw test"), timeout=LOAD_MS
+    )
     expect(page.locator("canvas.upper-canvas")).to_be_visible(timeout=LOAD_MS)
     expect(page.get_by_role("button", name="Undo")).to_be_disabled()  # nothing drawn yet
     expect(page.get_by_text("Draw a digit on the canvas")).to_be_visible()

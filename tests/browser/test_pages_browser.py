@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import ROOT
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +28,10 @@ def url_path(file_name: str) -> str:
 def _no_exception(page, app_server) -> None:
     boxes = page.locator('[data-testid="stException"]')
     if boxes.count():
-        pytest.fail(f"exception shown on {page.url}:\n{boxes.first.inner_text()}\n"
-                    f"server log:\n{app_server.log()[-3000:]}")
+        pytest.fail(
+            f"exception shown on {page.url}:\n{boxes.first.inner_text()}\n"
+            f"server log:\n{app_server.log()[-3000:]}"
+        )
 
 
 def _visitor_runs(page, app_server) -> list:
@@ -52,7 +53,8 @@ def test_home_page_shows_its_title(open_app, app_server):
     _no_exception(page, app_server)
     # The home page's body (not only the sidebar) links to every page.
     targets = page.locator('[data-testid="stMain"] a[href]').evaluate_all(
-        "links => links.map(a => new URL(a.href).pathname.replace(/\\/$/, ''))")
+        "links => links.map(a => new URL(a.href).pathname.replace(/\\/$/, ''))"
+    )
     for file_name in PAGE_FILES:
         assert f"/{url_path(file_name)}" in targets, (file_name, targets)
 

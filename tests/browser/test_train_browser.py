@@ -8,7 +8,6 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from conftest import by_key, wait_idle
 
 from nnlab.ui.hyperparams import QUICK_SUBSET
@@ -84,7 +83,10 @@ def test_quick_run_chart_grows_and_accuracy_shows(open_app, app_server):
     assert float(accuracy.rstrip("%")) > 50, accuracy
     assert _metric(page, "Test loss") not in (None, "–")
     # Links to the other pages with this run selected.
-    run_id = re.search(r"\bchart_loss_([0-9a-f]+)", page.locator('[class*="st-key-chart_loss_"]').first.get_attribute("class")).group(1)
+    run_id = re.search(
+        r"\bchart_loss_([0-9a-f]+)",
+        page.locator('[class*="st-key-chart_loss_"]').first.get_attribute("class"),
+    ).group(1)
     link = page.get_by_role("link", name=re.compile("Evaluate this run"))
     assert f"run={run_id}" in (link.get_attribute("href") or "")
     (run,) = [r for r in app_server.store().list() if r.id == run_id]
@@ -102,7 +104,9 @@ def test_long_run_reattaches_and_stops(open_app, app_server, page):
     by_key(page, "train_button").locator("button").click()
     stop = page.locator('[class*="st-key-stop_"] button')
     stop.first.wait_for(timeout=60_000)
-    page.locator('[data-testid="stProgress"]').filter(has_text="Epoch 1/30").wait_for(timeout=TRAIN_TIMEOUT * 1000)
+    page.locator('[data-testid="stProgress"]').filter(has_text="Epoch 1/30").wait_for(
+        timeout=TRAIN_TIMEOUT * 1000
+    )
 
     # A refresh re-attaches (the run is in the URL) ...
     run_id = parse_qs(urlparse(page.url).query)["run"][0]
@@ -118,7 +122,14 @@ def test_long_run_reattaches_and_stops(open_app, app_server, page):
     second.close()
     assert app_server.store().get(run_id).status == "running"
 
-    _click_until(stop, lambda: page.get_by_text("Stopping").or_(page.get_by_text("Stopped before the end")).first.wait_for(timeout=5_000))
+    _click_until(
+        stop,
+        lambda: (
+            page.get_by_text("Stopping")
+            .or_(page.get_by_text("Stopped before the end"))
+            .first.wait_for(timeout=5_000)
+        ),
+    )
     page.get_by_text("Stopped before the end").wait_for(timeout=90_000)
     run = app_server.store().get(run_id)
     assert run.status == "stopped"
