@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nnlab import data  # noqa: E402
 from nnlab.architectures import get_preset  # noqa: E402
 from nnlab.predict import predict_digit  # noqa: E402
-from nnlab.preprocess import canvas_to_mnist  # noqa: E402
+from nnlab.canvas import canvas_to_mnist  # noqa: E402
 from nnlab.training import TrainConfig, train  # noqa: E402
 
 TARGET_MS = 30.0

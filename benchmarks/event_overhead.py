@@ -68,7 +68,7 @@ def child(mode: str, preset: str, epochs: int) -> None:
         events: list[dict] = []
         acc = train(spec, config, on_event=events.append, should_stop=lambda: False).test_accuracy
     elif mode == "nnlab-store":
-        from nnlab.runner import execute_run
+        from nnlab.worker import execute_run
         from nnlab.runs import RunStore
 
         store = RunStore()

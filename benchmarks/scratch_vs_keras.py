@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nnlab import scratch  # noqa: E402
+from nnlab.events import EpochEvent  # noqa: E402
 
 
 def main() -> int:
@@ -58,16 +59,16 @@ def main() -> int:
     )
 
     data = scratch.prepare_data(config)
-    epoch_line = lambda who: (
-        lambda e: (
-            e["type"] == "epoch"
-            and print(  # noqa: E731
-                f"  {who} epoch {e['epoch']}: loss {e['loss']:.4f} acc {e['accuracy']:.4f} "
-                f"({e['samples_per_sec']:,.0f} samples/s, {e['elapsed']:.1f} s)",
-                flush=True,
-            )
-        )
-    )
+    def epoch_line(who: str):
+        def show(e) -> None:
+            if isinstance(e, EpochEvent):
+                print(
+                    f"  {who} epoch {e.epoch}: loss {e.loss:.4f} acc {e.accuracy:.4f} "
+                    f"({e.samples_per_sec:,.0f} samples/s, {e.elapsed:.1f} s)",
+                    flush=True,
+                )
+
+        return show
     results = {}
     for threads in args.blas_threads:
         config.blas_threads = threads or None

@@ -18,6 +18,7 @@ T_PROCESS = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nnlab import architectures  # noqa: E402
+from nnlab.events import EpochEvent  # noqa: E402
 from nnlab.training import preset_config, train  # noqa: E402
 
 NAME = "Strong CNN (BatchNorm, 99.4 %+)"
@@ -31,10 +32,10 @@ def main() -> None:
     if args.epochs:
         config.epochs = args.epochs
 
-    def show(event: dict) -> None:
-        if event["type"] == "epoch":
+    def show(event) -> None:
+        if isinstance(event, EpochEvent):
             print(
-                f"epoch {event['epoch']:2d}  loss {event['loss']:.4f}  lr {event['lr']:.2e}  {event['elapsed']:6.1f} s",
+                f"epoch {event.epoch:2d}  loss {event.loss:.4f}  lr {event.lr:.2e}  {event.elapsed:6.1f} s",
                 flush=True,
             )
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from nnlab import data as nndata
 from nnlab.modelio import MAX_BYTES, ModelLoadError, load_model_safely, prepare_input
+from nnlab.ui.format import format_bytes
 
 NUM_CLASSES = 10
 PREDICTIONS_FILE = "test_probs.npy"
@@ -49,7 +50,7 @@ def load_uploaded_model(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
         raise ModelLoadError("The uploaded file is empty.")
     if len(data) > max_bytes:
         raise ModelLoadError(
-            f"The uploaded file is too large ({len(data) / 2**20:.1f} MB; at most {max_bytes / 2**20:.1f} MB)."
+            f"The uploaded file is too large ({format_bytes(len(data))}; at most {format_bytes(max_bytes)})."
         )
     fd, tmp = tempfile.mkstemp(prefix="nnlab-upload-", suffix=".keras")
     try:
@@ -302,10 +303,3 @@ EVALUABLE = ("completed", "stopped")
 def evaluable_runs(store: Any, owner: str | None = None) -> list[Any]:
     """Finished runs (completed, or stopped with their model kept) whose model file exists, newest first."""
     return [r for r in store.list(owner=owner, statuses=EVALUABLE) if store.model_path(r.id).is_file()]
-
-
-def run_label(run: Any) -> str:
-    acc = getattr(run, "test_accuracy", None)
-    score = f"{acc:.2%}" if isinstance(acc, (int, float)) else "no test score"
-    status = "" if getattr(run, "status", "completed") == "completed" else f", {run.status}"
-    return f"{run.name} ({score}{status})"

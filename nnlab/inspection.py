@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.dataview import tile as mosaic
+from nnlab.canvas import as_image28
 from nnlab.evaluation import to_model_input
 
 MAP_KINDS = {"Conv2D": "conv", "MaxPooling2D": "pool", "AveragePooling2D": "pool", "Dense": "dense"}
@@ -93,12 +93,6 @@ def tile_grid(tiles: np.ndarray, cols: int = 8) -> np.ndarray:
     return grid.reshape(rows, cols, h, w)
 
 
-def tile(grid: np.ndarray, gap: int = 1) -> np.ndarray:
-    """A (rows, cols, h, w) grid as one 2-D image with NaN gaps between tiles (drawn as blank)."""
-    rows, cols, h, w = grid.shape
-    return mosaic(np.reshape(grid, (rows * cols, h, w)), cols, pad=gap, fill=np.nan)
-
-
 def map_grid(maps: np.ndarray, cols: int = 8) -> np.ndarray:
     """Feature maps (h, w, channels) as a (rows, cols, h, w) grid, one tile per channel."""
     return tile_grid(np.moveaxis(np.asarray(maps), -1, 0), cols)
@@ -128,7 +122,7 @@ def _activation_model(model: Any) -> tuple[list[tuple[str, str]], Any]:
 def feature_maps(model: Any, image28: np.ndarray) -> list[Activation]:
     """Every convolution, pooling and dense layer's output for one 28x28 image (values 0-1)."""
     layers, probe = _activation_model(model)
-    outputs = probe(to_model_input(model, _check_image(image28)), training=False)
+    outputs = probe(to_model_input(model, as_image28(image28)), training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
     return [Activation(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(layers, outputs)]
@@ -187,7 +181,7 @@ def saliency(model: Any, image28: np.ndarray, class_index: int | None = None) ->
     """
     from nnlab._tf import tf
 
-    x = tf.convert_to_tensor(to_model_input(model, _check_image(image28)))
+    x = tf.convert_to_tensor(to_model_input(model, as_image28(image28)))
     with tf.GradientTape() as tape:
         tape.watch(x)
         probs = model(x, training=False)
@@ -197,17 +191,3 @@ def saliency(model: Any, image28: np.ndarray, class_index: int | None = None) ->
     if grad is None:
         raise ValueError("The network's output does not depend on its input, so it has no saliency.")
     return np.abs(np.asarray(grad)).reshape(28, 28).astype(np.float32)
-
-
-def _check_image(image28: np.ndarray) -> np.ndarray:
-    img = np.asarray(image28)
-    if img.shape == (28, 28, 1):
-        img = img[..., 0]
-    if img.shape != (28, 28):
-        raise ValueError(f"an image must be 28x28 (got shape {img.shape})")
-    if img.dtype == np.uint8:
-        return img
-    img = img.astype(np.float32)
-    if not np.all(np.isfinite(img)):
-        raise ValueError("the image holds non-finite values")
-    return img

@@ -22,6 +22,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from nnlab.validation import Problem
+
 ENV_NAMES = {
     "max_epochs": "NNLAB_MAX_EPOCHS",
     "max_params": "NNLAB_MAX_PARAMS",
@@ -44,22 +46,25 @@ class Limits:
     max_queued_per_visitor: int | None = None  # runs a visitor may have queued or running at once
     max_concurrent: int | None = None  # trainings running at once on this server
 
-    def problems(self, *, n_params: int, epochs: int, visitor_active: int) -> list[str]:
+    def problems(self, *, n_params: int, epochs: int, visitor_active: int) -> list[Problem]:
         """Why a visitor may not start this training now, in words that state the limit."""
         out = []
         if self.max_params is not None and n_params > self.max_params:
-            out.append(
+            message = (
                 f"This network has {n_params:,} parameters; this demo trains networks of at most "
                 f"{self.max_params:,} parameters. Use fewer units or filters, or add pooling."
             )
+            out.append(Problem(message, setting="max_params"))
         if self.max_epochs is not None and epochs > self.max_epochs:
-            out.append(f"This demo trains for at most {self.max_epochs} epochs (asked for {epochs}).")
+            message = f"This demo trains for at most {self.max_epochs} epochs (asked for {epochs})."
+            out.append(Problem(message, setting="max_epochs"))
         if self.max_queued_per_visitor is not None and visitor_active >= self.max_queued_per_visitor:
             runs = "run" if self.max_queued_per_visitor == 1 else "runs"
-            out.append(
+            message = (
                 f"You already have {visitor_active} training(s) queued or running; this demo allows "
                 f"{self.max_queued_per_visitor} {runs} per visitor at a time. Wait for one to finish, or stop one."
             )
+            out.append(Problem(message, setting="max_queued_per_visitor"))
         return out
 
     def describe(self) -> list[str]:

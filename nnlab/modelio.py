@@ -22,16 +22,14 @@ from typing import Any
 
 import numpy as np
 
-MAX_BYTES = 50 * 2**20
+from nnlab.ui.format import format_bytes
+
+MAX_BYTES = 50_000_000  # 50 MB, in the decimal megabytes the upload widget counts
 ACCEPTED_INPUTS = ((28, 28, 1), (28, 28), (784,))
 
 
 class ModelLoadError(ValueError):
     """A model file that cannot be used, with the reason in plain words."""
-
-
-def _mb(n: int) -> str:
-    return f"{n / 2**20:.1f} MB"
 
 
 def _check_archive(path: Path, max_bytes: int) -> None:
@@ -42,7 +40,9 @@ def _check_archive(path: Path, max_bytes: int) -> None:
     if size == 0:
         raise ModelLoadError("The model file is empty.")
     if size > max_bytes:
-        raise ModelLoadError(f"The model file is too large ({_mb(size)}; at most {_mb(max_bytes)}).")
+        raise ModelLoadError(
+            f"The model file is too large ({format_bytes(size)}; at most {format_bytes(max_bytes)})."
+        )
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -65,7 +65,7 @@ def _check_archive(path: Path, max_bytes: int) -> None:
             "This is not a valid '.keras' model file: it has no model description (config.json)."
         )
     if unpacked > 8 * max_bytes:
-        raise ModelLoadError(f"The model file unpacks to {_mb(unpacked)}, which is too large.")
+        raise ModelLoadError(f"The model file unpacks to {format_bytes(unpacked)}, which is too large.")
 
 
 def _explain(exc: BaseException) -> str:

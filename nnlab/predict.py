@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.canvas import as_image28
 from nnlab.modelio import prepare_input
 
 UNSURE_CONFIDENCE = 0.6  # below this top probability the network is "not sure"
@@ -26,14 +27,7 @@ def predict_digit(model: Any, img28: np.ndarray) -> np.ndarray:
     ((28, 28, 1), (28, 28), (784,)) and for a last layer giving probabilities or raw scores (the
     latter go through a softmax).
     """
-    x = np.asarray(img28, dtype=np.float32)
-    if x.shape == (28, 28, 1):
-        x = x[..., 0]
-    if x.shape != (28, 28):
-        raise ValueError(f"Expected a 28 x 28 image, got shape {x.shape}.")
-    if not np.isfinite(x).all():
-        raise ValueError("The image contains NaN or infinite values.")
-    x = np.clip(x, 0.0, 1.0)
+    x = as_image28(img28)
     if getattr(model, "inputs", None):
         batch = prepare_input(model, x[np.newaxis])  # (1, 28, 28, 1), (1, 28, 28) or (1, 784)
     else:

@@ -1,15 +1,47 @@
-"""Settings dataclasses of the Keras and NumPy trainers: stored as dicts, checked against their bounds in plain words."""
+"""One language for everything a learner or an operator can get wrong.
+
+Every validator in NN Lab (the architecture, the Keras training settings, the NumPy network's
+settings, the operator's limits) returns a list of ``Problem``: what is wrong, in words a learner
+understands, and where (a layer, or a setting). An empty list means "fine". Code that must refuse
+bad input raises ``InvalidSettings`` carrying that list, so that a page can show each problem where
+it belongs and the command line can print them all.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
-from dataclasses import asdict, fields
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
 import numpy as np
 
 T = TypeVar("T", bound="SettingsDict")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: ``message`` in plain words; ``layer`` (0-based) or ``setting`` says where."""
+
+    message: str
+    layer: int | None = None
+    setting: str | None = None
+
+    def __str__(self) -> str:
+        return self.message if self.layer is None else f"Layer {self.layer + 1}: {self.message}"
+
+
+class InvalidSettings(ValueError):
+    """Raised for input that cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__(" ".join(str(p) for p in self.problems))
+
+    @property
+    def about_network(self) -> bool:
+        """Whether any problem concerns the network's layers (rather than its training settings)."""
+        return any(p.layer is not None or p.setting == "architecture" for p in self.problems)
 
 
 class SettingsDict:
@@ -25,14 +57,6 @@ class SettingsDict:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
-class InvalidConfig(ValueError):
-    """Settings that cannot be used; ``problems`` lists every reason in plain words."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(" ".join(problems))
-
-
 def is_int(value: Any) -> bool:
     """A whole number (Python or NumPy), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -45,34 +69,38 @@ def is_number(value: Any) -> bool:
 
 def range_problems(
     config: Any,
-    limits: Mapping[str, tuple[float, float]],
+    bounds: Mapping[str, tuple[float, float]],
     whole: Collection[str] = (),
     labels: Mapping[str, str] | None = None,
     optional: Collection[str] = (),
-) -> list[str]:
-    """A message for each attribute of ``config`` named in ``limits`` that is not a number within its bounds.
+) -> list[Problem]:
+    """A problem for each attribute of ``config`` named in ``bounds`` that is not a number within them.
 
     Names in ``whole`` must be whole numbers; names in ``optional`` may also be None. A setting is
     called by its ``labels`` entry, else by its name with spaces.
     """
     labels = labels or {}
     problems = []
-    for name, (low, high) in limits.items():
+    for name, (low, high) in bounds.items():
         value = getattr(config, name)
         if name in optional and value is None:
             continue
         label = labels.get(name, name.replace("_", " "))
+        kind = "a whole number" if name in whole else "a number"
         if not (is_int(value) if name in whole else is_number(value)):
-            problems.append(
-                f"The {label} must be {'a whole number' if name in whole else 'a number'} (got {value!r})."
-            )
+            problems.append(Problem(f"The {label} must be {kind} (got {value!r}).", setting=name))
         elif not low <= value <= high:
-            problems.append(f"The {label} must be between {low:g} and {high:g} (got {value:g}).")
+            problems.append(
+                Problem(f"The {label} must be between {low:g} and {high:g} (got {value:g}).", setting=name)
+            )
     return problems
 
 
-def subset_problems(config: Any) -> list[str]:
+def subset_problems(config: Any) -> list[Problem]:
     """A batch larger than the training subset it is drawn from (``subset`` None: all images)."""
     if config.subset is not None and config.batch_size > config.subset:
-        return [f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset})."]
+        message = (
+            f"The batch size ({config.batch_size}) is larger than the training subset ({config.subset})."
+        )
+        return [Problem(message, setting="batch_size")]
     return []

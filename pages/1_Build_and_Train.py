@@ -5,13 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from nnlab.architectures import count_params
-from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runs import Run
 from nnlab.training import validate_config
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
-from nnlab.ui.live import get_runner, newest_active, run_label, watch_run
+from nnlab.ui.format import run_label
+from nnlab.ui.live import newest_active, watch_run
+from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.visitor import visitor_id
+from nnlab.validation import InvalidSettings
 
 _RUN = "train_run"  # the run this session watches (also in the URL as ?run=ID)
 
@@ -22,11 +24,7 @@ st.caption(
 )
 
 visitor = visitor_id()
-try:
-    limits = load_limits()
-except InvalidLimits as exc:
-    st.error(f"The operator's limits for this demo are misconfigured, so none are applied: {exc}")
-    limits = Limits()
+limits = limits_or_warn()
 runner = get_runner(limits.max_concurrent)
 store = runner.store
 
@@ -74,26 +72,24 @@ with st.expander("Summary: output shape and parameters per layer", expanded=True
 st.header("2 · Training settings", divider="gray")
 config = hyperparameter_form(limits, preset=st.session_state.get("compose_preset"))
 config_problems = validate_config(config)
-for message in config_problems:
-    st.error(message, icon="⚠️")
+for problem in config_problems:
+    st.error(str(problem), icon="⚠️")
 if limits.describe():
     st.caption("Limits of this demo: " + "; ".join(limits.describe()) + ".")
 
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
-mine = store.list(
-    owner=visitor, include_unowned=False
-)  # this visitor's runs, newest first: read once per rerun
-mine_active = [r for r in mine if r.is_active]
+mine = store.list(owner=visitor, include_unowned=False)  # this visitor's runs, newest first: read once
+active = sum(r.is_active for r in mine)
 limit_problems = (
     []
     if problems
-    else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=len(mine_active))
+    else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
 )
 reasons = (
     (["The network has problems (see the layers above)."] if problems else [])
     + (["The training settings have problems (see above)."] if config_problems else [])
-    + limit_problems
+    + [str(p) for p in limit_problems]
 )
 
 cols = st.columns([3, 1], vertical_alignment="bottom")
@@ -109,8 +105,9 @@ if cols[1].button(
 ):
     try:
         run = runner.submit(spec, config, name=run_name.strip() or None, owner=visitor)
-    except ValueError as exc:  # the runner re-validates: say why in words
-        st.error(str(exc))
+    except InvalidSettings as exc:  # the runner re-validates: say why in words
+        for problem in exc.problems:
+            st.error(str(problem))
     else:
         _watch(run.id)
         st.rerun()

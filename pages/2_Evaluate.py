@@ -8,11 +8,14 @@ import numpy as np
 import streamlit as st
 
 from nnlab import evaluation as ev
-from nnlab import figures_eval as figs
+from nnlab.figures import training as training_figs
+from nnlab.figures.evaluation import confusion_figure
 from nnlab.modelio import MAX_BYTES, ModelLoadError
 from nnlab.runs import RunStore
-from nnlab.ui.live import get_store
-from nnlab.ui.models import finished_runs, link, pick_run, run_model
+from nnlab.ui.format import run_label
+from nnlab.ui.links import BUILD, link
+from nnlab.ui.models import finished_runs, pick_run, run_model
+from nnlab.ui.services import get_store
 
 st.set_page_config(page_title="Evaluate · NN Lab", page_icon="🧠", layout="wide")
 
@@ -41,7 +44,7 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         st.session_state["eval_true"], st.session_state["eval_pred"] = ev.largest_error_cell(cm)
     left, right = st.columns([3, 2])
     with left:
-        fig = figs.confusion_figure(
+        fig = confusion_figure(
             shown, normalized, selected=(st.session_state["eval_true"], st.session_state["eval_pred"])
         )
         event = st.plotly_chart(
@@ -121,7 +124,7 @@ def compare_section(store: RunStore, runs: list, current) -> None:
         "Runs to compare",
         list(by_id),
         default=default,
-        format_func=lambda i: ev.run_label(by_id[i]),
+        format_func=lambda i: run_label(by_id[i]),
         key="eval_compare",
     )
     if not chosen:
@@ -134,8 +137,8 @@ def compare_section(store: RunStore, runs: list, current) -> None:
         for r in picked
     }
     a, b = st.columns(2)
-    a.plotly_chart(figs.curves_figure(histories, "loss"), key="eval_curves_loss")
-    b.plotly_chart(figs.curves_figure(histories, "accuracy"), key="eval_curves_acc")
+    a.plotly_chart(training_figs.runs_figure(histories, "loss", validation=True), key="eval_curves_loss")
+    b.plotly_chart(training_figs.runs_figure(histories, "accuracy", validation=True), key="eval_curves_acc")
     table = ev.compare_runs(picked)
     st.dataframe(
         table.style.format(
@@ -156,7 +159,7 @@ def upload_source():
     data_file = st.file_uploader(
         "A Keras 3 model (.keras) taking 28x28 images and giving 10 digit scores",
         type=["keras"],
-        max_upload_size=MAX_BYTES // 2**20,
+        max_upload_size=MAX_BYTES // 1_000_000,
         key="eval_upload",
     )
     if data_file is None:
@@ -188,7 +191,7 @@ run = None
 if source == "A trained run":
     if not runs:
         st.info("No finished training yet. Train a network on the Build & Train page, then come back here.")
-        link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
+        link(BUILD, "Build & Train a network")
         st.stop()
     run = pick_run(runs, "eval_run")
     try:

@@ -6,29 +6,26 @@ import numpy as np
 import streamlit as st
 
 from nnlab import evaluation as ev
-from nnlab import figures_eval as figs
 from nnlab import inspection as ins
+from nnlab.canvas import as_image28
 from nnlab.data import scale
+from nnlab.figures import inspection as figs
+from nnlab.figures.evaluation import image_figure
 from nnlab.predict import predict_digit
-from nnlab.ui.live import get_store
-from nnlab.ui.models import (
-    DRAWING_LINK,
-    LAST_DRAWING,
-    finished_runs_or_stop,
-    link,
-    pick_run,
-    run_model_or_stop,
-)
+from nnlab.ui.links import DRAW, DRAWING_LINK, LAST_DRAWING, link
+from nnlab.ui.models import finished_runs_or_stop, pick_run, run_model_or_stop
+from nnlab.ui.services import get_store
 
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
 
 
 def last_drawing() -> np.ndarray | None:
+    """The drawing the Draw page left in this session, if it holds a usable 28 x 28 image."""
     drawing = st.session_state.get(LAST_DRAWING)
-    if drawing is None:
+    try:
+        return None if drawing is None else as_image28(drawing)
+    except ValueError:
         return None
-    arr = np.asarray(drawing, dtype=np.float32)
-    return arr if arr.shape == (28, 28) and np.all(np.isfinite(arr)) else None
 
 
 SOURCES = ("A test image", "My last drawing")
@@ -50,7 +47,7 @@ def pick_image(source_col, index_col) -> tuple[np.ndarray, str]:
         index = int(source_col.number_input("Test image #", 0, len(y_test) - 1, 0, step=1, key="insp_index"))
         with source_col:
             st.caption("Digits you draw on the Draw page can be inspected here too.")
-            link("pages/4_Draw.py", "Draw a digit", "✏️")
+            link(DRAW, "Draw a digit")
         return scale(x_test[index]), f"test image #{index}, a {y_test[index]}"
     source = source_col.radio("Image", SOURCES, horizontal=True, key="insp_source")
     if source == SOURCES[1]:
@@ -145,7 +142,7 @@ model = run_model_or_stop(store, run.id, "The model of this run cannot be read")
 image, what = pick_image(source_col, index_col)
 probs = predict_digit(model, image)
 a, b = st.columns([1, 3])
-a.plotly_chart(figs.image_figure(image, what, height=220), key="insp_image")
+a.plotly_chart(image_figure(image, what, height=220), key="insp_image")
 b.plotly_chart(
     figs.dense_figure(ins.Activation("prediction", "dense", probs), height=220).update_layout(
         title=f"The network says {int(np.argmax(probs))} ({probs.max():.1%})", yaxis_title="probability"

@@ -6,19 +6,14 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from nnlab import figures_eval as figs
+from nnlab.canvas import ImageLoadError, canvas_to_mnist, load_image_bytes
+from nnlab.figures.evaluation import image_figure, probabilities_figure
+from nnlab.figures.inspection import saliency_figure
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
-from nnlab.preprocess import ImageLoadError, canvas_to_mnist, load_image_bytes
 from nnlab.runs import Run
-from nnlab.ui.live import get_store
-from nnlab.ui.models import (
-    DRAWING_LINK,
-    LAST_DRAWING,
-    finished_runs_or_stop,
-    link,
-    pick_run,
-    run_model_or_stop,
-)
+from nnlab.ui.links import DRAWING_LINK, INSPECT, LAST_DRAWING, link
+from nnlab.ui.models import finished_runs_or_stop, pick_run, run_model_or_stop
+from nnlab.ui.services import get_store
 
 CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
@@ -142,7 +137,7 @@ except ValueError as exc:
 answer = verdict(probs)
 
 with middle:
-    st.plotly_chart(figs.image_figure(img28, "What the network sees", height=260), key="draw_seen")
+    st.plotly_chart(image_figure(img28, "What the network sees", height=260), key="draw_seen")
     st.caption("Your drawing as 28 x 28 pixels, sized and centred the way MNIST's digits are.")
     st.metric(
         "The network reads",
@@ -165,7 +160,7 @@ with middle:
             "or try another network.",
             icon="🤔",
         )
-probs_slot.plotly_chart(figs.probabilities_figure(probs), key="draw_probs")
+probs_slot.plotly_chart(probabilities_figure(probs), key="draw_probs")
 with right:
     if show_saliency:
         from nnlab import inspection as ins
@@ -175,14 +170,9 @@ with right:
         except ValueError as exc:
             st.info(str(exc))
         else:
-            st.plotly_chart(figs.saliency_figure(img28, sal, height=300), key="draw_saliency_fig")
+            st.plotly_chart(saliency_figure(img28, sal, height=300), key="draw_saliency_fig")
             st.caption(
                 f"Bright pixels (red to yellow) are those whose change would move the probability of "
                 f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim grey underneath."
             )
-    link(
-        "pages/3_Inspect.py",
-        "See this drawing's feature maps on Inspect",
-        "🔬",
-        query_params={**DRAWING_LINK, "run": run.id},
-    )
+    link(INSPECT, "See this drawing's feature maps on Inspect", query_params={**DRAWING_LINK, "run": run.id})

@@ -6,7 +6,8 @@ import numpy as np
 import streamlit as st
 
 from nnlab import data as nndata
-from nnlab import dataview
+from nnlab import exploration
+from nnlab.figures import data as figs
 
 PARTS = ("training", "test")
 
@@ -19,13 +20,13 @@ def _mnist() -> nndata.Arrays:
 @st.cache_data(show_spinner=False)
 def _means(part: str) -> np.ndarray:
     (x_tr, y_tr), (x_te, y_te) = _mnist()
-    return dataview.mean_images(x_tr, y_tr) if part == "training" else dataview.mean_images(x_te, y_te)
+    return exploration.mean_images(x_tr, y_tr) if part == "training" else exploration.mean_images(x_te, y_te)
 
 
 @st.cache_data(show_spinner=False)
 def _histogram(part: str) -> np.ndarray:
     (x_tr, _), (x_te, _) = _mnist()
-    return dataview.pixel_histogram(x_tr if part == "training" else x_te)
+    return exploration.pixel_histogram(x_tr if part == "training" else x_te)
 
 
 def _arrays(part: str) -> tuple[np.ndarray, np.ndarray]:
@@ -75,14 +76,14 @@ def images_tab() -> None:
     x, y = _arrays(part)
     seed = st.session_state.get("data_seed")
     st.session_state.setdefault("data_page", 1)
-    _, n_pages = dataview.select_indices(y, None if digit == "all" else int(digit), 1, int(per_page))
+    _, n_pages = exploration.select_indices(y, None if digit == "all" else int(digit), 1, int(per_page))
     if not 1 <= int(st.session_state["data_page"]) <= n_pages:
         st.session_state["data_page"] = 1
     nav = st.columns([1, 3], vertical_alignment="bottom")
     page = nav[0].number_input(
         f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, step=1, key="data_page"
     )
-    idx, _ = dataview.select_indices(
+    idx, _ = exploration.select_indices(
         y, None if digit == "all" else int(digit), int(page), int(per_page), seed
     )
     which = "all digits" if digit == "all" else f"digit {digit}"
@@ -91,9 +92,7 @@ def images_tab() -> None:
         f"{count:,} {part} images of {which}, {'shuffled' if seed is not None else 'in dataset order'}. "
         "The small number above each image is its label."
     )
-    st.plotly_chart(
-        dataview.image_grid_figure(x[idx], y[idx], idx, cols=10), width="stretch", key="data_grid"
-    )
+    st.plotly_chart(figs.image_grid_figure(x[idx], y[idx], idx, cols=10), width="stretch", key="data_grid")
 
 
 def counts_tab() -> None:
@@ -103,8 +102,8 @@ def counts_tab() -> None:
         key="data_share",
         help="Each digit's fraction of its part: the training and test sets have the same balance.",
     )
-    st.plotly_chart(dataview.class_counts_figure(y_tr, y_te, share=share), width="stretch")
-    table = dataview.class_counts_table(y_tr, y_te)
+    st.plotly_chart(figs.class_counts_figure(y_tr, y_te, share=share), width="stretch")
+    table = exploration.class_counts_table(y_tr, y_te)
     st.dataframe(
         table,
         hide_index=True,
@@ -122,7 +121,7 @@ def counts_tab() -> None:
 
 def means_tab() -> None:
     part = st.segmented_control("Average over", PARTS, default="training", key="data_mean_part") or "training"
-    st.plotly_chart(dataview.mean_images_figure(_means(part)), width="stretch")
+    st.plotly_chart(figs.mean_images_figure(_means(part)), width="stretch")
     st.caption(
         "Each picture is the pixel-by-pixel average of every image of that digit. Bright areas are where "
         "that digit's strokes usually are; blur shows how much handwriting varies (1 is sharp, 2 and 8 are not)."
@@ -137,9 +136,7 @@ def histogram_tab() -> None:
     )
     skip_zero = c[2].toggle("Hide the 0s (background)", key="data_hist_zero")
     counts = _histogram(part)
-    st.plotly_chart(
-        dataview.pixel_histogram_figure(counts, log_y=log_y, skip_zero=skip_zero), width="stretch"
-    )
+    st.plotly_chart(figs.pixel_histogram_figure(counts, log_y=log_y, skip_zero=skip_zero), width="stretch")
     zero, full = counts[0] / counts.sum(), counts[250:].sum() / counts.sum()
     st.caption(
         f"{zero:.0%} of all pixels are exactly 0 (background) and {full:.0%} are 250 or more (ink): "
@@ -165,7 +162,7 @@ def scaling_tab() -> None:
         )
     )
     c[2].caption(f"Image #{i} of the {part} set, label **{y[i]}**.")
-    rows, cols = dataview.ink_box(x[i])
+    rows, cols = exploration.ink_box(x[i])
     crop = x[i][rows, cols]
     st.caption(
         f"Showing rows {rows.start}-{rows.stop - 1} and columns {cols.start}-{cols.stop - 1}, where the ink is; "
@@ -173,19 +170,17 @@ def scaling_tab() -> None:
     )
     left, right = st.columns(2)
     left.plotly_chart(
-        dataview.values_heatmap(
-            crop, "Raw pixel values (0-255)", 255, ".0f", origin=(rows.start, cols.start)
-        ),
+        figs.values_heatmap(crop, "Raw pixel values (0-255)", 255, ".0f", origin=(rows.start, cols.start)),
         width="stretch",
     )
     right.plotly_chart(
-        dataview.values_heatmap(
+        figs.values_heatmap(
             crop / 255.0, "Scaled inputs (value / 255, in [0, 1])", 1, ".2f", origin=(rows.start, cols.start)
         ),
         width="stretch",
     )
     st.dataframe(
-        dataview.input_stats(x[i]),
+        exploration.input_stats(x[i]),
         hide_index=True,
         width="stretch",
         column_config={
@@ -202,7 +197,7 @@ def scaling_tab() -> None:
         "(toggle *scale inputs to [0, 1]* off)."
     )
     with st.expander("The same numbers as tables"):
-        raw, scaled = dataview.raw_and_scaled(x[i])
+        raw, scaled = exploration.raw_and_scaled(x[i])
         t1, t2 = st.columns(2)
         t1.dataframe(raw, width="stretch", height=400)
         t2.dataframe(scaled, width="stretch", height=400)

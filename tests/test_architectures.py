@@ -7,6 +7,7 @@ import json
 import pytest
 
 from nnlab import architectures as A
+from nnlab.validation import InvalidSettings
 
 EXPECTED = {
     "Logistic regression 784-10": 7850,
@@ -105,7 +106,7 @@ def test_output_layer_must_give_ten_probabilities():
 
 
 def test_build_model_refuses_an_invalid_spec_with_every_problem():
-    with pytest.raises(A.InvalidArchitecture) as info:
+    with pytest.raises(InvalidSettings) as info:
         A.build_model({"layers": [{"kind": "Dense", "units": 3}]})
     assert len(info.value.problems) >= 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nnlab import charts
+from nnlab.figures import training as charts
 
 
 def _batch_df() -> pd.DataFrame:
@@ -66,7 +66,7 @@ def test_empty_tables_give_labelled_empty_charts():
     for fig in (
         charts.training_figure(empty, empty, "loss"),
         charts.lr_figure(empty),
-        charts.overlay_figure({"a": empty}),
+        charts.runs_figure({"a": empty}),
     ):
         assert len(fig.data) == 0
         assert fig.layout.title.text
@@ -82,7 +82,7 @@ def test_unknown_metric_is_refused():
     with pytest.raises(ValueError, match="metric"):
         charts.training_figure(_batch_df(), _epoch_df(), "f1")
     with pytest.raises(ValueError, match="metric"):
-        charts.overlay_figure({}, "f1")
+        charts.runs_figure({}, "f1")
 
 
 def test_lr_figure_uses_log_scale():
@@ -93,7 +93,7 @@ def test_lr_figure_uses_log_scale():
 
 def test_overlay_has_one_line_per_run_with_data():
     other = _epoch_df().assign(val_accuracy=[0.7, 0.75])
-    fig = charts.overlay_figure(
+    fig = charts.runs_figure(
         {"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy"
     )
     assert [t.name for t in fig.data] == ["run A", "run B"]

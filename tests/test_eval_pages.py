@@ -42,7 +42,7 @@ def _store_run(trained, name: str) -> tuple[RunStore, str]:
     store = RunStore()
     run = store.create(get_preset(preset), config.to_dict(), name=name)
     save_model_atomically(result.model, store.model_path(run.id))
-    store.add_events(run.id, [{"type": "epoch", **row} for row in result.history])
+    store.add_events(run.id, result.history)
     now = time.time()
     store.update(
         run.id,

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import classification_report, confusion_matrix
 
 from nnlab import evaluation as ev
+from nnlab.ui.format import run_label
 from nnlab.architectures import get_preset
 from nnlab.training import TrainConfig, train
 
@@ -267,4 +268,4 @@ def test_evaluable_runs_are_finished_runs_with_a_model(trained):
         )
     names = [r.name for r in ev.evaluable_runs(store)]
     assert names == ["stopped", "completed"]  # newest first
-    assert ev.run_label(store.get(ids["stopped"])).endswith("(no test score, stopped)")
+    assert run_label(store.get(ids["stopped"])).startswith("stopped (⏹️ stopped, ")

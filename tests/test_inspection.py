@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnlab import inspection as ins
+from nnlab.figures.inspection import grid_image
 from nnlab.architectures import PRESETS, build_model, get_preset, normalize, summary
 from nnlab.evaluation import mnist_test_set
 
@@ -87,7 +88,7 @@ def test_tutorial_cnn_first_kernels_make_a_4x8_grid(models):
     grid = ins.kernel_grid(kernels)
     assert grid.shape == (4, 8, 3, 3)
     np.testing.assert_array_equal(grid[1, 2], kernels[:, :, 0, 10])  # row-major: tile 10 is row 1, column 2
-    tiled = ins.tile(grid)
+    tiled = grid_image(grid)
     assert tiled.shape == (4 * 4 - 1, 8 * 4 - 1)
     assert np.isnan(tiled[3, 0]) and np.isnan(tiled[0, 3])  # gaps between tiles
     np.testing.assert_array_equal(tiled[4:7, 8:11], kernels[:, :, 0, 10])
@@ -114,15 +115,15 @@ def test_weight_histograms_cover_every_weight(models):
 
 
 def test_bad_images_are_refused(models):
-    with pytest.raises(ValueError, match="28x28"):
+    with pytest.raises(ValueError, match="28 x 28"):
         ins.feature_maps(models["MLP 784-128-10"], np.zeros((32, 32)))
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         ins.saliency(models["MLP 784-128-10"], np.full((28, 28), np.nan))
 
 
 def test_saliency_figure_marks_saliency_only_by_heat_colours():
     """The digit stays dim grey (never as bright as the heat), the overlay is transparent at 0, the colour bar opaque."""
-    from nnlab import figures_eval as figs
+    from nnlab.figures import inspection as figs
 
     image = np.zeros((28, 28), np.float32)
     image[5:23, 13:15] = 1.0

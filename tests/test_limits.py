@@ -65,7 +65,7 @@ def test_problems_state_each_limit():
     assert limits.problems(n_params=1000, epochs=5, visitor_active=0) == []
     problems = limits.problems(n_params=101_770, epochs=6, visitor_active=1)
     assert len(problems) == 3
-    assert "101,770 parameters" in problems[0] and "at most 1,000" in problems[0]
-    assert "at most 5 epochs" in problems[1]
-    assert "1 run per visitor" in problems[2]
+    assert "101,770 parameters" in problems[0].message and "at most 1,000" in problems[0].message
+    assert "at most 5 epochs" in problems[1].message and problems[1].setting == "max_epochs"
+    assert "1 run per visitor" in problems[2].message
     assert "at most 5 epochs per training" in limits.describe()

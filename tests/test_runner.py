@@ -19,7 +19,8 @@ import pytest
 
 from nnlab.architectures import get_preset
 from nnlab.modelio import load_model_safely
-from nnlab.runner import Runner, run_here
+from nnlab.runner import Runner
+from nnlab.worker import run_here
 from nnlab.runs import DIED_MESSAGE, RunStore, process_alive
 from nnlab.training import TrainConfig
 
@@ -131,7 +132,7 @@ def test_run_here_stores_a_foreground_training(store):
     events = []
     run = run_here(LOGREG, SHORT, name="terminal", on_event=events.append)
     assert run.status == "completed" and run.worker["pid"] == os.getpid()
-    assert [e["type"] for e in events][0] == "start" and events[-1]["type"] == "end"
+    assert [e.kind for e in events][0] == "start" and events[-1].kind == "end"
     assert store.list()[0].id == run.id and len(store.metrics(run.id)) == 2
     model = load_model_safely(store.model_path(run.id))
     x = np.zeros((2, 28, 28, 1), dtype=np.float32)

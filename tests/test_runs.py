@@ -18,6 +18,7 @@ from nnlab.cli import main
 from nnlab.runner import Runner
 from nnlab.runs import DIED_MESSAGE, RunNotFound, RunStore, default_root, process_alive, process_handle
 from nnlab.training import TrainConfig
+from factories import batch_event, epoch_event
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = get_preset("Logistic regression 784-10")
@@ -76,22 +77,12 @@ def test_store_survives_a_reopen(tmp_path):
     assert run.status == "queued" and run.n_params == 7850 and run.progress == {} and not run.stop_requested
     store.add_events(
         run.id,
-        [{"type": "batch", "epoch": 1, "batch": 5, "step": 5, "loss": 2.0, "accuracy": 0.2}],
+        [batch_event(1, 5, loss=2.0, accuracy=0.2, steps_per_epoch=9)],
         {"epoch": 1, "epochs": 2, "batch": 5, "steps_per_epoch": 9},
     )
     store.add_events(
         run.id,
-        [
-            {
-                "type": "epoch",
-                "epoch": 1,
-                "loss": 1.5,
-                "accuracy": 0.5,
-                "val_loss": 1.6,
-                "val_accuracy": 0.45,
-                "lr": 1e-3,
-            }
-        ],
+        [epoch_event(1, loss=1.5, accuracy=0.5, val_loss=1.6, val_accuracy=0.45)],
     )
     store.update(run.id, status="completed", finished=time.time(), test_loss=1.4, test_accuracy=0.6)
     del store
@@ -117,13 +108,14 @@ def test_store_survives_a_reopen(tmp_path):
 
 CONCURRENT_WRITER = textwrap.dedent("""
     import sys
+    from nnlab.events import BatchEvent, EpochEvent
     from nnlab.runs import RunStore
     store = RunStore(sys.argv[1])
     run_id, n = sys.argv[2], int(sys.argv[3])
     for i in range(1, n + 1):   # one transaction per flush, as a training writes them
-        store.add_events(run_id, [{"type": "batch", "epoch": 1, "batch": i, "loss": 1.0 / i}], {"batch": i})
+        store.add_events(run_id, [BatchEvent(1, i, i, 1.0 / i, 0.5, 0.1, 100.0)], {"batch": i})
         if i % 10 == 0:
-            store.add_events(run_id, [{"type": "epoch", "epoch": i // 10, "loss": 0.5}])
+            store.add_events(run_id, [EpochEvent(i // 10, 0.5, 0.5, 1e-3, 1.0, 100.0)])
     store.update(run_id, status="completed")
 """)
 
@@ -290,7 +282,7 @@ def test_delete(tmp_path):
     running, done, queued = (store.create(SPEC, CONFIG, name=n) for n in ("running", "done", "queued"))
     store.update(running.id, status="running", worker=process_handle())
     store.update(done.id, status="completed")
-    store.add_events(done.id, [{"type": "epoch", "epoch": 1, "loss": 1.0}])
+    store.add_events(done.id, [epoch_event(1, loss=1.0)])
     store.model_path(done.id).write_bytes(b"model")
     with pytest.raises(ValueError, match="stop it first"):
         store.delete(running.id)
@@ -356,7 +348,7 @@ def test_cli_runs_stop_delete(capsys, sleeper):
 
 
 def test_execute_run_leaves_other_processes_runs_alone(tmp_path, sleeper):
-    from nnlab.runner import execute_run
+    from nnlab.worker import execute_run
 
     store = RunStore(tmp_path)
     runner = Runner(store, max_concurrent=1, executor=sleeper)

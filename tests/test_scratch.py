@@ -10,7 +10,10 @@ import pytest
 from nnlab import scratch
 from nnlab.architectures import count_params, validate
 from nnlab.cli import main
+from nnlab.events import to_record
+from nnlab.scratch.session import ScratchJob
 from nnlab.training import validate_config as validate_keras_config
+from nnlab.validation import InvalidSettings
 
 # Small, fast settings for every training here (the machine is shared).
 QUICK = dict(subset=2000, epochs=2, hidden=(32,), batch_size=64, blas_threads=1, batch_event_every=5)
@@ -46,7 +49,7 @@ def test_gradient_check_catches_a_wrong_backward_pass(monkeypatch):
     x, y = _toy()
     net = scratch.MLP(12, (7,), 4, "sigmoid", seed=1, dtype=np.float64)
     # A classic mistake: using the activation itself instead of its derivative.
-    monkeypatch.setattr(scratch, "activation_grad", lambda name, a: a)
+    monkeypatch.setattr(scratch.net, "activation_grad", lambda name, a: a)
     errors = scratch.gradient_check(net, x, y)
     assert errors["W1"] > 1e-2
     assert errors["W2"] < 1e-6  # the output layer's gradient does not use f'
@@ -103,7 +106,7 @@ def test_l2_adds_its_penalty_to_the_loss():
     penalised = net.loss_and_grads(x, y, 0.1)[0]
     penalty = 0.1 * sum(float((w**2).sum()) for w in net.W)
     assert penalised - plain == pytest.approx(penalty)
-    assert net.evaluate(x, y, 0.1)[0] - net.evaluate(x, y)[0] == pytest.approx(penalty)  # as Keras' val_loss
+    assert scratch.evaluate(net, x, y, 0.1)[0] - scratch.evaluate(net, x, y)[0] == pytest.approx(penalty)  # as Keras' val_loss
 
 
 # ---- training ------------------------------------------------------------------------------------
@@ -114,16 +117,16 @@ def test_short_training_learns_and_reports_events():
     config = scratch.ScratchConfig(**QUICK)
     result = scratch.train(config, on_event=events.append)
     assert result.test_accuracy > 0.8  # chance is 0.1
-    assert result.history[1]["loss"] < result.history[0]["loss"]
+    assert result.history[1].loss < result.history[0].loss
     assert not result.stopped and not result.diverged
     assert (result.n_train, result.n_val) == (1800, 200)
-    kinds = [e["type"] for e in events]
+    kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 2
-    assert events[0]["steps_per_epoch"] == math.ceil(1800 / 64)
-    batch = next(e for e in events if e["type"] == "batch")
-    assert {"epoch", "batch", "loss", "accuracy", "elapsed", "samples_per_sec", "grad_norms"} <= set(batch)
-    assert batch["batch"] == 5 and len(batch["grad_norms"]) == 2
-    epoch = next(e for e in events if e["type"] == "epoch")
+    assert events[0].steps_per_epoch == math.ceil(1800 / 64)
+    batch = next(e for e in events if e.kind == "batch")
+    assert {"epoch", "batch", "loss", "accuracy", "elapsed", "samples_per_sec", "grad_norms"} <= set(to_record(batch))
+    assert batch.batch == 5 and len(batch.grad_norms) == 2
+    epoch = next(e for e in events if e.kind == "epoch")
     assert {
         "loss",
         "accuracy",
@@ -133,23 +136,23 @@ def test_short_training_learns_and_reports_events():
         "elapsed",
         "samples_per_sec",
         "grad_norms",
-    } <= set(epoch)
-    assert events[-1]["test_accuracy"] == result.test_accuracy
+    } <= set(to_record(epoch))
+    assert events[-1].test_accuracy == result.test_accuracy
 
 
 def test_same_seed_same_numbers():
     config = scratch.ScratchConfig(**{**QUICK, "epochs": 1})
     a, b = scratch.train(config), scratch.train(config)
-    assert a.history[0]["loss"] == b.history[0]["loss"] and a.test_accuracy == b.test_accuracy
+    assert a.history[0].loss == b.history[0].loss and a.test_accuracy == b.test_accuracy
 
 
 def test_should_stop_ends_after_the_current_batch():
     events = []
     result = scratch.train(scratch.ScratchConfig(**QUICK), on_event=events.append, should_stop=lambda: True)
     assert result.stopped
-    batches = [e for e in events if e["type"] == "batch"]
-    assert len(batches) == 1 and batches[0]["batch"] == 1
-    assert events[-1]["type"] == "end" and events[-1]["stopped"]
+    batches = [e for e in events if e.kind == "batch"]
+    assert len(batches) == 1 and batches[0].batch == 1
+    assert events[-1].kind == "end" and events[-1].stopped
 
 
 def test_two_digits_make_a_binary_task():
@@ -174,14 +177,14 @@ def test_divergence_is_detected_and_ends_training():
     events = []
     result = scratch.train(config, on_event=events.append, net=net)
     assert result.diverged and len(result.history) == 1
-    assert [e["batch"] for e in events if e["type"] == "batch"] == [1]
-    assert events[-1]["type"] == "end" and events[-1]["diverged"]
+    assert [e.batch for e in events if e.kind == "batch"] == [1]
+    assert events[-1].kind == "end" and events[-1].diverged
 
 
 def test_sigmoid_gradients_vanish_in_deep_nets_and_relu_ones_do_not():
     deep = dict(QUICK, hidden=(32, 32, 32, 32), epochs=1)
-    sig = scratch.train(scratch.ScratchConfig(**deep, activation="sigmoid")).history[-1]["grad_norms"]
-    relu = scratch.train(scratch.ScratchConfig(**deep, activation="relu")).history[-1]["grad_norms"]
+    sig = scratch.train(scratch.ScratchConfig(**deep, activation="sigmoid")).history[-1].grad_norms
+    relu = scratch.train(scratch.ScratchConfig(**deep, activation="relu")).history[-1].grad_norms
     assert sig[0] < sig[-1] / 20  # the first layer gets a tiny fraction of the output layer's gradient
     assert relu[0] > relu[-1] / 5
 
@@ -191,13 +194,13 @@ def test_invalid_settings_are_listed_in_words():
         hidden=(0, 5000), activation="softplus", learning_rate=-1, batch_size=0, digits=(3,)
     )
     problems = scratch.validate_config(bad)
-    text = " ".join(problems)
+    text = " ".join(str(p) for p in problems)
     for word in ("Hidden layer 1", "Hidden layer 2", "softplus", "learning rate", "batch size", "digits"):
         assert word in text
-    with pytest.raises(scratch.InvalidConfig):
+    with pytest.raises(InvalidSettings):
         scratch.train(bad)
     assert "larger than the training subset" in " ".join(
-        scratch.validate_config(scratch.ScratchConfig(subset=100, batch_size=128))
+        str(p) for p in scratch.validate_config(scratch.ScratchConfig(subset=100, batch_size=128))
     )
     assert scratch.validate_config(scratch.ScratchConfig()) == []
 
@@ -254,22 +257,23 @@ def test_the_same_images_as_the_keras_training():
 
 
 def test_job_trains_in_a_thread_and_can_be_stopped():
-    job = scratch.ScratchJob(scratch.ScratchConfig(**QUICK)).start()
+    job = ScratchJob(scratch.ScratchConfig(**QUICK)).start()
     job.join(120)
     snap = job.snapshot()
-    assert not snap["running"] and snap["error"] is None
-    assert snap["end"]["test_accuracy"] > 0.8 and len(snap["epochs"]) == 2 and snap["batches"]
+    assert not snap.running and snap.error is None
+    assert snap.end.test_accuracy > 0.8 and len(snap.epochs) == 2 and snap.batches
+    assert 0.9 <= snap.fraction_done(2) <= 1.0  # from the last batch reported
     assert job.net is not None and job.result is not None
 
-    stopped = scratch.ScratchJob(scratch.ScratchConfig(**{**QUICK, "epochs": 50}))
+    stopped = ScratchJob(scratch.ScratchConfig(**{**QUICK, "epochs": 50}))
     stopped.stop()  # asked before it starts: it ends after its first batch
     stopped.start().join(120)
-    assert stopped.snapshot()["end"]["stopped"]
+    assert stopped.snapshot().end.stopped
 
 
 def test_job_rejects_bad_settings_at_once():
-    with pytest.raises(scratch.InvalidConfig):
-        scratch.ScratchJob(scratch.ScratchConfig(epochs=0))
+    with pytest.raises(InvalidSettings):
+        ScratchJob(scratch.ScratchConfig(epochs=0))
 
 
 # ---- the CLI -----------------------------------------------------------------------------------------

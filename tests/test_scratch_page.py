@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nnlab import scratch, scratch_view
+from nnlab import scratch
+from nnlab.figures import scratch as scratch_view
+from nnlab.scratch.lessons import lessons
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "6_From_Scratch.py")
 
@@ -132,11 +134,11 @@ def test_event_tables_and_figures():
         ),
         on_event=events.append,
     )
-    steps = events[0]["steps_per_epoch"]
-    batches = [e for e in events if e["type"] == "batch"]
-    epochs = [e for e in events if e["type"] == "epoch"]
-    bdf = scratch_view.batch_frame(batches, steps)
-    assert list(bdf["step"]) == [(e["epoch"] - 1) * steps + e["batch"] for e in batches]
+    steps = events[0].steps_per_epoch
+    batches = [e for e in events if e.kind == "batch"]
+    epochs = [e for e in events if e.kind == "epoch"]
+    bdf = scratch_view.batch_frame(batches)
+    assert list(bdf["step"]) == [(e.epoch - 1) * steps + e.batch for e in batches]
     edf = scratch_view.epoch_frame(epochs)
     assert list(edf["epoch"]) == [1, 2] and edf["val_accuracy"].notna().all()
     grads = scratch_view.grad_norm_frame(batches, steps)
@@ -174,16 +176,16 @@ def _raw_run():
     scratch.train(config, on_event=events.append)
     return (
         config,
-        [e for e in events if e["type"] == "batch"],
-        [e for e in events if e["type"] == "epoch"],
+        [e for e in events if e.kind == "batch"],
+        [e for e in events if e.kind == "epoch"],
         events[-1],
     )
 
 
 def test_raw_pixels_explain_themselves_and_their_gradients_show():
     config, batches, epochs, end = _raw_run()
-    assert not end["diverged"]  # nothing became NaN: the loss only exploded
-    messages = scratch_view.lessons(config, batches, epochs, end)
+    assert not end.diverged  # nothing became NaN: the loss only exploded
+    messages = lessons(config, batches, epochs, end)
     assert any("The loss exploded" in m for m in messages), messages
     assert any("0 to 255" in m and "smaller learning rate" in m for m in messages), messages
     fig = scratch_view.grad_norm_figure(scratch_view.grad_norm_frame(batches, 15), n_layers=2)
@@ -193,10 +195,10 @@ def test_raw_pixels_explain_themselves_and_their_gradients_show():
     events = []
     scratch.train(scaled, on_event=events.append)
     assert (
-        scratch_view.lessons(
+        lessons(
             scaled,
-            [e for e in events if e["type"] == "batch"],
-            [e for e in events if e["type"] == "epoch"],
+            [e for e in events if e.kind == "batch"],
+            [e for e in events if e.kind == "epoch"],
             events[-1],
         )
         == []

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore, process_alive, process_handle
 from nnlab.ui.hyperparams import QUICK_SUBSET
+from factories import batch_event, epoch_event
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "1_Build_and_Train.py")
@@ -85,24 +86,9 @@ def _fake_running(store: RunStore, owner: str = "visitor-a", **progress) -> str:
         **progress,
     }
     store.update(run.id, status="running", started=time.time() - 10, worker=process_handle())
-    events = [
-        {"type": "batch", "epoch": 1, "batch": b, "loss": 2.0 / b, "accuracy": 0.01 * b}
-        for b in range(5, 101, 5)
-    ]
-    events.append(
-        {
-            "type": "epoch",
-            "epoch": 1,
-            "loss": 0.5,
-            "accuracy": 0.85,
-            "val_loss": 0.45,
-            "val_accuracy": 0.87,
-            "lr": 1e-3,
-        }
-    )
-    events += [
-        {"type": "batch", "epoch": 2, "batch": b, "loss": 0.4, "accuracy": 0.9} for b in range(5, 51, 5)
-    ]
+    events = [batch_event(1, b, loss=2.0 / b, accuracy=0.01 * b) for b in range(5, 101, 5)]
+    events.append(epoch_event(1, loss=0.5, accuracy=0.85, val_loss=0.45, val_accuracy=0.87))
+    events += [batch_event(2, b, loss=0.4, accuracy=0.9) for b in range(5, 51, 5)]
     store.add_events(run.id, events, prog)
     return run.id
 

@@ -126,7 +126,7 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from nnlab.runner import worker_main
+    from nnlab.worker import worker_main
 
     try:
         return worker_main(args.run_id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from nnlab.cli import UsageError
+from nnlab.events import EpochEvent, Event, StartEvent
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "scratch",
         help="train the from-scratch NumPy MLP on MNIST and print its test accuracy",
-        description="Train the multilayer perceptron written in NumPy only (nnlab/scratch.py).",
+        description="Train the multilayer perceptron written in NumPy only (nnlab/scratch/net.py).",
     )
     p.add_argument(
         "--hidden",
@@ -70,30 +71,9 @@ def run(args: argparse.Namespace) -> int:
     )
     problems = scratch.validate_config(config)
     if problems:
-        raise UsageError(" ".join(problems))
+        raise UsageError(" ".join(str(p) for p in problems))
 
-    def show(event: dict) -> None:
-        if event["type"] == "start":
-            sizes = "-".join(str(n) for n in (784, *config.hidden, len(config.digits or range(10))))
-            print(
-                f"training {sizes} {config.activation} from scratch on {event['n_train']:,} images, "
-                f"{config.epochs} epochs",
-                flush=True,
-            )
-        elif event["type"] == "epoch":
-            val = (
-                f", val_loss {event['val_loss']:.4f}, val_accuracy {event['val_accuracy']:.4f}"
-                if "val_loss" in event
-                else ""
-            )
-            norms = " ".join(f"{g:.3g}" for g in event["grad_norms"])
-            print(
-                f"epoch {event['epoch']}/{config.epochs}: loss {event['loss']:.4f}, accuracy {event['accuracy']:.4f}"
-                f"{val} ({event['elapsed']:.1f} s; gradient norms {norms})",
-                flush=True,
-            )
-
-    result = scratch.train(config, on_event=None if args.quiet else show)
+    result = scratch.train(config, on_event=None if args.quiet else _Printer(config))
     if result.diverged:
         print(
             "the loss became NaN/infinite: training diverged (try a smaller learning rate, or scaled inputs)"
@@ -103,3 +83,30 @@ def run(args: argparse.Namespace) -> int:
         f"{result.elapsed:.1f} s of training{', stopped early' if result.stopped else ''})"
     )
     return 0
+
+
+class _Printer:
+    """Prints the start and each epoch of a from-scratch training."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+
+    def __call__(self, event: Event) -> None:
+        config = self.config
+        if isinstance(event, StartEvent):
+            sizes = "-".join(str(n) for n in (784, *config.hidden, len(config.digits or range(10))))
+            print(
+                f"training {sizes} {config.activation} from scratch on {event.n_train:,} images, "
+                f"{config.epochs} epochs",
+                flush=True,
+            )
+        elif isinstance(event, EpochEvent):
+            val = ""
+            if event.val_loss is not None:
+                val = f", val_loss {event.val_loss:.4f}, val_accuracy {event.val_accuracy:.4f}"
+            norms = " ".join(f"{g:.3g}" for g in event.grad_norms or [])
+            print(
+                f"epoch {event.epoch}/{config.epochs}: loss {event.loss:.4f}, accuracy {event.accuracy:.4f}"
+                f"{val} ({event.elapsed:.1f} s; gradient norms {norms})",
+                flush=True,
+            )

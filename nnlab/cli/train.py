@@ -73,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(**{k: v for k, v in overrides.items() if v is not None}, augment=args.augment)
     problems = validate_config(config)
     if problems:
-        raise UsageError(" ".join(problems))
+        raise UsageError(" ".join(str(p) for p in problems))
     from nnlab.cli.train_run import run_in_terminal
 
     return run_in_terminal(architectures.get_preset(preset), config, name=args.name or preset)

@@ -8,8 +8,8 @@ from nnlab.training import TrainConfig
 
 def run_in_terminal(spec: dict, config: TrainConfig, name: str) -> int:
     """Train in the foreground (Ctrl-C stops gracefully); the run lands in the store like any other."""
-    from nnlab.runner import run_here
     from nnlab.runs import RunStore
+    from nnlab.worker import run_here
 
     store = RunStore()
     run = run_here(spec, config, name=name, store=store, on_event=ProgressBar())

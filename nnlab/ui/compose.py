@@ -18,13 +18,14 @@ from nnlab.architectures import (
     LAYER_KINDS,
     PADDINGS,
     PRESETS,
-    Problem,
     Spec,
     count_params,
     memory_bytes,
     summary,
     validate,
 )
+from nnlab.ui.format import format_bytes
+from nnlab.validation import Problem
 
 DEFAULT_PRESET = "MLP 784-128-10"
 _LAYERS = "compose_layers"  # list of {"uid": int, "kind": ..., settings...}
@@ -351,14 +352,6 @@ def _layer_row(
                     layer[field] = _setting_widget(uid, kind, field, layer)
         for problem in problems:
             st.error(f"Layer {i + 1} ({kind}): {problem.message}", icon="⚠️")
-
-
-def format_bytes(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:,.1f} GB"
 
 
 def compose_network() -> tuple[Spec, list[Problem]]:

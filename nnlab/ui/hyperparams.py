@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nnlab.limits import Limits
-from nnlab.training import LIMITS, OPTIMIZERS, PRESET_SETTINGS, SCHEDULES, TrainConfig
+from nnlab.training import BOUNDS, OPTIMIZERS, PRESET_SETTINGS, SCHEDULES, TrainConfig
 
 QUICK_SUBSET = 6000
 QUICK_EPOCHS = 1
@@ -67,7 +67,7 @@ def load_config(config: dict) -> None:
     state = st.session_state
     state["hp_quick"] = quick
     if not quick:
-        if isinstance(subset, int) and LIMITS["subset"][0] <= subset <= FULL:
+        if isinstance(subset, int) and BOUNDS["subset"][0] <= subset <= FULL:
             state["hp_subset"] = subset
         elif subset is None:
             state["hp_subset"] = FULL
@@ -137,7 +137,7 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
         )  # defaults live in the state, so the button above may set them
     quick = st.toggle("Quick run", key="hp_quick", help=HELP["quick"])
     max_epochs = (
-        LIMITS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, LIMITS["epochs"][1])
+        BOUNDS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, BOUNDS["epochs"][1])
     )
     c = st.columns(4)
     with c[0]:
@@ -171,7 +171,7 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
             subset = int(
                 st.number_input(
                     "Training images",
-                    min_value=LIMITS["subset"][0],
+                    min_value=BOUNDS["subset"][0],
                     max_value=FULL,
                     step=1000,
                     key="hp_subset",
@@ -215,7 +215,7 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
             "Validation split", 0.0, 0.5, step=0.05, key="hp_val", help=HELP["validation_fraction"]
         )
         seed = int(
-            st.number_input("Seed", LIMITS["seed"][0], LIMITS["seed"][1], key="hp_seed", help=HELP["seed"])
+            st.number_input("Seed", BOUNDS["seed"][0], BOUNDS["seed"][1], key="hp_seed", help=HELP["seed"])
         )
     with c[3]:
         early_stopping = st.toggle("Early stopping", key="hp_early", help=HELP["early_stopping"])

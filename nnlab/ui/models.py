@@ -15,25 +15,9 @@ import streamlit as st
 from nnlab import evaluation as ev
 from nnlab.modelio import ModelLoadError
 from nnlab.runs import Run, RunStore
+from nnlab.ui.format import run_label
+from nnlab.ui.links import BUILD, SELECTED, link
 from nnlab.ui.visitor import visitor_id
-
-SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate, Inspect and Draw
-LAST_DRAWING = "nnlab_last_drawing"  # written by Draw, read by Inspect: a 28x28 float32 image in [0, 1]
-DRAWING_LINK = {"image": "drawing"}  # query parameters of Draw's link to Inspect: open on the drawing
-
-
-def link(
-    page: str, label: str, icon: str, query_params: dict[str, str] | None = None, help: str | None = None
-) -> None:
-    """A link to another page of the app; a plain Markdown link where the page is not registered (a page run alone, in tests)."""
-    try:
-        st.page_link(page, label=label, icon=icon, query_params=query_params, help=help)
-    except Exception:  # noqa: BLE001 - StreamlitPageNotFoundError and friends
-        from urllib.parse import urlencode
-
-        slug = page.rsplit("/", 1)[-1].removesuffix(".py").split("_", 1)[-1]
-        query = f"?{urlencode(query_params)}" if query_params else ""
-        st.markdown(f"{icon} [{label}](./{slug}{query})", help=help)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -73,7 +57,7 @@ def finished_runs_or_stop(store: RunStore, message: str) -> list[Run]:
     runs = finished_runs(store)
     if not runs:
         st.info(message)
-        link("pages/1_Build_and_Train.py", "Build & Train a network", "🏗️")
+        link(BUILD, "Build & Train a network")
         st.stop()
     return runs
 
@@ -102,6 +86,6 @@ def pick_run(
     elif st.session_state.get(key) not in ids:
         last = st.session_state.get(SELECTED)
         st.session_state[key] = last if remembered and last in ids else (default or runs[0]).id
-    run_id = container.selectbox(label, ids, format_func=lambda i: ev.run_label(by_id[i]), key=key, help=help)
+    run_id = container.selectbox(label, ids, format_func=lambda i: run_label(by_id[i]), key=key, help=help)
     st.session_state[SELECTED] = run_id
     return by_id[run_id]

@@ -36,7 +36,7 @@ def trained_run(app_server):
     """A finished tiny MLP in the server's run store, owned by a visitor of its own (other visitors
     do not see it, so the no-model test is unaffected)."""
     from nnlab.architectures import get_preset
-    from nnlab.runner import run_here
+    from nnlab.worker import run_here
     from nnlab.training import TrainConfig
 
     visitor = _visitor()

@@ -15,8 +15,17 @@ from collections.abc import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
+from nnlab.events import epoch_position
+from nnlab.figures.style import COLORS, PALETTE, base_figure
+
 METRIC_LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
-COLORS = {"train_batch": "rgba(31,119,180,0.45)", "train": "#1f77b4", "val": "#ff7f0e", "lr": "#2ca02c"}
+EPOCH_METRICS = {
+    "loss": "training loss",
+    "accuracy": "training accuracy",
+    "val_loss": "validation loss",
+    "val_accuracy": "validation accuracy",
+    "lr": "learning rate",
+}
 
 
 def smooth(values: pd.Series, weight: float) -> pd.Series:
@@ -32,27 +41,10 @@ def batch_positions(batch_df: pd.DataFrame, steps_per_epoch: int | None = None) 
     """Where each batch row sits on an axis counted in epochs (epoch 1, batch 50 of 100 -> 0.5)."""
     if batch_df.empty:
         return pd.Series(dtype=float)
-    epochs = batch_df["epoch"].astype(float)
-    batches = batch_df["batch"].astype(float)
     if not steps_per_epoch:
         # Without the count, the largest batch number seen in an epoch is the best estimate.
-        steps_per_epoch = int(batches.max()) or 1
-    return epochs - 1 + batches / float(steps_per_epoch)
-
-
-def _base(title: str, yaxis: str, height: int) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        height=height,
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        xaxis_title="epoch",
-        yaxis_title=yaxis,
-        legend={"orientation": "h", "y": -0.25},
-        hovermode="x unified",
-        uirevision="keep",  # keep a visitor's zoom while the chart refreshes
-    )
-    return fig
+        steps_per_epoch = int(batch_df["batch"].max()) or 1
+    return epoch_position(batch_df["epoch"].astype(float), batch_df["batch"].astype(float), steps_per_epoch)
 
 
 def training_figure(
@@ -68,18 +60,12 @@ def training_figure(
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_LABELS)} (got {metric!r})")
     label = METRIC_LABELS[metric]
-    fig = _base(label, label.lower(), height)
+    fig = base_figure(label, height, "epoch", label.lower())
     if not batch_df.empty and metric in batch_df:
         rows = batch_df.dropna(subset=[metric]).sort_values(["epoch", "batch"])
-        fig.add_trace(
-            go.Scatter(
-                x=batch_positions(rows, steps_per_epoch),
-                y=smooth(rows[metric], smoothing),
-                mode="lines",
-                name="training (per batch, smoothed)",
-                line={"color": COLORS["train_batch"], "width": 1.5},
-            )
-        )
+        line = {"color": COLORS["train_batch"], "width": 1.5}
+        x, y = batch_positions(rows, steps_per_epoch), smooth(rows[metric], smoothing)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="training (per batch, smoothed)", line=line))
     if not epoch_df.empty:
         rows = epoch_df.sort_values("epoch")
         for column, name, color in (
@@ -88,15 +74,8 @@ def training_figure(
         ):
             if column in rows and rows[column].notna().any():
                 part = rows.dropna(subset=[column])
-                fig.add_trace(
-                    go.Scatter(
-                        x=part["epoch"].astype(float),
-                        y=part[column].astype(float),
-                        mode="lines+markers",
-                        name=name,
-                        line={"color": color},
-                    )
-                )
+                x, y = part["epoch"].astype(float), part[column].astype(float)
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line={"color": color}))
     fig.update_xaxes(rangemode="tozero")  # training starts at epoch 0, even when one epoch is all there is
     if metric == "accuracy":
         fig.update_yaxes(tickformat=".1~%")  # a decimal when the range is narrow (a run stuck at 10 %)
@@ -105,46 +84,47 @@ def training_figure(
 
 def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
     """The learning rate at the end of each epoch (log scale, since schedules shrink it by factors)."""
-    fig = _base("Learning rate", "learning rate", height)
+    fig = base_figure("Learning rate", height, "epoch", "learning rate")
     if not epoch_df.empty and "lr" in epoch_df and epoch_df["lr"].notna().any():
         rows = epoch_df.dropna(subset=["lr"]).sort_values("epoch")
+        x, y = rows["epoch"].astype(float), rows["lr"].astype(float)
         fig.add_trace(
-            go.Scatter(
-                x=rows["epoch"].astype(float),
-                y=rows["lr"].astype(float),
-                mode="lines+markers",
-                name="learning rate",
-                line={"color": COLORS["lr"]},
-            )
+            go.Scatter(x=x, y=y, mode="lines+markers", name="learning rate", line={"color": COLORS["lr"]})
         )
         fig.update_yaxes(type="log", exponentformat="e")
     fig.update_layout(showlegend=False)
     return fig
 
 
-def overlay_figure(
-    runs: Mapping[str, pd.DataFrame], metric: str = "val_accuracy", *, height: int = 360
+def runs_figure(
+    runs: Mapping[str, pd.DataFrame],
+    metric: str = "val_accuracy",
+    *,
+    validation: bool = False,
+    height: int = 360,
 ) -> go.Figure:
-    """One line per run (label -> epoch table) of an epoch metric, to compare runs."""
-    names = {
-        "loss": "training loss",
-        "accuracy": "training accuracy",
-        "val_loss": "validation loss",
-        "val_accuracy": "validation accuracy",
-        "lr": "learning rate",
-    }
-    if metric not in names:
-        raise ValueError(f"metric must be one of {', '.join(names)} (got {metric!r})")
-    fig = _base(names[metric].capitalize(), names[metric], height)
-    for label, df in runs.items():
-        if df.empty or metric not in df or not df[metric].notna().any():
-            continue
-        rows = df.dropna(subset=[metric]).sort_values("epoch")
-        fig.add_trace(
-            go.Scatter(
-                x=rows["epoch"].astype(float), y=rows[metric].astype(float), mode="lines+markers", name=label
-            )
-        )
+    """Several runs' epoch tables compared: one colour per run (label -> epoch table).
+
+    With ``validation``, each run's validation curve of ``metric`` is drawn too, dashed.
+    """
+    if metric not in EPOCH_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(EPOCH_METRICS)} (got {metric!r})")
+    title = metric.capitalize() if validation else EPOCH_METRICS[metric].capitalize()
+    fig = base_figure(title, height, "epoch", metric if validation else EPOCH_METRICS[metric])
+    columns = (
+        ((metric, "solid", "training"), (f"val_{metric}", "dash", "validation"))
+        if validation
+        else ((metric, "solid", ""),)
+    )
+    for i, (label, df) in enumerate(runs.items()):
+        for column, dash, part in columns:
+            if df is None or df.empty or column not in df or not df[column].notna().any():
+                continue
+            rows = df.dropna(subset=[column]).sort_values("epoch")
+            line = {"color": PALETTE[i % len(PALETTE)], "dash": dash}
+            name = f"{label} ({part})" if part else label
+            x, y = rows["epoch"].astype(float), rows[column].astype(float)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line=line, legendgroup=label))
     fig.update_xaxes(rangemode="tozero")
     if metric.endswith("accuracy"):
         fig.update_yaxes(tickformat=".1~%")

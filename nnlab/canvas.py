@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from nnlab.ui.format import format_bytes
+
 # ---- constants, measured on MNIST itself -------------------------------------------------------------
 
 FIELD = 28  # output side
@@ -39,7 +41,7 @@ SPECK_FRACTION = 0.02  # ink components smaller than this share of all ink are n
 
 # ---- uploads --------------------------------------------------------------------------------------
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = 5_000_000  # 5 MB
 MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
 ALLOWED_FORMATS = ("PNG", "JPEG")
 UPLOAD_MAX_SIDE = 1024  # uploads are reduced to this long side on loading
@@ -62,7 +64,7 @@ def load_image_bytes(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarr
         raise ImageLoadError("The file is empty.")
     if size > max_bytes:
         raise ImageLoadError(
-            f"The file is too large ({_mb(size)}); the limit is {_mb(max_bytes)}. A photo of one digit "
+            f"The file is too large ({format_bytes(size)}); the limit is {format_bytes(max_bytes)}. A photo of one digit "
             "needs far less: crop or shrink it first."
         )
     try:
@@ -106,10 +108,6 @@ def load_image_bytes(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarr
     return np.asarray(img, dtype=np.uint8).copy()
 
 
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
-
-
 # ---- the conversion ---------------------------------------------------------------------------------
 
 
@@ -141,6 +139,27 @@ def canvas_to_mnist(image: np.ndarray) -> np.ndarray | None:
     return _to_field(_crop(_normalize_stroke(work, width), margin=0))
 
 
+def as_image28(image: np.ndarray) -> np.ndarray:
+    """The one check of a prepared image: (28, 28) or (28, 28, 1), uint8 0-255 or floats in [0, 1].
+
+    Returns float32 (28, 28) in [0, 1] (uint8 divided by 255, floats clipped). Raises ValueError in
+    words for anything else (another shape, NaN or infinite values).
+    """
+    img = np.asarray(image)
+    if img.shape == (FIELD, FIELD, 1):
+        img = img[..., 0]
+    if img.shape != (FIELD, FIELD):
+        raise ValueError(f"Expected a 28 x 28 image, got shape {img.shape}.")
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / np.float32(255.0)
+    if not np.issubdtype(img.dtype, np.number) or np.issubdtype(img.dtype, np.complexfloating):
+        raise ValueError(f"Expected image pixels as numbers, got {img.dtype}.")
+    img = img.astype(np.float32)
+    if not np.isfinite(img).all():
+        raise ValueError("The image contains NaN or infinite values.")
+    return np.clip(img, 0.0, 1.0)
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Typical stroke width of a binary drawing, in pixels: twice the median depth of its ridge.
 
@@ -152,6 +171,8 @@ def stroke_width(mask: np.ndarray) -> float:
     ridge = mask & (depth >= ndimage.maximum_filter(depth, size=3))
     if not ridge.any():
         return 0.0
+    # A ridge pixel at depth d (distance to the background, counted from pixel centres) sits in the
+    # middle of a stroke about 2d - 1 pixels wide: d pixels on each side, the centre counted twice.
     return float(2.0 * np.median(depth[ridge]) - 1.0)
 
 
@@ -237,6 +258,8 @@ def _otsu(values: np.ndarray) -> float:
     m0 = np.cumsum(hist * centres)
     mean0 = np.divide(m0, w0, out=np.zeros_like(m0), where=w0 > 0)
     mean1 = np.divide(m0[-1] - m0, w1, out=np.zeros_like(m0), where=w1 > 0)
+    # Otsu: the threshold that best splits the values into two groups (background, ink) is the one
+    # that maximises the variance between the groups, w0 * w1 * (mean0 - mean1)^2, with w the counts.
     between = w0 * w1 * (mean0 - mean1) ** 2
     threshold = float(edges[int(np.argmax(between)) + 1])
     return min(max(threshold, 0.25), 0.6)
@@ -275,6 +298,7 @@ def _work_mask(ink: np.ndarray, mask: np.ndarray, threshold: float) -> np.ndarra
     crop = mask[r0:r1, c0:c1]
     long_side = max(crop.shape)
     if long_side > MAX_WORK_SIDE:
+        # -(-a // b) is ceil(a / b) in integers: the smallest block size that fits, and whole blocks
         k = -(-long_side // MAX_WORK_SIDE)
         h, w = -(-crop.shape[0] // k) * k, -(-crop.shape[1] // k) * k
         crop = np.pad(crop, ((0, h - crop.shape[0]), (0, w - crop.shape[1])))

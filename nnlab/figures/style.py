@@ -1,0 +1,108 @@
+"""The look every NN Lab figure shares: colours, margins, a base layout, images and tiles of images."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+# plotly's ten default colours (D3's category10): one per run, layer or digit, in this order.
+PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
+COLORS = {
+    "train": PALETTE[0],
+    "train_batch": "rgba(31,119,180,0.45)",  # the per-batch line, lighter than the epoch points
+    "val": PALETTE[1],
+    "lr": PALETTE[2],
+    "bar": "#4c78a8",
+    "highlight": "#e4572e",  # the one bar that matters (the network's answer)
+    "neutral": "#7f7f7f",
+}
+GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # MNIST's own look: black background, white ink
+DIVERGING = "RdBu_r"  # weights: blue negative, white zero, red positive
+DIGITS = [str(d) for d in range(10)]
+
+MARGIN = {"l": 50, "r": 10, "t": 40, "b": 40}  # charts with axis titles
+SMALL_MARGIN = {"l": 40, "r": 10, "t": 40, "b": 30}  # small bar charts
+IMAGE_MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}  # images: no axes to label
+LEGEND_BELOW = {"orientation": "h", "y": -0.25}
+
+
+def base_figure(
+    title: str = "",
+    height: int = 320,
+    xaxis_title: str | None = None,
+    yaxis_title: str | None = None,
+    hovermode: str | None = "x unified",
+) -> go.Figure:
+    """An empty chart with NN Lab's title, margins and legend; zoom survives live refreshes."""
+    fig = go.Figure()
+    fig.update_layout(
+        hovermode=hovermode,
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        height=height,
+        margin=MARGIN,
+        xaxis_title=xaxis_title,
+        yaxis_title=yaxis_title,
+        legend=LEGEND_BELOW,
+        uirevision="keep",  # keep a visitor's zoom while the chart refreshes
+    )
+    return fig
+
+
+def image_axes(fig: go.Figure, height: int, margin: dict | None = None) -> go.Figure:
+    """Axes for an image: square pixels, row 0 at the top, no ticks or grid."""
+    fig.update_layout(height=height, margin=margin or IMAGE_MARGIN)
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(
+        showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x"
+    )
+    return fig
+
+
+def fit_height(shape: tuple[int, int], width: int = 800, margin: int = 50) -> int:
+    """A height that lets an image of ``shape`` fill about ``width`` pixels at square pixels."""
+    h, w = shape
+    return int(min(900, max(160, width * h / w + margin)))
+
+
+def tile(images: np.ndarray, cols: int, pad: int = 1, top: int = 0, fill: float = np.nan) -> np.ndarray:
+    """Images (N, H, W) in a grid of ``cols`` columns, ``pad`` pixels apart (+ ``top`` above each row).
+
+    The gaps hold ``fill``: NaN is drawn as blank by a heatmap and as transparent by ``png_uri``.
+    """
+    images = np.asarray(images)
+    n, h, w = images.shape
+    cols = max(1, min(cols, n)) if n else 1
+    rows = max(1, math.ceil(n / cols))  # ceiling division: a partly filled last row
+    out = np.full((rows * (h + pad + top) - pad, cols * (w + pad) - pad), fill, dtype=np.float32)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        y0 = r * (h + pad + top) + top
+        out[y0 : y0 + h, c * (w + pad) : c * (w + pad) + w] = images[k]
+    return out
+
+
+def png_uri(mosaic: np.ndarray, vmax: float = 255.0) -> str:
+    """A gray image (NaN = transparent) as a PNG data URI: far lighter to send than a heatmap."""
+    from PIL import Image
+
+    m = np.asarray(mosaic, dtype=np.float64)
+    gray = np.clip(np.nan_to_num(m, nan=0.0) / vmax * 255.0, 0, 255).astype(np.uint8)
+    alpha = np.where(np.isnan(m), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.dstack([gray, gray, gray, alpha]), mode="RGBA").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

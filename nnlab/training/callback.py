@@ -1,0 +1,107 @@
+"""The one Keras callback of a training: it turns ``fit`` into events and honours stop requests.
+
+This module imports Keras, so ``engine.train`` imports it only when a training starts (the rest of
+``nnlab.training`` loads without TensorFlow).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from nnlab._tf import keras
+from nnlab.events import BatchEvent, EpochEvent, EventSink, StartEvent, StopCheck, global_step
+
+
+def current_lr(model) -> float:
+    """The optimizer's learning rate right now (schedules included)."""
+    return float(np.asarray(model.optimizer.learning_rate))
+
+
+def event_callback(
+    sink: EventSink | None,
+    should_stop: StopCheck | None,
+    *,
+    every: int,
+    batch_size: int,
+    n_train: int,
+    epochs: int,
+) -> EventCallback:
+    """The callback for one ``fit``: a batch event every ``every`` batches, an event per epoch."""
+    return EventCallback(
+        sink, should_stop, every=every, batch_size=batch_size, n_train=n_train, epochs=epochs
+    )
+
+
+class EventCallback(keras.callbacks.Callback):
+    """Emits start, batch and epoch events to ``sink``; stops ``fit`` within a batch when asked.
+
+    ``history`` keeps every epoch event; ``stopped`` tells whether a stop request ended the training.
+    """
+
+    def __init__(self, sink, should_stop, *, every: int, batch_size: int, n_train: int, epochs: int) -> None:
+        super().__init__()
+        self.sink, self.should_stop, self.every = sink, should_stop, every
+        self.batch_size, self.n_train, self.epochs = batch_size, n_train, epochs
+        self.steps = math.ceil(n_train / batch_size)  # ceiling division: the last batch may be partial
+        self.stopped = False
+        self.history: list[EpochEvent] = []
+        self.t0 = self.epoch_t0 = 0.0
+        self.epoch = self.batches_done = 0
+        self.epoch_lr = 0.0
+
+    def _emit(self, event) -> None:
+        if self.sink is not None:
+            self.sink(event)
+
+    def on_train_begin(self, logs=None):
+        self.t0 = time.perf_counter()
+        lr = current_lr(self.model)
+        self._emit(StartEvent(self.epochs, self.steps, self.n_train, lr, time.time()))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_t0 = time.perf_counter()
+        self.epoch_lr = current_lr(self.model)  # the rate this epoch trains with
+        self.batches_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches_done = batch + 1  # in this epoch
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+        if self.sink is None or ((batch + 1) % self.every and not self.stopped):
+            return
+        now = time.perf_counter()
+        seen = min((batch + 1) * self.batch_size, self.n_train)
+        self._emit(
+            BatchEvent(
+                epoch=self.epoch + 1,
+                batch=batch + 1,
+                step=global_step(self.epoch + 1, batch + 1, self.steps),
+                loss=float(logs["loss"]),
+                accuracy=float(logs["accuracy"]),
+                elapsed=now - self.t0,
+                samples_per_sec=seen / max(now - self.epoch_t0, 1e-9),
+            )
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        done, logs = self.batches_done, logs or {}
+        # An epoch cut short by a stop request is placed where it ended (e.g. 0.22), not at 1.
+        position = epoch + 1 if done >= self.steps else round(epoch + done / self.steps, 3)
+        val = {k: float(logs[k]) for k in ("val_loss", "val_accuracy") if k in logs}
+        event = EpochEvent(
+            epoch=position,
+            loss=float(logs["loss"]),
+            accuracy=float(logs["accuracy"]),
+            lr=self.epoch_lr,
+            elapsed=now - self.t0,
+            samples_per_sec=min(done * self.batch_size, self.n_train) / max(now - self.epoch_t0, 1e-9),
+            **val,
+        )
+        self.history.append(event)
+        self._emit(event)

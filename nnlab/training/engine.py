@@ -1,0 +1,185 @@
+"""The training engine: one Keras ``fit`` of a spec with a validated config, reporting events.
+
+``train`` is what the CLI, the background worker and the tests call. It reports progress through a
+single lightweight Keras callback (``callback.py``) so that watching a training costs almost
+nothing, and it honours a stop request within one batch, keeping the model as it stands.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnlab import data as nndata
+from nnlab.architectures import Spec, build_model
+from nnlab.events import EndEvent, EpochEvent, EventSink, StopCheck
+from nnlab.training.config import TrainConfig, validate_config
+from nnlab.validation import InvalidSettings
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    history: list[EpochEvent]  # one per finished epoch
+    test_loss: float
+    test_accuracy: float
+    stopped: bool
+    elapsed: float  # seconds of training (without the final test evaluation)
+    n_train: int
+    n_val: int
+
+
+@dataclass
+class PreparedData:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def prepare_data(config: TrainConfig, source: str | None = None) -> PreparedData:
+    """Load MNIST and shape it for training: subset, stratified validation split, scaling, channel."""
+    (x_train, y_train), (x_test, y_test) = nndata.load_mnist(source)
+    if config.subset is not None:
+        x_train, y_train = nndata.stratified_subset(x_train, y_train, config.subset, seed=config.seed)
+    x_tr, y_tr, x_val, y_val = nndata.stratified_split(
+        x_train, y_train, config.validation_fraction, seed=config.seed
+    )
+
+    def prep(x: np.ndarray) -> np.ndarray:
+        return nndata.add_channel(nndata.scale(x))
+
+    return PreparedData(prep(x_tr), y_tr, prep(x_val), y_val, prep(x_test), y_test)
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int):
+    """The Keras optimizer with the learning-rate schedule built in (where it is a schedule)."""
+    from nnlab._tf import keras
+
+    lr: Any = config.learning_rate
+    if config.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
+        )
+    elif config.schedule == "exponential":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, decay_steps=steps_per_epoch, decay_rate=config.decay_rate
+        )
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=config.momentum)
+    # RMSprop divides each step by a running average of squared gradients; heavy momentum on top
+    # makes it overshoot badly, so momentum of 0.5 or more (sgd's usual 0.9) is dropped here.
+    return keras.optimizers.RMSprop(lr, momentum=config.momentum if config.momentum < 0.5 else 0.0)
+
+
+def train(
+    spec: Spec,
+    config: TrainConfig,
+    on_event: EventSink | None = None,
+    should_stop: StopCheck | None = None,
+    data: PreparedData | None = None,
+) -> TrainResult:
+    """Train ``spec`` with ``config``; events go to ``on_event``; ``should_stop()`` ends it early.
+
+    Raises ``InvalidSettings`` (every problem of the config or the spec). The same seed gives the
+    same numbers on the CPU.
+    """
+    problems = validate_config(config)
+    if problems:
+        raise InvalidSettings(problems)
+    from nnlab._tf import keras
+    from nnlab.training.callback import event_callback
+
+    keras.utils.set_random_seed(config.seed)
+    if data is None:
+        data = prepare_data(config)
+    model = build_model(spec)  # raises InvalidSettings with every problem of the spec
+    n_train, n_val = len(data.y_train), len(data.y_val)
+    steps = math.ceil(n_train / config.batch_size)
+    model.compile(
+        optimizer=make_optimizer(config, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    events = event_callback(
+        on_event,
+        should_stop,
+        every=config.batch_event_every,
+        batch_size=config.batch_size,
+        n_train=n_train,
+        epochs=config.epochs,
+    )
+    validation = (data.x_val, data.y_val) if n_val else None
+    t0 = time.perf_counter()
+    model.fit(
+        **_fit_inputs(data, config),
+        epochs=config.epochs,
+        validation_data=validation,
+        callbacks=[events, *_keras_callbacks(config, monitor="val_loss" if n_val else "loss")],
+        verbose=0,
+    )
+    elapsed = time.perf_counter() - t0
+    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)
+    result = TrainResult(
+        model, events.history, float(test_loss), float(test_accuracy), events.stopped, elapsed, n_train, n_val
+    )
+    if on_event is not None:
+        on_event(EndEvent(result.stopped, result.test_loss, result.test_accuracy, elapsed))
+    return result
+
+
+def _keras_callbacks(config: TrainConfig, monitor: str) -> list[Any]:
+    """Keras' own callbacks for the plateau schedule and early stopping, where asked for."""
+    from nnlab._tf import keras
+
+    callbacks: list[Any] = []
+    if config.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=config.plateau_factor,
+                patience=config.plateau_patience,
+                min_lr=1e-6,
+                verbose=0,
+            )
+        )
+    if config.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=config.early_stopping_patience, restore_best_weights=True, verbose=0
+            )
+        )
+    return callbacks
+
+
+def _fit_inputs(data: PreparedData, config: TrainConfig) -> dict[str, Any]:
+    """``fit``'s data arguments: the arrays, or a shuffled and augmented dataset."""
+    if config.augment:
+        # the dataset shuffles itself and makes the batches
+        return {"x": _augmented_dataset(data.x_train, data.y_train, config), "y": None, "shuffle": False}
+    return {"x": data.x_train, "y": data.y_train, "batch_size": config.batch_size, "shuffle": True}
+
+
+def _augmented_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
+    """Shuffled batches with small random shifts and rotations, seeded."""
+    from nnlab._tf import keras, tf
+
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomRotation(8 / 360, fill_mode="constant", seed=config.seed),
+            keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=config.seed + 1),
+        ]
+    )
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
+        len(y), seed=config.seed, reshuffle_each_iteration=True
+    )
+    ds = ds.batch(config.batch_size).map(
+        lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,73 @@
+"""The pages of the app and the links between them, with what one page hands to the next.
+
+``PAGES`` is the one list of pages: ``app.py`` builds the navigation and the home page's links from
+it. A link to a run's results carries ``?run=ID`` (and the visitor id, kept by ``app.py``); a link
+from Draw to Inspect carries ``?image=drawing`` and the drawing itself travels in the session state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import streamlit as st
+
+SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate, Inspect and Draw
+LAST_DRAWING = "nnlab_last_drawing"  # written by Draw, read by Inspect: a 28x28 float32 image in [0, 1]
+DRAWING_LINK = {"image": "drawing"}  # query parameters of Draw's link to Inspect: open on the drawing
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    title: str
+    icon: str
+    blurb: str  # what a learner does there, for the home page
+
+    @property
+    def url_path(self) -> str:
+        """``pages/1_Build_and_Train.py`` -> ``Build_and_Train``."""
+        return self.path.rsplit("/", 1)[-1].removesuffix(".py").split("_", 1)[-1]
+
+
+BUILD = Page(
+    "pages/1_Build_and_Train.py",
+    "Build & Train",
+    "🏗️",
+    "compose a network, set its hyperparameters, watch it learn",
+)
+EVALUATE = Page(
+    "pages/2_Evaluate.py", "Evaluate", "📊", "confusion matrix, per-class metrics, mistakes, compare runs"
+)
+INSPECT = Page("pages/3_Inspect.py", "Inspect", "🔬", "kernels, feature maps, weights, saliency")
+DRAW = Page("pages/4_Draw.py", "Draw", "✏️", "draw a digit and let your network read it")
+DATA = Page("pages/5_Data.py", "Data", "🖼️", "explore the MNIST images")
+SCRATCH = Page("pages/6_From_Scratch.py", "From scratch", "🧮", "a network in pure NumPy, next to Keras")
+PAGES = (BUILD, EVALUATE, INSPECT, DRAW, DATA, SCRATCH)
+
+RESULT_PAGES = (
+    (EVALUATE, "Test-set accuracy per digit, confusion matrix, mistakes."),
+    (INSPECT, "Weights, filters and activations of this network."),
+    (DRAW, "Draw a digit and see what this network thinks."),
+)
+
+
+def link(
+    page: Page, label: str | None = None, query_params: dict[str, str] | None = None, help: str | None = None
+) -> None:
+    """A link to another page (plain Markdown where it is not registered: a page run alone, in tests)."""
+    label = label or f"**{page.title}**: {page.blurb}"
+    try:
+        st.page_link(page.path, label=label, icon=page.icon, query_params=query_params, help=help)
+    except Exception:  # StreamlitPageNotFoundError and friends
+        query = f"?{urlencode(query_params)}" if query_params else ""
+        st.markdown(f"{page.icon} [{label}](./{page.url_path}{query})", help=help)
+
+
+def result_links(run_id: str, visitor: str | None = None) -> None:
+    """Links to Evaluate, Inspect and Draw with this run selected."""
+    params = {"run": run_id, **({"visitor": visitor} if visitor else {})}
+    st.session_state[SELECTED] = run_id  # the pages that remember a selection start from this run
+    for col, (page, help_text) in zip(st.columns(len(RESULT_PAGES)), RESULT_PAGES, strict=True):
+        with col:
+            link(page, f"{page.title} this run", query_params=params, help=help_text)

@@ -1,0 +1,42 @@
+"""The run store and the runner a Streamlit server shares between all its sessions.
+
+One object of each per store root and server process (``st.cache_resource``): opening the store on
+every rerun would redo its checks, and the runner keeps the worker processes it started.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nnlab.limits import InvalidLimits, Limits, load_limits
+from nnlab.runner import Runner
+from nnlab.runs import RunStore, default_root
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(root: str) -> RunStore:
+    return RunStore(root)
+
+
+@st.cache_resource(show_spinner=False)
+def _runner_for(root: str, max_concurrent: int | None) -> Runner:
+    return Runner(_store_for(root), max_concurrent=max_concurrent)
+
+
+def get_store() -> RunStore:
+    """The run store of ``$NNLAB_HOME`` (one object per root, shared by sessions)."""
+    return _store_for(str(default_root()))
+
+
+def get_runner(max_concurrent: int | None = None) -> Runner:
+    """The runner for ``get_store()``; ``max_concurrent`` None: $NNLAB_MAX_CONCURRENT, else 1."""
+    return _runner_for(str(get_store().root), max_concurrent)
+
+
+def limits_or_warn() -> Limits:
+    """The operator's limits; misconfigured ones are reported on the page and none are applied."""
+    try:
+        return load_limits()
+    except InvalidLimits as exc:
+        st.error(f"The operator's limits for this demo are misconfigured, so none are applied: {exc}")
+        return Limits()

@@ -1,0 +1,162 @@
+"""The worker side of a run: train it in this process and keep the store up to date.
+
+``python -m nnlab worker RUN_ID`` (started by the runner's ``LocalProcessExecutor``) calls
+``worker_main``; ``python -m nnlab train`` calls ``run_here`` for a training in the foreground. Both
+end in ``execute_run``: claim the run, train it with a ``StoreRecorder`` as the event sink and a
+``StoreStopCheck`` as the stop check, save the model, write the final status, dispatch the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from nnlab.events import EventSink
+from nnlab.runner import Runner, check_training
+from nnlab.runs import Run, RunNotFound, RunStore, process_handle
+from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
+from nnlab.validation import InvalidSettings
+
+
+def failure_message(exc: BaseException) -> str:
+    """Why a training failed, in words for the run's page."""
+    if isinstance(exc, InvalidSettings):
+        what = "The network cannot be built" if exc.about_network else "The training settings are invalid"
+        return f"{what}: {exc}"
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
+        return "The training ran out of memory: try a smaller network, batch size or training subset."
+    if isinstance(exc, KeyboardInterrupt):
+        return "The training was interrupted before it finished."
+    return f"The training failed: {type(exc).__name__}: {str(exc)[:500]}"
+
+
+def execute_run(
+    store: RunStore,
+    run_id: str,
+    on_event: EventSink | None = None,
+    stop_flag: threading.Event | None = None,
+    dispatch_next: bool = True,
+) -> Run | None:
+    """Train a run in this process, keeping the store up to date.
+
+    The run is one that a dispatcher claimed for this process (a worker), or a queued run, which is
+    claimed here (a foreground training: it starts at once, whatever the queue's bound). Metrics go
+    to the store as they come, a stop request is honoured within a batch, the model is saved
+    atomically as ``model.keras`` before the final status (completed, stopped or failed with its
+    message) is written; then the next queued run is dispatched. ``on_event`` also receives every
+    event (the terminal's progress bar); ``stop_flag`` set means stop (a signal handler).
+    Returns the final run, or None if the run belongs to another process or has ended.
+    """
+    if not _claim(store, run_id):
+        return None  # stopped while queued, finished, or another process's
+    run = store.require(run_id)
+    try:
+        if store.stop_requested(run_id):
+            store.update(run_id, status="stopped", finished=time.time())
+        else:
+            _train_and_store(store, run, on_event, stop_flag)
+    except BaseException as exc:
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            traceback.print_exc()
+        store.update(run_id, status="failed", finished=time.time(), error=failure_message(exc))
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        if dispatch_next:
+            try:
+                Runner(store).dispatch()
+            except Exception:  # the next page load dispatches instead
+                traceback.print_exc()
+    return store.get(run_id)
+
+
+def _claim(store: RunStore, run_id: str) -> bool:
+    """Whether this process may train the run: claimed for it by a dispatcher, or queued (claimed now)."""
+    me = os.getpid()
+    # The write transaction waits until the dispatcher that launched this worker has committed.
+    with store.transaction() as con:
+        row = con.execute("SELECT status, worker, stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        owner = json.loads(row["worker"] or "{}").get("pid")
+        if row["status"] == "queued" and not row["stop_requested"]:
+            con.execute(
+                "UPDATE runs SET status='running', started=?, worker=?, progress='{}' WHERE id=?",
+                (time.time(), json.dumps({"kind": "local", **process_handle(me)}), run_id),
+            )
+            return True
+        return row["status"] == "running" and owner in (None, me)
+
+
+def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
+    from nnlab.modelio import save_model_atomically
+    from nnlab.training import TrainConfig, train
+
+    recorder = StoreRecorder(store, run.id, on_event)
+    stop = StoreStopCheck(store, run.id, stop_flag)
+    result = train(run.spec, TrainConfig.from_dict(run.config), on_event=recorder, should_stop=stop)
+    recorder.flush()
+    save_model_atomically(result.model, store.model_path(run.id))
+    store.update(
+        run.id,
+        status="stopped" if result.stopped else "completed",
+        finished=time.time(),
+        test_loss=float(result.test_loss),
+        test_accuracy=float(result.test_accuracy),
+        error=None,
+    )
+
+
+def run_here(
+    spec: dict,
+    config: Any,
+    name: str | None = None,
+    owner: str | None = None,
+    store: RunStore | None = None,
+    on_event: EventSink | None = None,
+) -> Run:
+    """Train in this process and store it as a run, like a background one (``python -m nnlab train``).
+
+    It starts at once, whatever the queue holds (it counts as running for the queue's bound).
+    In the main thread, a first Ctrl-C stops the training gracefully (the model is kept); a second
+    one interrupts it. Bad input: ``InvalidSettings``.
+    """
+    store = store if store is not None else RunStore()
+    spec, config_dict = check_training(spec, config)
+    run = store.create(
+        spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()}
+    )
+    flag = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def _on_sigint(signum, frame):
+            if flag.is_set():
+                raise KeyboardInterrupt
+            flag.set()
+            print("\nstopping after this batch (Ctrl-C again to interrupt)", file=sys.stderr)
+
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        result = execute_run(store, run.id, on_event=on_event, stop_flag=flag)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return result or store.require(run.id)
+
+
+def worker_main(run_id: str, store: RunStore | None = None) -> int:
+    """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop."""
+    store = store if store is not None else RunStore()
+    flag = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
+    run = execute_run(store, run_id, stop_flag=flag)
+    if run is None:
+        print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
+    return 0
