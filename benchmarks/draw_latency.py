@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nnlab import data  # noqa: E402
 from nnlab.architectures import get_preset  # noqa: E402
-from nnlab.predict import predict_digit  # noqa: E402
 from nnlab.canvas import canvas_to_mnist  # noqa: E402
+from nnlab.predict import predict_digit  # noqa: E402
 from nnlab.training import TrainConfig, train  # noqa: E402
 
 TARGET_MS = 30.0
@@ -94,7 +94,7 @@ def main() -> int:
 
     total, prep, pred, cpu = [], [], [], []
     right = 0
-    for canvas, label in zip(canvases[10:], labels[10:]):
+    for canvas, label in zip(canvases[10:], labels[10:], strict=True):
         c0, t0 = time.process_time(), time.perf_counter()
         img = canvas_to_mnist(canvas)
         t1 = time.perf_counter()

@@ -67,7 +67,8 @@ def main() -> None:
     print(f"first open (predicts 10,000 test images, includes TF import): {first:.2f} s")
     print(f"open of a seen run, same server process:                     {warm:.2f} s")
     print(
-        f"open of a seen run, fresh process (cold imports):           {out[0]} s (TensorFlow imported: {out[1]})"
+        f"open of a seen run, fresh process (cold imports):           {out[0]} s (TensorFlow "
+        f"imported: {out[1]})"
     )
 
 

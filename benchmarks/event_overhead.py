@@ -68,8 +68,8 @@ def child(mode: str, preset: str, epochs: int) -> None:
         events: list[dict] = []
         acc = train(spec, config, on_event=events.append, should_stop=lambda: False).test_accuracy
     elif mode == "nnlab-store":
-        from nnlab.worker import execute_run
         from nnlab.runs import RunStore
+        from nnlab.worker import execute_run
 
         store = RunStore()
         run = store.create(spec, config.to_dict(), name="benchmark")
@@ -128,7 +128,8 @@ def main() -> None:
             print(f"repeat {rep + 1} {mode:<13} {dt:7.2f} s  test accuracy {acc:.4f}", flush=True)
     base = statistics.median(times["plain"])
     print(
-        f"\n{args.preset}, {args.epochs} epoch(s) on 54,000 images, {args.repeats} repeats, whole-process medians:"
+        f"\n{args.preset}, {args.epochs} epoch(s) on 54,000 images, {args.repeats} repeats, "
+        "whole-process medians:"
     )
     for mode in modes:
         med = statistics.median(times[mode])

@@ -59,6 +59,7 @@ def main() -> int:
     )
 
     data = scratch.prepare_data(config)
+
     def epoch_line(who: str):
         def show(e) -> None:
             if isinstance(e, EpochEvent):
@@ -69,13 +70,15 @@ def main() -> int:
                 )
 
         return show
+
     results = {}
     for threads in args.blas_threads:
         config.blas_threads = threads or None
         label = f"scratch ({'machine BLAS setting' if not threads else f'{threads} BLAS thread(s)'})"
         results[label] = scratch.train(config, on_event=epoch_line(label), data=data)
         print(
-            f"{label}: {results[label].elapsed:.1f} s training, test accuracy {results[label].test_accuracy:.4f}",
+            f"{label}: {results[label].elapsed:.1f} s training, test accuracy "
+            f"{results[label].test_accuracy:.4f}",
             flush=True,
         )
 

@@ -42,11 +42,13 @@ def main() -> None:
     result = train(architectures.get_preset(NAME), config, on_event=show)
     total = time.perf_counter() - T_PROCESS
     print(
-        f"\n{NAME}: {architectures.count_params(architectures.PRESETS[NAME]):,} parameters, {config.epochs} epochs, "
+        f"\n{NAME}: {architectures.count_params(architectures.PRESETS[NAME]):,} parameters, "
+        f"{config.epochs} epochs, "
         f"batch {config.batch_size}, {config.optimizer} lr {config.learning_rate} {config.schedule}"
     )
     print(
-        f"test accuracy {100 * result.test_accuracy:.2f} %   training {result.elapsed:.0f} s   whole process {total:.0f} s"
+        f"test accuracy {100 * result.test_accuracy:.2f} %   training {result.elapsed:.0f} s   "
+        f"whole process {total:.0f} s"
     )
 
 

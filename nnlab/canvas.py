@@ -64,13 +64,21 @@ def load_image_bytes(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarr
         raise ImageLoadError("The file is empty.")
     if size > max_bytes:
         raise ImageLoadError(
-            f"The file is too large ({format_bytes(size)}); the limit is {format_bytes(max_bytes)}. A photo of one digit "
-            "needs far less: crop or shrink it first."
+            f"The file is too large ({format_bytes(size)}); the limit is {format_bytes(max_bytes)}. "
+            "A photo of one digit needs far less: crop or shrink it first."
         )
+    img = _standard_mode(_decode(bytes(data)))
+    if max(img.size) > UPLOAD_MAX_SIDE:
+        img.thumbnail((UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE), Image.Resampling.BOX)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def _decode(data: bytes) -> Image.Image:
+    """The decoded, upright picture; every way decoding can fail becomes an ``ImageLoadError``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(bytes(data)))
+            img = Image.open(io.BytesIO(data))
             if img.format not in ALLOWED_FORMATS:
                 raise ImageLoadError(
                     f"This is a {img.format or 'unknown'} image; please upload a PNG or JPEG file."
@@ -83,29 +91,28 @@ def load_image_bytes(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarr
             if img.format == "JPEG":
                 img.draft("RGB", (UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE))  # decode big JPEGs reduced
             img.load()
-            img = ImageOps.exif_transpose(img)
+            return ImageOps.exif_transpose(img)
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(
-            "This file is not an image; please upload a PNG or JPEG picture of a digit."
-        ) from None
+        message = "This file is not an image; please upload a PNG or JPEG picture of a digit."
+        raise ImageLoadError(message) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageLoadError("The image has too many pixels to be opened safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError):
         raise ImageLoadError("The image could not be read: the file seems truncated or damaged.") from None
+
+
+def _standard_mode(img: Image.Image) -> Image.Image:
+    """8-bit grey, RGB, or RGBA where the picture has transparency."""
     if img.mode in ("I", "I;16", "I;16B", "F"):  # 16-bit or float grey: rescale, do not clip
         grey = np.asarray(img, dtype=np.float32)
-        img = Image.fromarray(np.clip(grey / 257.0 if grey.max() > 255 else grey, 0, 255).astype(np.uint8))
-    elif img.mode in ("1", "L"):
-        img = img.convert("L")
-    elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA")
-    else:
-        img = img.convert("RGB")
-    if max(img.size) > UPLOAD_MAX_SIDE:
-        img.thumbnail((UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE), Image.Resampling.BOX)
-    return np.asarray(img, dtype=np.uint8).copy()
+        return Image.fromarray(np.clip(grey / 257.0 if grey.max() > 255 else grey, 0, 255).astype(np.uint8))
+    if img.mode in ("1", "L"):
+        return img.convert("L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        return img.convert("RGBA")
+    return img.convert("RGB")
 
 
 # ---- the conversion ---------------------------------------------------------------------------------

@@ -115,7 +115,8 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     expected = int(np.prod(shape)) if shape else 0
     if len(raw) - header != expected:
         raise DatasetError(
-            f"{name}: truncated or padded: {len(raw) - header} data bytes, expected {expected} for shape {shape}"
+            f"{name}: truncated or padded: {len(raw) - header} data bytes, expected {expected} "
+            f"for shape {shape}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 

@@ -133,7 +133,7 @@ def accuracy_and_loss(probs: np.ndarray, y_true: np.ndarray) -> tuple[float, flo
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, normalize: bool = False) -> np.ndarray:
-    """10x10 confusion matrix (rows: true digit, columns: predicted); ``normalize`` divides each row by its total."""
+    """10x10 confusion matrix (rows: true digit, columns: predicted); ``normalize``: rows sum to 1."""
     from sklearn.metrics import confusion_matrix
 
     return confusion_matrix(
@@ -163,7 +163,7 @@ def per_class_report(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
 
 
 def cell_indices(y_true: np.ndarray, y_pred: np.ndarray, true_class: int, pred_class: int) -> np.ndarray:
-    """Test-image indices in one confusion-matrix cell (true digit ``true_class``, predicted ``pred_class``)."""
+    """Test-image indices in one confusion-matrix cell (true ``true_class``, predicted ``pred_class``)."""
     return np.flatnonzero((np.asarray(y_true) == true_class) & (np.asarray(y_pred) == pred_class))
 
 
@@ -182,7 +182,7 @@ def confident_mistakes(
     pred_class: int | None = None,
     k: int = 24,
 ) -> pd.DataFrame:
-    """The ``k`` wrong predictions made with the highest probability, optionally for one true or predicted digit.
+    """The ``k`` wrong predictions made with the highest probability, optionally for one true/predicted digit.
 
     Columns: ``index`` (into the test set), ``true``, ``predicted``, ``probability`` (given to the
     predicted digit) and ``true_probability`` (given to the right one). Most confident first.
@@ -274,7 +274,7 @@ def compare_runs(runs: Iterable[Any]) -> pd.DataFrame:
     settings = [run_settings(r) for r in runs]
     differ = differing_settings(settings)
     rows = []
-    for run, s in zip(runs, settings):
+    for run, s in zip(runs, settings, strict=True):
         row = {
             "run": getattr(run, "name", None) or str(getattr(run, "id", "")),
             "test accuracy": getattr(run, "test_accuracy", None),

@@ -49,7 +49,7 @@ def conv_layer_names(model: Any) -> list[str]:
 
 
 def conv_kernels(model: Any, layer_name: str | None = None) -> np.ndarray:
-    """A Conv2D layer's kernels, shape (kernel_h, kernel_w, in_channels, filters); the first conv by default."""
+    """A Conv2D layer's kernels, shape (kernel_h, kernel_w, in_channels, filters); the first by default."""
     names = conv_layer_names(model)
     if not names:
         raise ValueError("This network has no convolution layers, so it has no kernels to show.")
@@ -125,7 +125,9 @@ def feature_maps(model: Any, image28: np.ndarray) -> list[Activation]:
     outputs = probe(to_model_input(model, as_image28(image28)), training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
-    return [Activation(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(layers, outputs)]
+    return [
+        Activation(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(layers, outputs, strict=True)
+    ]
 
 
 def dense_weight_images(model: Any) -> np.ndarray:
@@ -139,7 +141,8 @@ def dense_weight_images(model: Any) -> np.ndarray:
             continue
         if _kind(layer) != "Dense" or weights[0].shape[0] != 784:
             raise ValueError(
-                "The first layer with weights is not a dense layer reading the 784 pixels, so its weights are not images."
+                "The first layer with weights is not a dense layer reading the 784 pixels, so "
+                "its weights are not images."
             )
         kernel = np.asarray(weights[0])
         return kernel.T.reshape(kernel.shape[1], 28, 28)

@@ -62,7 +62,8 @@ class Limits:
             runs = "run" if self.max_queued_per_visitor == 1 else "runs"
             message = (
                 f"You already have {visitor_active} training(s) queued or running; this demo allows "
-                f"{self.max_queued_per_visitor} {runs} per visitor at a time. Wait for one to finish, or stop one."
+                f"{self.max_queued_per_visitor} {runs} per visitor at a time. Wait for one to "
+                "finish, or stop one."
             )
             out.append(Problem(message, setting="max_queued_per_visitor"))
         return out

@@ -50,7 +50,8 @@ def _check_archive(path: Path, max_bytes: int) -> None:
         raise ModelLoadError(f"The model file could not be read ({exc.strerror or exc}).") from exc
     if head.startswith(b"\x89HDF"):
         raise ModelLoadError(
-            "This is an old HDF5 (.h5) model; NN Lab needs a Keras 3 '.keras' file (save it with model.save('name.keras'))."
+            "This is an old HDF5 (.h5) model; NN Lab needs a Keras 3 '.keras' file (save it "
+            "with model.save('name.keras'))."
         )
     try:
         with zipfile.ZipFile(path) as zf:
@@ -58,7 +59,8 @@ def _check_archive(path: Path, max_bytes: int) -> None:
             unpacked = sum(info.file_size for info in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ModelLoadError(
-            "This is not a valid '.keras' model file (it is not a Keras archive, or it is truncated or damaged)."
+            "This is not a valid '.keras' model file (it is not a Keras archive, or it is "
+            "truncated or damaged)."
         ) from exc
     if "config.json" not in names:
         raise ModelLoadError(
@@ -89,7 +91,10 @@ def _explain(exc: BaseException) -> str:
     ):
         found = re.search(r"'(?:[\w.]*\.)?(\w+)'", text)
         what = f" ({found.group(1)!r})" if found else ""
-        return f"This model uses a custom layer or function{what} that NN Lab does not know, so it cannot be loaded."
+        return (
+            f"This model uses a custom layer or function{what} that NN Lab does not know, so it "
+            "cannot be loaded."
+        )
     if "expected a model.weights" in low:
         return "The model file has no weights: it is incomplete."
     if isinstance(exc, json.JSONDecodeError):
@@ -106,7 +111,10 @@ def _explain(exc: BaseException) -> str:
             "or was made by an incompatible version of Keras."
         )
     if "weights" in low or "variable" in low or "shape" in low:
-        return f"The model's weights do not match its layers, so the file is damaged or inconsistent ({text[:200]})."
+        return (
+            "The model's weights do not match its layers, so the file is damaged or "
+            f"inconsistent ({text[:200]})."
+        )
     return f"The model could not be loaded: {text[:300]}"
 
 
@@ -131,14 +139,17 @@ def check_shapes(model: Any) -> None:
         )
     if shape_out != (10,):
         raise ModelLoadError(
-            f"The model's output has shape {shape_out}, but a digit classifier must give 10 scores, shape (10,)."
+            f"The model's output has shape {shape_out}, but a digit classifier must give 10 "
+            "scores, shape (10,)."
         )
 
 
 def input_layout(shape: tuple) -> tuple[int, ...] | None:
     """The accepted layout that ``shape`` (without the batch axis) matches, or None."""
     for accepted in ACCEPTED_INPUTS:
-        if len(shape) == len(accepted) and all(d is None or d == a for d, a in zip(shape, accepted)):
+        if len(shape) == len(accepted) and all(
+            d is None or d == a for d, a in zip(shape, accepted, strict=True)
+        ):
             return accepted
     return None
 

@@ -8,8 +8,8 @@ from nnlab.architectures import count_params
 from nnlab.runs import Run
 from nnlab.training import validate_config
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
-from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.format import run_label
+from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.live import newest_active, watch_run
 from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.visitor import visitor_id

@@ -59,9 +59,11 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
             if cell != st.session_state.get("eval_last_click"):
                 st.session_state["eval_last_click"] = cell
                 st.session_state["eval_true"], st.session_state["eval_pred"] = cell
-                st.rerun()  # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
+                # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
+                st.rerun()
         st.caption(
-            "Rows are the true digits, columns the network's answers; the outlined diagonal holds the right answers, "
+            "Rows are the true digits, columns the network's answers; the outlined diagonal "
+            "holds the right answers, "
             "the red cells the mistakes. Click a cell, or choose it on the right, to see its images."
         )
     with right:
@@ -92,8 +94,10 @@ def report_section(probs: np.ndarray, y: np.ndarray):
         column_config={"_index": st.column_config.TextColumn("digit", width=110)},
     )
     st.caption(
-        "Precision: of the images called this digit, the share that were; recall: of the images of this digit, "
-        "the share found; F1: their harmonic mean; support: test images of the digit. The macro average weighs every digit alike."
+        "Precision: of the images called this digit, the share that were; recall: of the images "
+        "of this digit, "
+        "the share found; F1: their harmonic mean; support: test images of the digit. The macro "
+        "average weighs every digit alike."
     )
     return table
 
@@ -164,7 +168,8 @@ def upload_source():
     )
     if data_file is None:
         st.info(
-            "Upload a `.keras` file to evaluate it on the MNIST test set. It is loaded in Keras safe mode (no code runs)."
+            "Upload a `.keras` file to evaluate it on the MNIST test set. It is loaded in Keras "
+            "safe mode (no code runs)."
         )
         return None
     data = data_file.getvalue()

@@ -80,7 +80,8 @@ def kernels_section(model) -> None:
             key="insp_kernels",
         )
         st.caption(
-            "Red weights respond to bright pixels, blue ones to dark pixels; first-layer kernels often become edge and stroke detectors."
+            "Red weights respond to bright pixels, blue ones to dark pixels; first-layer "
+            "kernels often become edge and stroke detectors."
         )
         return
     try:
@@ -97,7 +98,8 @@ def kernels_section(model) -> None:
         key="insp_dense_weights",
     )
     st.caption(
-        "Each tile shows which pixels push a unit up (red) or down (blue). For logistic regression these are the ten digit templates."
+        "Each tile shows which pixels push a unit up (red) or down (blue). For logistic "
+        "regression these are the ten digit templates."
     )
 
 
@@ -124,8 +126,10 @@ def saliency_section(model, image: np.ndarray, probs: np.ndarray) -> None:
     left, right = st.columns([2, 3])
     left.plotly_chart(figs.saliency_figure(image, sal), key="insp_saliency")
     right.markdown(
-        f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with respect to each pixel, "
-        "scaled so that the largest is 1. The image is drawn in dim grey; over it, the bright pixels (red to yellow) "
+        f"The gradient of the network's probability for **{digit}** ({probs[digit]:.1%}) with "
+        "respect to each pixel, "
+        "scaled so that the largest is 1. The image is drawn in dim grey; over it, the bright "
+        "pixels (red to yellow) "
         "are those whose change would move that probability most, and uncoloured ones hardly matter."
     )
 
@@ -156,7 +160,8 @@ with tabs[0]:
     kernels_section(model)
 with tabs[1]:
     st.caption(
-        f"What each layer computes for {what}: one map per filter after convolutions and pooling, bars for dense layers."
+        f"What each layer computes for {what}: one map per filter after convolutions and "
+        "pooling, bars for dense layers."
     )
     maps_section(model, image)
 with tabs[2]:

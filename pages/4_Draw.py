@@ -149,7 +149,10 @@ with middle:
     )
     if answer.unsure:
         if answer.confidence - answer.runner_up_probability < UNSURE_MARGIN:
-            why = f"it hesitates between {answer.digit} ({answer.confidence:.0%}) and {answer.runner_up} ({answer.runner_up_probability:.0%})"
+            why = (
+                f"it hesitates between {answer.digit} ({answer.confidence:.0%}) and "
+                f"{answer.runner_up} ({answer.runner_up_probability:.0%})"
+            )
         else:
             why = (
                 f"its best guess, {answer.digit}, gets only {answer.confidence:.0%} "
@@ -173,6 +176,7 @@ with right:
             st.plotly_chart(saliency_figure(img28, sal, height=300), key="draw_saliency_fig")
             st.caption(
                 f"Bright pixels (red to yellow) are those whose change would move the probability of "
-                f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim grey underneath."
+                f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim "
+                "grey underneath."
             )
     link(INSPECT, "See this drawing's feature maps on Inspect", query_params={**DRAWING_LINK, "run": run.id})

@@ -124,7 +124,8 @@ def means_tab() -> None:
     st.plotly_chart(figs.mean_images_figure(_means(part)), width="stretch")
     st.caption(
         "Each picture is the pixel-by-pixel average of every image of that digit. Bright areas are where "
-        "that digit's strokes usually are; blur shows how much handwriting varies (1 is sharp, 2 and 8 are not)."
+        "that digit's strokes usually are; blur shows how much handwriting varies (1 is sharp, "
+        "2 and 8 are not)."
     )
 
 
@@ -165,7 +166,8 @@ def scaling_tab() -> None:
     rows, cols = exploration.ink_box(x[i])
     crop = x[i][rows, cols]
     st.caption(
-        f"Showing rows {rows.start}-{rows.stop - 1} and columns {cols.start}-{cols.stop - 1}, where the ink is; "
+        f"Showing rows {rows.start}-{rows.stop - 1} and columns {cols.start}-{cols.stop - 1}, "
+        "where the ink is; "
         "every other pixel is 0."
     )
     left, right = st.columns(2)
@@ -189,8 +191,10 @@ def scaling_tab() -> None:
         },
     )
     st.markdown(
-        "**Why divide by 255?** A neuron computes a weighted sum of all 784 inputs. With raw values up to 255 "
-        "that sum, and the gradient of every first-layer weight, is 255 times larger than with inputs in [0, 1]: "
+        "**Why divide by 255?** A neuron computes a weighted sum of all 784 inputs. With raw "
+        "values up to 255 "
+        "that sum, and the gradient of every first-layer weight, is 255 times larger than with "
+        "inputs in [0, 1]: "
         "a learning rate that works for scaled inputs makes the weights jump far too much, the network "
         "saturates or the loss overflows. Scaling keeps every input on the same small scale that the weight "
         "initialisation and the usual learning rates assume. Try it on the **From scratch** page "

@@ -5,7 +5,9 @@ from __future__ import annotations
 from nnlab.events import BatchEvent, EpochEvent
 
 
-def batch_event(epoch: int, batch: int, loss: float, accuracy: float = 0.5, steps_per_epoch: int = 100) -> BatchEvent:
+def batch_event(
+    epoch: int, batch: int, loss: float, accuracy: float = 0.5, steps_per_epoch: int = 100
+) -> BatchEvent:
     step = (epoch - 1) * steps_per_epoch + batch
     return BatchEvent(epoch, batch, step, loss, accuracy, elapsed=0.1 * step, samples_per_sec=1000.0)
 

@@ -93,8 +93,6 @@ def test_lr_figure_uses_log_scale():
 
 def test_overlay_has_one_line_per_run_with_data():
     other = _epoch_df().assign(val_accuracy=[0.7, 0.75])
-    fig = charts.runs_figure(
-        {"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy"
-    )
+    fig = charts.runs_figure({"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy")
     assert [t.name for t in fig.data] == ["run A", "run B"]
     assert list(fig.data[1].y) == [0.7, 0.75]

@@ -20,7 +20,9 @@ def test_select_indices_filters_pages_and_shuffles():
     idx, pages = exploration.select_indices(y, digit=1, page=1, per_page=3)
     assert list(idx) == [1, 3, 4] and pages == 2
     assert list(exploration.select_indices(y, digit=1, page=2, per_page=3)[0]) == [6]
-    assert list(exploration.select_indices(y, digit=1, page=99, per_page=3)[0]) == [6]  # past the end: last page
+    assert list(exploration.select_indices(y, digit=1, page=99, per_page=3)[0]) == [
+        6
+    ]  # past the end: last page
     shuffled, _ = exploration.select_indices(y, None, 1, 7, shuffle_seed=1)
     assert sorted(shuffled) == list(range(7)) and list(shuffled) != list(range(7))
     assert list(exploration.select_indices(y, None, 1, 7, shuffle_seed=1)[0]) == list(shuffled)  # seeded

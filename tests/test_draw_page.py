@@ -20,9 +20,9 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from nnlab.architectures import get_preset
+from nnlab.canvas import canvas_to_mnist
 from nnlab.modelio import save_model_atomically
 from nnlab.predict import predict_digit
-from nnlab.canvas import canvas_to_mnist
 from nnlab.runs import RunStore
 from nnlab.training import TrainConfig
 
@@ -184,7 +184,10 @@ def test_the_best_run_is_chosen_and_a_link_can_name_another():
     _no_errors(at)
     assert at.selectbox(key="draw_run").value == best
     options = " | ".join(at.selectbox(key="draw_run").options)
-    assert "weak network (✅ completed · 40.0%, " in options and "best network (✅ completed · 95.0%, " in options
+    assert (
+        "weak network (✅ completed · 40.0%, " in options
+        and "best network (✅ completed · 95.0%, " in options
+    )
     assert _reading(at)[0] == "3"
     at.selectbox(key="draw_run").set_value(weak).run()
     _no_errors(at)

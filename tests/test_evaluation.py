@@ -1,4 +1,4 @@
-"""Evaluation logic: predictions cached per run, metrics that agree with scikit-learn, mistakes, comparison."""
+"""Evaluation logic: predictions cached per run, metrics agreeing with scikit-learn, mistakes, comparison."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from sklearn.metrics import classification_report, confusion_matrix
 
 from nnlab import evaluation as ev
-from nnlab.ui.format import run_label
 from nnlab.architectures import get_preset
 from nnlab.training import TrainConfig, train
+from nnlab.ui.format import run_label
 
 
 @pytest.fixture(scope="module")

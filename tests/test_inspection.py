@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from nnlab import inspection as ins
-from nnlab.figures.inspection import grid_image
 from nnlab.architectures import PRESETS, build_model, get_preset, normalize, summary
 from nnlab.evaluation import mnist_test_set
+from nnlab.figures.inspection import grid_image
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_bad_images_are_refused(models):
 
 
 def test_saliency_figure_marks_saliency_only_by_heat_colours():
-    """The digit stays dim grey (never as bright as the heat), the overlay is transparent at 0, the colour bar opaque."""
+    """The digit stays dim grey (never as bright as the heat); the overlay is clear at 0, its bar is not."""
     from nnlab.figures import inspection as figs
 
     image = np.zeros((28, 28), np.float32)

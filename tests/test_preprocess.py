@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from nnlab import canvas as preprocess
+from nnlab.canvas import ImageLoadError, canvas_to_mnist, load_image_bytes, stroke_width
 from nnlab.data import load_mnist
 from nnlab.predict import UNSURE_CONFIDENCE, predict_digit, verdict
-from nnlab.canvas import ImageLoadError, canvas_to_mnist, load_image_bytes, stroke_width
 
 # Digit shapes as polylines in a unit box (x right, y down).
 SHAPES = {

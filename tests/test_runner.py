@@ -20,9 +20,9 @@ import pytest
 from nnlab.architectures import get_preset
 from nnlab.modelio import load_model_safely
 from nnlab.runner import Runner
-from nnlab.worker import run_here
 from nnlab.runs import DIED_MESSAGE, RunStore, process_alive
 from nnlab.training import TrainConfig
+from nnlab.worker import run_here
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = get_preset("MLP 784-128-10")
@@ -42,7 +42,8 @@ def wait_for(store: RunStore, predicate, what: str, timeout: float = 150.0, read
         time.sleep(0.2)
     logs = {p.parent.name: p.read_text()[-1500:] for p in (store.root / "runs").glob("*/worker.log")}
     raise AssertionError(
-        f"timed out waiting for {what}; runs: {[(r.name, r.status, r.error) for r in store.list()]}; logs: {logs}"
+        f"timed out waiting for {what}; runs: "
+        f"{[(r.name, r.status, r.error) for r in store.list()]}; logs: {logs}"
     )
 
 
@@ -65,7 +66,8 @@ def test_background_runs_queue_stop_and_kill(store):
     submit = (
         "import sys; from nnlab.runner import Runner; from nnlab.architectures import get_preset; "
         "from nnlab.training import TrainConfig; "
-        f"print(Runner().submit(get_preset('{LOGREG['name']}'), TrainConfig(**{SHORT.to_dict()!r}), name='quick').id)"
+        f"print(Runner().submit(get_preset('{LOGREG['name']}'), "
+        f"TrainConfig(**{SHORT.to_dict()!r}), name='quick').id)"
     )
     launcher = subprocess.run(
         [sys.executable, "-c", submit], env=env, capture_output=True, text=True, timeout=60

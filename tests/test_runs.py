@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from factories import batch_event, epoch_event
 
 from nnlab.architectures import get_preset
 from nnlab.cli import main
 from nnlab.runner import Runner
 from nnlab.runs import DIED_MESSAGE, RunNotFound, RunStore, default_root, process_alive, process_handle
 from nnlab.training import TrainConfig
-from factories import batch_event, epoch_event
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = get_preset("Logistic regression 784-10")
@@ -195,7 +195,8 @@ DISPATCHER = textwrap.dedent("""
 
     class Sleep:
         def launch(self, store, run_id):
-            return process_handle(subprocess.Popen(["sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True).pid)
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            return process_handle(subprocess.Popen(["sleep", "30"], **quiet, start_new_session=True).pid)
         def is_alive(self, handle):
             return process_alive(handle)
 

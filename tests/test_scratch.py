@@ -60,7 +60,7 @@ def test_check_leaves_the_weights_unchanged():
     net = scratch.MLP(12, (7,), 4, seed=1, dtype=np.float64)
     before = [p.copy() for p in net.params]
     scratch.gradient_check(net, x, y)
-    assert all(np.array_equal(a, b) for a, b in zip(before, net.params))
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.params, strict=True))
 
 
 # ---- the network ---------------------------------------------------------------------------------
@@ -106,7 +106,9 @@ def test_l2_adds_its_penalty_to_the_loss():
     penalised = net.loss_and_grads(x, y, 0.1)[0]
     penalty = 0.1 * sum(float((w**2).sum()) for w in net.W)
     assert penalised - plain == pytest.approx(penalty)
-    assert scratch.evaluate(net, x, y, 0.1)[0] - scratch.evaluate(net, x, y)[0] == pytest.approx(penalty)  # as Keras' val_loss
+    assert scratch.evaluate(net, x, y, 0.1)[0] - scratch.evaluate(net, x, y)[0] == pytest.approx(
+        penalty
+    )  # as Keras' val_loss
 
 
 # ---- training ------------------------------------------------------------------------------------
@@ -124,7 +126,9 @@ def test_short_training_learns_and_reports_events():
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 2
     assert events[0].steps_per_epoch == math.ceil(1800 / 64)
     batch = next(e for e in events if e.kind == "batch")
-    assert {"epoch", "batch", "loss", "accuracy", "elapsed", "samples_per_sec", "grad_norms"} <= set(to_record(batch))
+    assert {"epoch", "batch", "loss", "accuracy", "elapsed", "samples_per_sec", "grad_norms"} <= set(
+        to_record(batch)
+    )
     assert batch.batch == 5 and len(batch.grad_norms) == 2
     epoch = next(e for e in events if e.kind == "epoch")
     assert {
@@ -284,7 +288,7 @@ def test_cli_trains_and_prints_the_test_accuracy(capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert "training 784-16-10 relu" in out and "epoch 1/1" in out
-    line = next(l for l in out.splitlines() if l.startswith("test accuracy:"))
+    line = next(x for x in out.splitlines() if x.startswith("test accuracy:"))
     assert 0.5 < float(line.split()[2]) <= 1.0
 
 

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from factories import batch_event, epoch_event
 from streamlit.testing.v1 import AppTest
 
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore, process_alive, process_handle
 from nnlab.ui.hyperparams import QUICK_SUBSET
-from factories import batch_event, epoch_event
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "1_Build_and_Train.py")
@@ -93,7 +93,7 @@ def _fake_running(store: RunStore, owner: str = "visitor-a", **progress) -> str:
     return run.id
 
 
-# ---- composing ------------------------------------------------------------------------------------
+# ---- composing -----------------------------------------------------------------------------------
 
 
 def test_preset_shows_layers_and_summary(store):
@@ -155,7 +155,7 @@ def test_a_tuned_preset_offers_its_recommended_settings(store):
     assert at.selectbox(key="hp_schedule").value == "cosine"
 
 
-# ---- limits -----------------------------------------------------------------------------------------
+# ---- limits --------------------------------------------------------------------------------------
 
 
 def test_limits_are_stated_not_errors(store, monkeypatch):
@@ -182,7 +182,7 @@ def test_queued_runs_per_visitor_limit(store, monkeypatch):
     assert not other.button(key="train_button").disabled
 
 
-# ---- the live view -----------------------------------------------------------------------------------
+# ---- the live view -------------------------------------------------------------------------------
 
 
 def test_running_run_shows_progress_charts_and_reattaches(store):
@@ -243,7 +243,8 @@ def test_failed_run_shows_its_error_in_words(store):
         run_id,
         status="failed",
         finished=time.time(),
-        error='Traceback (most recent call last):\n  File "x.py", line 1\nValueError: the data could not be read',
+        error='Traceback (most recent call last):\n  File "x.py", line 1\n'
+        "ValueError: the data could not be read",
     )
     at = _page(run=run_id)
     errors = _texts(at, "error")
@@ -260,7 +261,7 @@ def test_queued_run_shows_its_position(store):
     assert store.get(waiting.id).status == "stopped"
 
 
-# ---- real trainings in the worker process ----------------------------------------------------------------
+# ---- real trainings in the worker process --------------------------------------------------------
 
 
 def test_quick_run_trains_to_completion_and_shows_metrics(store):
@@ -297,7 +298,7 @@ def test_stop_ends_a_real_run_as_stopped(store):
     assert "Test accuracy" in _metrics(at)
 
 
-# ---- every page ---------------------------------------------------------------------------------------------
+# ---- every page ----------------------------------------------------------------------------------
 
 
 PAGES = sorted(str(p) for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")] if p.exists())
@@ -309,7 +310,7 @@ def test_every_page_renders_on_an_empty_store(store, path):
     assert not at.exception, at.exception
 
 
-# ---- the editor follows the runs and the edits -------------------------------------------------------------
+# ---- the editor follows the runs and the edits ---------------------------------------------------
 
 
 def test_a_refresh_on_a_watched_run_edits_that_runs_network(store):

@@ -41,7 +41,9 @@ def test_same_seed_same_numbers_on_cpu(quick_data):
     a = train(spec, config)
     b = train(spec, config)
     same = ("loss", "accuracy", "val_loss", "val_accuracy")
-    assert [[getattr(h, k) for k in same] for h in a.history] == [[getattr(h, k) for k in same] for h in b.history]
+    assert [[getattr(h, k) for k in same] for h in a.history] == [
+        [getattr(h, k) for k in same] for h in b.history
+    ]
     assert a.test_accuracy == b.test_accuracy
 
 

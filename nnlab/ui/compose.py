@@ -42,7 +42,8 @@ KIND_HELP = {
     "AveragePooling2D": "Averages each window: shrinks the image smoothly.",
     "Flatten": "Unrolls the image (height x width x channels) into one long vector for Dense layers.",
     "Dropout": "During training, zeroes a random fraction of its inputs: fights overfitting.",
-    "BatchNormalization": "Rescales its inputs to mean 0 and variance 1 per batch: speeds up and steadies training.",
+    "BatchNormalization": "Rescales its inputs to mean 0 and variance 1 per batch: speeds up and steadies "
+    "training.",
 }
 
 # field -> (label, widget kind, widget options, help)
@@ -182,7 +183,7 @@ _SHORT = {
 
 
 def short_name(spec: Spec, max_chars: int = 80) -> str:
-    """A name that describes the layers, e.g. 'Custom CNN Conv32-Pool-Conv64-Dense64' or 'Custom MLP 784-256-64-10'.
+    """A name that describes the layers: 'Custom CNN Conv32-Pool-Conv64-Dense64', 'Custom MLP 784-256-64-10'.
 
     Two different networks get different names, so run lists and Compare stay readable.
     """
@@ -214,7 +215,7 @@ def short_name(spec: Spec, max_chars: int = 80) -> str:
 
 
 def _follow_name() -> None:
-    """Keep an app-given name true to the layers: edited layers get a name of their own, unedited ones the original.
+    """Keep an app-given name true to the layers: edited layers get a name of their own.
 
     A name the visitor typed is theirs and never changed.
     """
@@ -347,7 +348,7 @@ def _layer_row(
             st.button("✕", key=_key(uid, "remove"), on_click=_remove, args=(uid,), help="Remove this layer")
         if fields:
             cols = st.columns(SETTING_COLUMNS)
-            for col, field in zip(cols, fields):
+            for col, field in zip(cols, fields, strict=False):
                 with col:
                     layer[field] = _setting_widget(uid, kind, field, layer)
         for problem in problems:
@@ -373,7 +374,8 @@ def compose_network() -> tuple[Spec, list[Problem]]:
         "Network name",
         key=_NAME,
         max_chars=80,
-        help="A name for this network, shown with its runs. Until you type one, it follows your edits to the layers.",
+        help="A name for this network, shown with its runs. Until you type one, it follows your "
+        "edits to the layers.",
     )
 
     layers = st.session_state[_LAYERS]

@@ -14,22 +14,32 @@ LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
 HELP = {
-    "quick": f"Train on {QUICK_SUBSET:,} images for {QUICK_EPOCHS} epoch: a result in seconds, good for a demo (but less accurate).",
-    "learning_rate": "How big a step the optimizer takes downhill each batch: too small learns slowly, too large jumps around and may diverge.",
-    "batch_size": "Images per weight update: larger batches give smoother but fewer updates per epoch and use more memory.",
+    "quick": f"Train on {QUICK_SUBSET:,} images for {QUICK_EPOCHS} epoch: a result in seconds, good "
+    "for a demo (but less accurate).",
+    "learning_rate": "How big a step the optimizer takes downhill each batch: too small learns slowly, too "
+    "large jumps around and may diverge.",
+    "batch_size": "Images per weight update: larger batches give smoother but fewer updates per epoch and "
+    "use more memory.",
     "epochs": "How many times the training goes through all its images.",
-    "validation_fraction": "Share of the training images held back to check, after each epoch, how well the network does on images it did not learn from.",
-    "optimizer": "The rule that turns gradients into weight updates: adam adapts the step per weight (a safe default); sgd is plain gradient descent with momentum.",
+    "validation_fraction": "Share of the training images held back to check, after each epoch, how well the "
+    "network does on images it did not learn from.",
+    "optimizer": "The rule that turns gradients into weight updates: adam adapts the step per weight (a "
+    "safe default); sgd is plain gradient descent with momentum.",
     "momentum": "How much of the previous update carries over into the next one (smooths and speeds up sgd).",
-    "schedule": "How the learning rate changes during training: constant; plateau cuts it when validation loss stops improving; cosine and exponential shrink it steadily.",
+    "schedule": "How the learning rate changes during training: constant; plateau cuts it when "
+    "validation loss stops improving; cosine and exponential shrink it steadily.",
     "plateau_factor": "When the validation loss stops improving, multiply the learning rate by this.",
     "plateau_patience": "Epochs without improvement before the learning rate is cut.",
     "decay_rate": "Multiply the learning rate by this after every epoch.",
-    "early_stopping": "Stop when the validation loss stops improving, and keep the best weights: saves time and avoids overfitting.",
+    "early_stopping": "Stop when the validation loss stops improving, and keep the best weights: saves time "
+    "and avoids overfitting.",
     "early_stopping_patience": "Epochs without improvement before training stops.",
-    "augment": "Show each image shifted (up to 2 px) and rotated (up to 8°) at random: more varied data, better generalisation, slower epochs.",
-    "subset": "How many of the 60,000 training images to use (a stratified sample keeps every digit equally present). Fewer trains faster but worse.",
-    "seed": "Starting point of all randomness (weights, shuffling, split): the same seed gives the same result.",
+    "augment": "Show each image shifted (up to 2 px) and rotated (up to 8°) at random: more varied "
+    "data, better generalisation, slower epochs.",
+    "subset": "How many of the 60,000 training images to use (a stratified sample keeps every digit "
+    "equally present). Fewer trains faster but worse.",
+    "seed": "Starting point of all randomness (weights, shuffling, split): the same seed gives the "
+    "same result.",
 }
 
 
@@ -57,7 +67,7 @@ def _apply_recommended(settings: dict) -> None:
 
 
 def load_config(config: dict) -> None:
-    """Put a run's settings into the form (to train its network again); values the form cannot show are skipped.
+    """Put a run's settings into the form (to train its network again), skipping values it cannot show.
 
     Call it before the form is drawn, or from a button callback.
     """
@@ -118,7 +128,8 @@ def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfi
             on_click=_apply_recommended,
             args=(recommended,),
             icon="🎯",
-            help="The settings with which this preset reaches its advertised accuracy (a full training: minutes, not seconds).",
+            help="The settings with which this preset reaches its advertised accuracy (a full "
+            "training: minutes, not seconds).",
         )
     for key, default in (
         ("hp_quick", True),

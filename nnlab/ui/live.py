@@ -29,7 +29,8 @@ def _charts(store: RunStore, run: Run) -> None:
         # Empty axes would show made-up ranges (loss -1..4, accuracy -100 %..400 %): say what happens instead.
         if run.is_active:
             st.info(
-                "Starting: loading TensorFlow and the data… the loss and accuracy charts appear with the first batches "
+                "Starting: loading TensorFlow and the data… the loss and accuracy charts appear "
+                "with the first batches "
                 "(this takes 10-20 seconds on a busy server).",
                 icon="⏳",
             )
@@ -38,7 +39,7 @@ def _charts(store: RunStore, run: Run) -> None:
         return
     steps = (run.progress or {}).get("steps_per_epoch")
     cols = st.columns(2)
-    for col, metric in zip(cols, ("loss", "accuracy")):
+    for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
         fig = training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
         with col:
             st.plotly_chart(
@@ -79,7 +80,8 @@ def _body(
             icon="✏️",
             on_click=on_edit,
             args=(run,),
-            help="Load this run's layers and training settings into the editor above, to change them or train again.",
+            help="Load this run's layers and training settings into the editor above, to change "
+            "them or train again.",
         ):
             st.rerun()  # the whole page: the editor above shows the loaded network
     if run.status != "queued":
@@ -155,7 +157,8 @@ def watch_run(
             return
         _body(store, runner, run, visitor, can_stop, on_edit)
         if first.is_active and run.status != first.status:
-            # once per change: the whole page (run list, Train button) sees the new status; polling stops at the end
+            # once per change: the whole page (run list, Train button) sees the new status;
+            # polling stops at the end
             st.rerun()
 
     live()

@@ -18,7 +18,8 @@ from nnlab.ui.services import get_runner
 
 REFRESH_SECONDS = 1.0
 GRADIENTS = (
-    "The size of each layer's weight gradient. With sigmoid and several hidden layers the lines near the input "
+    "The size of each layer's weight gradient. With sigmoid and several hidden layers the lines "
+    "near the input "
     "sit orders of magnitude below the output's: those layers barely learn (vanishing gradients)."
 )
 WEIGHTS = (

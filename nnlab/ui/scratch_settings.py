@@ -23,7 +23,8 @@ BLAS = {"1": 1, "2": 2, "4": 4, "the machine's setting": None}
 HELP = {
     "hidden": "Units of each hidden layer, separated by commas: '128' is one layer, '256, 128' two. "
     "Leave empty for no hidden layer (logistic regression).",
-    "activation": "relu keeps gradients alive in deep nets; sigmoid's slope is at most 0.25, so its gradients "
+    "activation": "relu keeps gradients alive in deep nets; sigmoid's slope is at most 0.25, so its "
+    "gradients "
     "shrink layer after layer (watch the gradient norms with several sigmoid layers).",
     "init": "auto: He initialisation for relu layers, Xavier for sigmoid/tanh layers and the output.",
     "scale": "Divide the pixels by 255. Off, the network sees raw 0-255 values: sums 255 times larger, "
@@ -125,7 +126,7 @@ def _data_settings() -> None:
 
 
 def _task_settings() -> tuple[tuple[int, int] | None, bool]:
-    """Scaling, the task (ten digits or two) and the Keras twin: the digits kept, and whether to train the twin."""
+    """Scaling, the task (ten or two digits), the Keras twin: the digits kept, and whether to train a twin."""
     c = st.columns(3)
     c[0].toggle("Scale inputs to [0, 1]", key="fs_scale", help=HELP["scale"])
     binary_help = "Two digits make a binary task: one sigmoid output unit with binary cross-entropy."

@@ -54,7 +54,10 @@ DEFAULT_TIMEOUT_MS = 30_000
 
 def _missing() -> str | None:
     if not os.path.exists(CHROMIUM):
-        return f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium chromium-driver; .ci/run does it)"
+        return (
+            f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium "
+            "chromium-driver; .ci/run does it)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -135,7 +138,8 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
             pass
         time.sleep(0.3)
     raise RuntimeError(
-        f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT} s:\n{log_path.read_text()[-3000:]}"
+        f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT} "
+        f"s:\n{log_path.read_text()[-3000:]}"
     )
 
 

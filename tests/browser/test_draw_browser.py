@@ -23,7 +23,8 @@ PROBABILITIES = """() => {
     const plot = plots[plots.length - 1];
     if (!plot || !plot.calcdata || !plot.calcdata.length) return null;
     const axis = plot._fullLayout.xaxis;
-    return Object.fromEntries(plot.calcdata[0].map(bar => [String(axis._categories ? axis._categories[bar.p] : bar.p), bar.s]));
+    return Object.fromEntries(plot.calcdata[0].map(
+        bar => [String(axis._categories ? axis._categories[bar.p] : bar.p), bar.s]));
 }"""
 
 
@@ -36,8 +37,8 @@ def trained_run(app_server):
     """A finished tiny MLP in the server's run store, owned by a visitor of its own (other visitors
     do not see it, so the no-model test is unaffected)."""
     from nnlab.architectures import get_preset
-    from nnlab.worker import run_here
     from nnlab.training import TrainConfig
+    from nnlab.worker import run_here
 
     visitor = _visitor()
     spec = get_preset("MLP 784-128-10")

@@ -39,7 +39,7 @@ def _click_until(locator, done, attempts: int = 5) -> None:
         try:
             done()
             return
-        except Exception:  # noqa: BLE001 - Playwright's timeout: try once more
+        except Exception:  # Playwright's timeout: try once more
             continue
     done()
 
