@@ -33,24 +33,15 @@ def main() -> None:
     os.environ["NNLAB_HOME"] = home
     sys.path.insert(0, str(ROOT))
     from nnlab.architectures import get_preset
-    from nnlab.modelio import save_model_atomically
     from nnlab.runs import RunStore
     from nnlab.training import TrainConfig, train
+    from nnlab.worker import record_result
 
     config = TrainConfig(epochs=1, subset=2000, seed=0)
     result = train(get_preset("CNN with dropout (Keras tutorial)"), config)
     store = RunStore()
     run = store.create(get_preset("CNN with dropout (Keras tutorial)"), config.to_dict())
-    save_model_atomically(result.model, store.model_path(run.id))
-    now = time.time()
-    store.update(
-        run.id,
-        status="completed",
-        started=now - result.elapsed,
-        finished=now,
-        test_loss=result.test_loss,
-        test_accuracy=result.test_accuracy,
-    )
+    record_result(store, run.id, result, started=time.time() - result.elapsed)
 
     from streamlit.testing.v1 import AppTest
 

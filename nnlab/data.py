@@ -11,6 +11,8 @@ import hashlib
 import os
 import struct
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +33,7 @@ SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
 }
-SHAPES = {
-    "x_train": (60000, 28, 28),
-    "y_train": (60000,),
-    "x_test": (10000, 28, 28),
-    "y_test": (10000,),
-}
+SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
 CLASS_NAMES = [str(d) for d in range(10)]
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -178,6 +175,41 @@ def stratified_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tu
 
     x_sub, _, y_sub, _ = train_test_split(x, y, train_size=n, random_state=seed, stratify=y)
     return x_sub, y_sub
+
+
+@dataclass
+class Splits:
+    """Training, validation and test images with their labels, as a trainer is fed them."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def map_images(self, prepare: Callable[[np.ndarray], np.ndarray]) -> Splits:
+        """The same splits with ``prepare`` applied to each part's images (scaling, reshaping)."""
+        return replace(
+            self, x_train=prepare(self.x_train), x_val=prepare(self.x_val), x_test=prepare(self.x_test)
+        )
+
+
+def training_splits(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    subset: int | None,
+    val: float,
+    seed: int,
+) -> Splits:
+    """A seeded stratified subset of the training images (all of them for None), split into training and
+    validation parts with the fraction ``val``; the test part as it is. Both trainers use this, so the same
+    settings and seed give the Keras and the NumPy network the very same images."""
+    x, y = train
+    if subset is not None:
+        x, y = stratified_subset(x, y, subset, seed=seed)
+    x_tr, y_tr, x_val, y_val = stratified_split(x, y, val, seed=seed)
+    return Splits(x_tr, y_tr, x_val, y_val, *test)
 
 
 def class_counts(y: np.ndarray) -> np.ndarray:

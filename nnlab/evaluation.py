@@ -8,6 +8,7 @@ probabilities with scikit-learn's definitions and needs no TensorFlow.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -25,7 +26,6 @@ from nnlab.ui.format import format_bytes
 
 NUM_CLASSES = 10
 PREDICTIONS_FILE = "test_probs.npy"
-IMAGE_SIDE = 28
 
 
 # ---- model input and predictions ---------------------------------------------------------------
@@ -74,49 +74,36 @@ def predict_test(model: Any, batch_size: int = 1000) -> np.ndarray:
     return np.asarray(probs, dtype=np.float32)
 
 
-def cached_test_predictions(run_dir: str | os.PathLike, model: Any) -> np.ndarray:
-    """Test-set probabilities of the run in ``run_dir``, computed once and then read from disk.
+def cached_test_predictions(store: Any, run_id: str, model: Any) -> np.ndarray:
+    """A run's test-set probabilities, computed once and then kept with the run (an artifact).
 
     ``model`` may be the Keras model or a function returning it, so that a caller need not load
-    the model (nor import TensorFlow) when the predictions are already stored.
-
-    The file is written atomically (temporary file + rename) so that two sessions opening the same
-    run, or a crash mid-write, never leave a half-written cache behind; a damaged cache is
-    recomputed.
+    the model (nor import TensorFlow) when the predictions are already stored. The store writes
+    them atomically, so two sessions opening the same run, or a crash mid-write, never leave half a
+    cache behind; a damaged cache is recomputed.
     """
-    path = Path(run_dir) / PREDICTIONS_FILE
-    cached = load_cached_predictions(run_dir)
+    cached = load_cached_predictions(store, run_id)
     if cached is not None:
         return cached
     probs = predict_test(model() if callable(model) and not hasattr(model, "predict") else model)
-    save_atomic_npy(path, probs)
+    buffer = io.BytesIO()
+    np.save(buffer, probs, allow_pickle=False)
+    store.write_artifact(run_id, PREDICTIONS_FILE, buffer.getvalue())
     return probs
 
 
-def load_cached_predictions(run_dir: str | os.PathLike) -> np.ndarray | None:
-    """The stored test-set probabilities of a run, or None where there are none (or they are damaged)."""
-    path = Path(run_dir) / PREDICTIONS_FILE
-    if not path.is_file():
+def load_cached_predictions(store: Any, run_id: str) -> np.ndarray | None:
+    """A run's stored test-set probabilities, or None where there are none (or they are damaged)."""
+    data = store.read_artifact(run_id, PREDICTIONS_FILE)
+    if data is None:
         return None
     try:
-        probs = np.load(path, allow_pickle=False)
+        probs = np.load(io.BytesIO(data), allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None
     if probs.shape != (len(mnist_test_set()[1]), NUM_CLASSES) or not np.all(np.isfinite(probs)):
         return None
     return probs.astype(np.float32, copy=False)
-
-
-def save_atomic_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- metrics --------------------------------------------------------------------------------------

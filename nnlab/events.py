@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StartEvent:
     """Once, before the first batch."""
 
@@ -33,38 +33,42 @@ class StartEvent:
     layers: int | None = None  # weight layers (the NumPy network reports them)
 
 
-@dataclass(frozen=True)
-class BatchEvent:
+@dataclass(frozen=True, kw_only=True)
+class _Metrics:
+    """What batch and epoch events both report: how the training is doing, and how fast."""
+
+    loss: float
+    accuracy: float
+    elapsed: float  # seconds since the training started
+    samples_per_sec: float  # during this epoch (so far)
+    grad_norms: list[float] | None = None  # ||dW|| per layer (the NumPy network)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchEvent(_Metrics):
     """Every few batches: the running mean loss and accuracy over the epoch so far (as Keras reports them)."""
 
     kind: ClassVar[str] = "batch"
     epoch: int  # 1-based
     batch: int  # 1-based, within the epoch
     step: int  # 1-based, over the whole training: see ``global_step``
-    loss: float
-    accuracy: float
-    elapsed: float  # seconds since the training started
-    samples_per_sec: float  # during this epoch so far
-    grad_norms: list[float] | None = None  # ||dW|| per layer (the NumPy network)
 
 
-@dataclass(frozen=True)
-class EpochEvent:
-    """At the end of each epoch; ``epoch`` is fractional for an epoch cut short by a stop (e.g. 0.22)."""
+@dataclass(frozen=True, kw_only=True)
+class EpochEvent(_Metrics):
+    """At the end of each epoch; ``epoch`` is fractional for an epoch cut short by a stop (e.g. 0.22).
+
+    Its ``grad_norms`` are the means over the epoch.
+    """
 
     kind: ClassVar[str] = "epoch"
     epoch: float
-    loss: float
-    accuracy: float
     lr: float  # the rate this epoch trained with
-    elapsed: float
-    samples_per_sec: float
     val_loss: float | None = None
     val_accuracy: float | None = None
-    grad_norms: list[float] | None = None  # mean ||dW|| per layer over the epoch
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EndEvent:
     """Once, after the test evaluation."""
 

@@ -10,7 +10,7 @@ it belongs and the command line can print them all.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
@@ -93,6 +93,19 @@ def range_problems(
             problems.append(
                 Problem(f"The {label} must be between {low:g} and {high:g} (got {value:g}).", setting=name)
             )
+    return problems
+
+
+def choice_problems(
+    config: Any, choices: Mapping[str, Sequence[str]], labels: Mapping[str, str]
+) -> list[Problem]:
+    """A problem for each attribute of ``config`` named in ``choices`` whose value is not one of them."""
+    problems = []
+    for name, allowed in choices.items():
+        value = getattr(config, name)
+        if value not in allowed:
+            message = f"Unknown {labels.get(name, name)} {value!r}; choose one of {', '.join(allowed)}."
+            problems.append(Problem(message, setting=name))
     return problems
 
 

@@ -95,32 +95,39 @@ def _claim(store: RunStore, run_id: str) -> bool:
 
 
 def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
-    from nnlab.modelio import save_model_atomically
     from nnlab.training import TrainConfig, train
 
     recorder = StoreRecorder(store, run.id, on_event)
     stop = StoreStopCheck(store, run.id, stop_flag)
     result = train(run.spec, TrainConfig.from_dict(run.config), on_event=recorder, should_stop=stop)
     recorder.flush()
-    save_model_atomically(result.model, store.model_path(run.id))
+    record_result(store, run.id, result)
+
+
+def record_result(store: RunStore, run_id: str, result: Any, started: float | None = None) -> None:
+    """Keep a finished training's model (written atomically) and then its final status and test scores.
+
+    ``result`` is a ``training.TrainResult``; ``started``, if given, is when the training began.
+    """
+    from nnlab.modelio import save_model_atomically
+
+    save_model_atomically(result.model, store.model_path(run_id))
+    times = {"finished": time.time()} | ({"started": started} if started is not None else {})
+    status = "stopped" if result.stopped else "completed"
     store.update(
-        run.id,
-        status="stopped" if result.stopped else "completed",
-        finished=time.time(),
+        run_id,
+        status=status,
         test_loss=float(result.test_loss),
         test_accuracy=float(result.test_accuracy),
         error=None,
+        **times,
     )
 
 
 def run_here(
-    spec: dict,
-    config: Any,
-    name: str | None = None,
-    owner: str | None = None,
-    store: RunStore | None = None,
-    on_event: EventSink | None = None,
-) -> Run:
+    spec: dict, config: Any, *, name: str | None = None, owner: str | None = None,
+    store: RunStore | None = None, on_event: EventSink | None = None,
+) -> Run:  # fmt: skip
     """Train in this process and store it as a run, like a background one (``python -m nnlab train``).
 
     It starts at once, whatever the queue holds (it counts as running for the queue's bound).

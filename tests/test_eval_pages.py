@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from nnlab import evaluation as ev
 from nnlab.architectures import get_preset
-from nnlab.modelio import save_model_atomically
 from nnlab.runs import RunStore
 from nnlab.training import TrainConfig, train
+from nnlab.worker import record_result
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALUATE = str(ROOT / "pages" / "2_Evaluate.py")
@@ -41,17 +41,8 @@ def _store_run(trained, name: str) -> tuple[RunStore, str]:
     preset, config, result = trained
     store = RunStore()
     run = store.create(get_preset(preset), config.to_dict(), name=name)
-    save_model_atomically(result.model, store.model_path(run.id))
     store.add_events(run.id, result.history)
-    now = time.time()
-    store.update(
-        run.id,
-        status="completed",
-        started=now - result.elapsed,
-        finished=now,
-        test_loss=result.test_loss,
-        test_accuracy=result.test_accuracy,
-    )
+    record_result(store, run.id, result, started=time.time() - result.elapsed)
     return store, run.id
 
 
@@ -76,7 +67,7 @@ def test_evaluate_page_renders_a_trained_run_and_caches_its_predictions(trained_
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy"] == f"{trained_cnn[2].test_accuracy:.2%}"
     # The per-digit table is scikit-learn's report of the stored predictions.
-    probs = ev.load_cached_predictions(store.run_dir(cnn_id))
+    probs = ev.load_cached_predictions(store, cnn_id)
     y = ev.mnist_test_set()[1]
     table = at.dataframe[0].value
     assert list(table.index[-1:]) == ["macro avg"] and table.loc["macro avg", "support"] == 10000

@@ -11,6 +11,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from nnlab import evaluation as ev
 from nnlab.architectures import get_preset
+from nnlab.runs import RunStore
 from nnlab.training import TrainConfig, train
 from nnlab.ui.format import run_label
 
@@ -36,11 +37,18 @@ def test_predictions_cover_the_test_set_and_match_keras_evaluate(trained, probs)
     assert 0.5 < accuracy < 1.0  # trained, yet it makes mistakes to look at
 
 
+def _run(tmp_path) -> tuple[RunStore, str]:
+    store = RunStore(tmp_path)
+    return store, store.create(get_preset("MLP 784-128-10"), TrainConfig().to_dict()).id
+
+
 def test_predictions_are_computed_once_per_run_and_stored_with_it(tmp_path, trained, probs):
-    first = ev.cached_test_predictions(tmp_path, trained.model)
+    store, run_id = _run(tmp_path)
+    first = ev.cached_test_predictions(store, run_id, trained.model)
     np.testing.assert_allclose(first, probs, atol=1e-6)
-    assert (tmp_path / ev.PREDICTIONS_FILE).is_file()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]  # no temporary file left
+    folder = store.run_dir(run_id)
+    assert (folder / ev.PREDICTIONS_FILE).is_file()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left
 
     class NoPredict:  # a second look must not predict again
         input_shape = (None, 28, 28, 1)
@@ -48,15 +56,16 @@ def test_predictions_are_computed_once_per_run_and_stored_with_it(tmp_path, trai
         def predict(self, *a, **k):
             raise AssertionError("predicted again although the run's predictions are cached")
 
-    np.testing.assert_array_equal(ev.cached_test_predictions(tmp_path, NoPredict()), first)
+    np.testing.assert_array_equal(ev.cached_test_predictions(store, run_id, NoPredict()), first)
 
 
 def test_damaged_prediction_cache_is_recomputed(tmp_path, trained, probs):
-    (tmp_path / ev.PREDICTIONS_FILE).write_bytes(b"not a numpy file")
-    assert ev.load_cached_predictions(tmp_path) is None
-    np.testing.assert_allclose(ev.cached_test_predictions(tmp_path, trained.model), probs, atol=1e-6)
-    np.save(tmp_path / ev.PREDICTIONS_FILE, np.zeros((5, 10), np.float32))  # wrong shape
-    assert ev.load_cached_predictions(tmp_path) is None
+    store, run_id = _run(tmp_path)
+    store.write_artifact(run_id, ev.PREDICTIONS_FILE, b"not a numpy file")
+    assert ev.load_cached_predictions(store, run_id) is None
+    np.testing.assert_allclose(ev.cached_test_predictions(store, run_id, trained.model), probs, atol=1e-6)
+    np.save(store.run_dir(run_id) / ev.PREDICTIONS_FILE, np.zeros((5, 10), np.float32))  # wrong shape
+    assert ev.load_cached_predictions(store, run_id) is None
 
 
 def test_confusion_matrix_agrees_with_sklearn_and_counts(probs):
@@ -244,8 +253,9 @@ def test_a_loader_is_called_only_when_predictions_are_missing(tmp_path, trained,
         calls.append(1)
         return trained.model
 
-    ev.cached_test_predictions(tmp_path, loader)
-    ev.cached_test_predictions(tmp_path, loader)
+    store, run_id = _run(tmp_path)
+    ev.cached_test_predictions(store, run_id, loader)
+    ev.cached_test_predictions(store, run_id, loader)
     assert calls == [1]
 
 

@@ -80,10 +80,7 @@ def test_store_survives_a_reopen(tmp_path):
         [batch_event(1, 5, loss=2.0, accuracy=0.2, steps_per_epoch=9)],
         {"epoch": 1, "epochs": 2, "batch": 5, "steps_per_epoch": 9},
     )
-    store.add_events(
-        run.id,
-        [epoch_event(1, loss=1.5, accuracy=0.5, val_loss=1.6, val_accuracy=0.45)],
-    )
+    store.add_events(run.id, [epoch_event(1, loss=1.5, accuracy=0.5, val_loss=1.6, val_accuracy=0.45)])
     store.update(run.id, status="completed", finished=time.time(), test_loss=1.4, test_accuracy=0.6)
     del store
 
@@ -113,9 +110,11 @@ CONCURRENT_WRITER = textwrap.dedent("""
     store = RunStore(sys.argv[1])
     run_id, n = sys.argv[2], int(sys.argv[3])
     for i in range(1, n + 1):   # one transaction per flush, as a training writes them
-        store.add_events(run_id, [BatchEvent(1, i, i, 1.0 / i, 0.5, 0.1, 100.0)], {"batch": i})
+        store.add_events(run_id, [BatchEvent(epoch=1, batch=i, step=i, loss=1.0 / i, accuracy=0.5,
+                                            elapsed=0.1, samples_per_sec=100.0)], {"batch": i})
         if i % 10 == 0:
-            store.add_events(run_id, [EpochEvent(i // 10, 0.5, 0.5, 1e-3, 1.0, 100.0)])
+            store.add_events(run_id, [EpochEvent(epoch=i // 10, loss=0.5, accuracy=0.5, lr=1e-3, elapsed=1.0,
+                                                samples_per_sec=100.0)])
     store.update(run_id, status="completed")
 """)
 

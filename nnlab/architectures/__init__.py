@@ -30,6 +30,7 @@ from nnlab.architectures.spec import (
     format_shape,
     from_json,
     normalize,
+    short_name,
     to_json,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "layer_shapes",
     "memory_bytes",
     "normalize",
+    "short_name",
     "summary",
     "to_json",
     "validate",

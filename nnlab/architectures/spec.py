@@ -90,3 +90,43 @@ def describe_layer(layer: dict[str, Any]) -> str:
     if kind == "Dropout":
         return f"rate {d['rate']}"
     return ""
+
+
+_SHORT = {
+    "MaxPooling2D": "Pool",
+    "AveragePooling2D": "AvgPool",
+    "Dropout": "Drop",
+    "BatchNormalization": "BN",
+}
+
+
+def short_name(spec: Spec, max_chars: int = 80) -> str:
+    """A name that describes the layers: 'Custom CNN Conv32-Pool-Conv64-Dense64', 'Custom MLP 784-256-64-10'.
+
+    Two different networks get different names, so run lists and Compare stay readable.
+    """
+    layers = spec.get("layers", [])
+    if not any(layer.get("kind") in ("Conv2D", "MaxPooling2D", "AveragePooling2D") for layer in layers):
+        parts = ["784"]
+        for layer in layers:
+            kind = layer.get("kind")
+            if kind == "Dense":
+                parts.append(str(layer.get("units")))
+            elif kind in _SHORT:
+                parts.append(_SHORT[kind])
+        name = "Custom MLP " + "-".join(parts)
+    else:
+        parts = []
+        for layer in layers[:-1]:  # the output layer is always Dense 10
+            kind = layer.get("kind")
+            if kind == "Conv2D":
+                parts.append(
+                    f"Conv{layer.get('filters')}"
+                    + (f"k{layer.get('kernel_size')}" if layer.get("kernel_size") not in (3, None) else "")
+                )
+            elif kind == "Dense":
+                parts.append(f"Dense{layer.get('units')}")
+            elif kind in _SHORT:
+                parts.append(_SHORT[kind])
+        name = "Custom CNN " + "-".join(parts)
+    return name if len(name) <= max_chars else name[: max_chars - 1] + "…"

@@ -1,4 +1,4 @@
-"""The ``python -m nnlab`` command line.
+"""The ``nnlab`` command line (also ``python -m nnlab``).
 
 Each module in this package adds its own sub-commands through ``register(subparsers)``; the
 sub-command's handler is stored as ``func`` and returns the exit status. Bad arguments give a
@@ -44,3 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def run() -> None:
+    """The ``nnlab`` console command (``pyproject.toml``): the same as ``python -m nnlab``."""
+    sys.exit(main())

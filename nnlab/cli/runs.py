@@ -13,6 +13,7 @@ import time
 
 from nnlab.cli import UsageError
 from nnlab.runs import STATUSES, Run, RunNotFound, RunStore, StoreError
+from nnlab.ui.format import plain_error, short_status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,15 +92,11 @@ def _runs(args: argparse.Namespace) -> int:
     print(header)
     for run in runs:
         acc = f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "-"
-        status = run.status
-        if run.status == "running" and run.progress.get("epochs"):
-            status = f"running {run.progress.get('epoch', 0)}/{run.progress['epochs']}"
-        elif run.status == "queued":
-            status = f"queued #{store.queue_position(run.id) or '-'}"
+        status = short_status(run, store.queue_position(run.id) if run.status == "queued" else None)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
         print(f"{run.id:<12}  {status:<9}  {acc:>8}  {created:<16}  {run.name}")
-        if run.status == "failed" and run.error:
-            print(f"{'':<12}  {run.error}")
+        if run.status == "failed":
+            print(f"{'':<12}  {plain_error(run.error)}")
     return 0
 
 

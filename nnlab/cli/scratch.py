@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     p.add_argument("--activation", default="relu", help="relu, sigmoid or tanh (default: relu)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default: 0.1)")
+    p.add_argument("--lr", dest="learning_rate", type=float, default=0.1, help="learning rate (default: 0.1)")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights (default: 0)")
     p.add_argument("--init", default="auto", help="auto, he or xavier (default: auto)")
@@ -37,8 +37,19 @@ def register(subparsers) -> None:
         default=None,
         help="keep only these digits; two of them make a binary task (e.g. --digits 3 8)",
     )
-    p.add_argument("--val", type=float, default=0.1, help="validation fraction (default: 0.1)")
-    p.add_argument("--no-scale", action="store_true", help="feed raw 0-255 pixels instead of [0, 1]")
+    p.add_argument(
+        "--val",
+        dest="validation_fraction",
+        type=float,
+        default=0.1,
+        help="validation fraction (default: 0.1)",
+    )
+    p.add_argument(
+        "--no-scale",
+        dest="scale_inputs",
+        action="store_false",
+        help="feed raw 0-255 pixels instead of [0, 1]",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--blas-threads",
@@ -52,23 +63,13 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nnlab import scratch
+    from nnlab.scratch import ScratchConfig
 
-    config = scratch.ScratchConfig(
-        hidden=tuple(args.hidden),
-        activation=args.activation,
-        init=args.init,
-        learning_rate=args.lr,
-        momentum=args.momentum,
-        l2=args.l2,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_fraction=args.val,
-        subset=args.subset,
-        digits=tuple(args.digits) if args.digits else None,
-        scale_inputs=not args.no_scale,
-        seed=args.seed,
-        blas_threads=args.blas_threads,
-    )
+    # The options are named like the settings: --batch-size is ``batch_size``, --lr ``learning_rate``.
+    settings = {k: v for k, v in vars(args).items() if k in ScratchConfig.__dataclass_fields__}
+    settings["hidden"] = tuple(args.hidden)
+    settings["digits"] = tuple(args.digits) if args.digits else None
+    config = scratch.ScratchConfig(**settings)
     problems = scratch.validate_config(config)
     if problems:
         raise UsageError(" ".join(str(p) for p in problems))

@@ -13,97 +13,61 @@ def confusion_figure(
 ) -> go.Figure:
     """The confusion matrix with its numbers in the cells; the diagonal (right answers) outlined.
 
-    Off-diagonal cells are coloured on their own scale so that the mistakes stand out instead of
-    being washed out by the large diagonal; a transparent marker on each cell makes it clickable.
+    Off-diagonal cells are coloured on their own scale (reds) so that the mistakes stand out instead
+    of being washed out by the large diagonal (greens); a transparent marker on each cell makes it
+    clickable. ``selected`` (true, predicted) is outlined in blue.
     """
     cm = np.asarray(cm, dtype=float)
-    off = cm.copy()
-    np.fill_diagonal(off, np.nan)
-    diag = np.full_like(cm, np.nan)
-    np.fill_diagonal(diag, np.diag(cm))
-    text = [[(f"{v:.2f}" if normalized else f"{int(v)}") for v in row] for row in cm]
-    # Each trace writes only its own cells' numbers (a trace writes text even over its empty cells).
-    off_text = [[t if i != j else "" for j, t in enumerate(row)] for i, row in enumerate(text)]
-    diag_text = [[t if i == j else "" for j, t in enumerate(row)] for i, row in enumerate(text)]
-    hover = "true %{y}, predicted %{x}: %{z" + (":.3f}" if normalized else "}") + "<extra></extra>"
+    on_diagonal = np.eye(10, dtype=bool)
+    text = np.array([[(f"{v:.2f}" if normalized else f"{int(v)}") for v in row] for row in cm])
     fig = go.Figure()
-    fig.add_trace(
-        go.Heatmap(
-            z=off,
-            x=DIGITS,
-            y=DIGITS,
-            colorscale="Reds",
-            showscale=False,
-            text=off_text,
-            texttemplate="%{text}",
-            textfont={"size": 12},
-            hoverinfo="skip",
-            xgap=1,
-            ygap=1,
-            name="mistakes",
-        )
-    )
-    fig.add_trace(
-        go.Heatmap(
-            z=diag,
-            x=DIGITS,
-            y=DIGITS,
-            colorscale=[[0, "#41ab5d"], [1, "#00441b"]],
-            showscale=False,
-            text=diag_text,
-            texttemplate="<b>%{text}</b>",
-            textfont={"size": 12, "color": "white"},
-            hoverinfo="skip",
-            xgap=1,
-            ygap=1,
-            name="correct",
-        )
-    )
+    # Each trace writes only its own cells' numbers (a trace writes text even over its empty cells).
+    for mask, scale, template, font, name in (
+        (~on_diagonal, "Reds", "%{text}", {"size": 12}, "mistakes"),
+        (
+            on_diagonal,
+            [[0, "#41ab5d"], [1, "#00441b"]],
+            "<b>%{text}</b>",
+            {"size": 12, "color": "white"},
+            "correct",
+        ),
+    ):
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(mask, cm, np.nan), x=DIGITS, y=DIGITS, colorscale=scale, showscale=False,
+                text=np.where(mask, text, ""), texttemplate=template, textfont=font, hoverinfo="skip",
+                xgap=1, ygap=1, name=name,
+            )
+        )  # fmt: skip
     # Invisible markers carry the hover and the click: Streamlit's chart selection reports points
     # (not heatmap cells), so each cell gets one.
     xs, ys = np.meshgrid(np.arange(10), np.arange(10))
+    value = "%{customdata" + (":.3f}" if normalized else "}")
     fig.add_trace(
         go.Scatter(
-            x=[DIGITS[i] for i in xs.ravel()],
-            y=[DIGITS[j] for j in ys.ravel()],
-            mode="markers",
+            x=[DIGITS[i] for i in xs.ravel()], y=[DIGITS[j] for j in ys.ravel()], mode="markers",
             marker={"size": 30, "symbol": "square", "opacity": 0.01, "color": "#000"},
-            customdata=cm[ys.ravel(), xs.ravel()],
-            hovertemplate=hover.replace("%{z", "%{customdata"),
-            showlegend=False,
-            name="cells",
+            customdata=cm[ys.ravel(), xs.ravel()], showlegend=False, name="cells",
+            hovertemplate=f"true %{{y}}, predicted %{{x}}: {value}<extra></extra>",
         )
-    )
+    )  # fmt: skip
     for d in range(10):
-        fig.add_shape(
-            type="rect", x0=d - 0.5, x1=d + 0.5, y0=d - 0.5, y1=d + 0.5, line={"color": "#00441b", "width": 2}
-        )
+        _outline(fig, d, d, "#00441b", 2)
     if selected is not None:
-        t, p = selected
-        fig.add_shape(
-            type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": "#1f3fff", "width": 3}
-        )
+        _outline(fig, *selected, "#1f3fff", 3)
     fig.update_layout(
         height=520, margin={"l": 60, "r": 10, "t": 60, "b": 10}, clickmode="event+select", dragmode=False
     )
-    fig.update_xaxes(
-        title="predicted digit",
-        type="category",
-        side="top",
-        showgrid=False,
-        zeroline=False,
-        constrain="domain",
-    )
-    fig.update_yaxes(
-        title="true digit",
-        type="category",
-        autorange="reversed",
-        scaleanchor="x",
-        showgrid=False,
-        zeroline=False,
-        constrain="domain",
-    )
+    axes = {"type": "category", "showgrid": False, "zeroline": False, "constrain": "domain"}
+    fig.update_xaxes(title="predicted digit", side="top", **axes)
+    fig.update_yaxes(title="true digit", autorange="reversed", scaleanchor="x", **axes)
     return fig
+
+
+def _outline(fig: go.Figure, true: int, predicted: int, color: str, width: int) -> None:
+    """A frame around one cell of the confusion matrix."""
+    x0, y0 = predicted - 0.5, true - 0.5
+    fig.add_shape(type="rect", x0=x0, x1=x0 + 1, y0=y0, y1=y0 + 1, line={"color": color, "width": width})
 
 
 def image_figure(image: np.ndarray, title: str = "", height: int = 240) -> go.Figure:

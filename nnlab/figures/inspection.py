@@ -104,53 +104,39 @@ def saliency_figure(image: np.ndarray, sal: np.ndarray, height: int = 320) -> go
     img = np.asarray(image, dtype=float)
     img = img / 255.0 if img.max() > 1.0 else img
     fig = go.Figure()
+    dim_grey = [[0, "#000000"], [1, "#737373"]]
     fig.add_trace(
         go.Heatmap(
-            z=img,
-            colorscale=[[0, "#000000"], [1, "#737373"]],
-            showscale=False,
-            zmin=0,
-            zmax=1,
-            hoverinfo="skip",
-            name="image",
+            z=img, colorscale=dim_grey, showscale=False, zmin=0, zmax=1, hoverinfo="skip", name="image"
         )
     )
     fig.add_trace(
         go.Heatmap(
-            z=sal,
-            zmin=0,
-            zmax=1,
-            colorscale=_saliency_scale(opacity=True),
-            showscale=False,
-            hovertemplate="saliency %{z:.2f}<extra></extra>",
-            name="saliency",
+            z=sal, zmin=0, zmax=1, colorscale=_saliency_scale(opacity=True), showscale=False,
+            hovertemplate="saliency %{z:.2f}<extra></extra>", name="saliency",
         )
-    )
+    )  # fmt: skip
     # The colour bar comes from an invisible marker with the opaque scale: the overlay's own bar
     # would show its transparent low end as white, the colour of the digit's strokes.
+    bar = {
+        "title": {"text": "saliency"},
+        "tickvals": [0, 0.5, 1],
+        "ticktext": ["0 none", "0.5", "1 most"],
+        "len": 0.9,
+    }
+    marker = {
+        "color": [0],
+        "cmin": 0,
+        "cmax": 1,
+        "colorscale": _saliency_scale(opacity=False),
+        "showscale": True,
+    }
     fig.add_trace(
         go.Scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            hoverinfo="skip",
-            showlegend=False,
-            name="scale",
-            marker={
-                "color": [0],
-                "cmin": 0,
-                "cmax": 1,
-                "colorscale": _saliency_scale(opacity=False),
-                "showscale": True,
-                "colorbar": {
-                    "title": {"text": "saliency"},
-                    "tickvals": [0, 0.5, 1],
-                    "ticktext": ["0 none", "0.5", "1 most"],
-                    "len": 0.9,
-                },
-            },
+            x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name="scale",
+            marker={**marker, "colorbar": bar},
         )
-    )
+    )  # fmt: skip
     return image_axes(fig.update_layout(title="Saliency over the image"), height).update_xaxes(
         constrain="domain"
     )

@@ -18,6 +18,7 @@ from nnlab.runs.store import RunStore
 
 BATCH_FLUSH_SECONDS = 0.5
 STOP_POLL_SECONDS = 0.2
+PROGRESS_FIELDS = ("epoch", "batch", "elapsed", "samples_per_sec", "loss", "accuracy")  # kept from each batch
 
 
 class StoreRecorder:
@@ -43,14 +44,7 @@ class StoreRecorder:
             self.flush()
         elif isinstance(event, BatchEvent):
             self.buffer.append(event)
-            self.progress.update(
-                epoch=event.epoch,
-                batch=event.batch,
-                elapsed=event.elapsed,
-                samples_per_sec=event.samples_per_sec,
-                loss=event.loss,
-                accuracy=event.accuracy,
-            )
+            self.progress.update({k: getattr(event, k) for k in PROGRESS_FIELDS})
             if time.monotonic() - self.last_flush >= BATCH_FLUSH_SECONDS:
                 self.flush()
         elif isinstance(event, EpochEvent):

@@ -88,16 +88,32 @@ class RunStore:
     def log_path(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "worker.log"
 
+    # -- artifacts: what a training leaves besides its metrics (test predictions, snapshots) -----------
+
+    def write_artifact(self, run_id: str, name: str, data: bytes) -> None:
+        """Keep ``data`` as the run's artifact ``name``, atomically (readers see the old or the new whole)."""
+        path = self.run_dir(run_id) / _safe_name(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def read_artifact(self, run_id: str, name: str) -> bytes | None:
+        """The run's artifact ``name``, or None where it has none."""
+        try:
+            return (self.run_dir(run_id) / _safe_name(name)).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     # -- creating and reading ----------------------------------------------------------------------
 
     def create(
-        self,
-        spec: dict,
-        config: dict,
-        name: str | None = None,
-        owner: str | None = None,
-        worker: dict | None = None,
-    ) -> Run:
+        self, spec: dict, config: dict, *,
+        name: str | None = None, owner: str | None = None, worker: dict | None = None,
+    ) -> Run:  # fmt: skip
         """A new queued run (the caller validates spec and config; see ``Runner.submit``).
 
         With ``worker`` (a handle), the run is created already running, claimed by that worker
@@ -365,3 +381,10 @@ def _safe_id(run_id: str) -> str:
     if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
         raise RunNotFound(f"no run {run_id!r}")
     return run_id
+
+
+def _safe_name(name: str) -> str:
+    """An artifact's file name: letters, digits, '.', '-' and '_' only, not starting with a dot."""
+    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError(f"not an artifact name: {name!r}")
+    return name

@@ -14,22 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnlab import scratch
 from nnlab.events import BatchEvent, EndEvent, EpochEvent, Event, StartEvent, fraction_done
 from nnlab.limits import InvalidLimits, Limits
 from nnlab.scratch.net import MLP
-from nnlab.scratch.train import (
-    ScratchConfig,
-    ScratchData,
-    ScratchResult,
-    build_net,
-    keras_spec,
-    keras_train_config,
-    keras_twin_name,
-    n_params,
-    prepare_data,
-    train,
-    validate_config,
-)
+from nnlab.scratch.train import ScratchConfig, ScratchData, ScratchResult
 from nnlab.validation import InvalidSettings
 
 MAX_RUNNING = 2  # from-scratch trainings at once on one server (each holds its data in memory)
@@ -63,7 +52,7 @@ class ScratchJob:
     """
 
     def __init__(self, config: ScratchConfig, data: ScratchData | None = None) -> None:
-        problems = validate_config(config)
+        problems = scratch.validate_config(config)
         if problems:
             raise InvalidSettings(problems)
         self.config = config
@@ -106,11 +95,13 @@ class ScratchJob:
 
     def _run(self) -> None:
         try:
-            data = self._data or prepare_data(self.config)
-            net = build_net(self.config, data.x_train.shape[1], len(data.class_names))
+            data = self._data or scratch.prepare_data(self.config)
+            net = scratch.build_net(self.config, data.x_train.shape[1], len(data.class_names))
             with self._lock:
                 self.net = net
-            result = train(self.config, self._on_event, self._stop.is_set, data=data, net=net)
+            result = scratch.train(
+                self.config, on_event=self._on_event, should_stop=self._stop.is_set, data=data, net=net
+            )
             with self._lock:
                 self.result = result
         except Exception as exc:  # shown to the user by the page; the thread must not die silently
@@ -176,7 +167,8 @@ def start(
     except InvalidLimits as exc:
         return [f"The server's limits are misconfigured: {exc}"]
     problems = [
-        str(p) for p in limits.problems(n_params=n_params(config), epochs=config.epochs, visitor_active=0)
+        str(p)
+        for p in limits.problems(n_params=scratch.n_params(config), epochs=config.epochs, visitor_active=0)
     ]
     if slots.running() >= MAX_RUNNING:
         problems.append(
@@ -199,12 +191,17 @@ def _start_twin(
     try:
         queue = runner()
         active = len(queue.store.list(owner=visitor, include_unowned=False, statuses=("queued", "running")))
-        problems = limits.problems(n_params=n_params(config), epochs=config.epochs, visitor_active=active)
+        problems = limits.problems(
+            n_params=scratch.n_params(config), epochs=config.epochs, visitor_active=active
+        )
         if problems:
             slot.keras_error = " ".join(str(p) for p in problems)
             return
         run = queue.submit(
-            keras_spec(config), keras_train_config(config), name=keras_twin_name(config), owner=visitor
+            scratch.keras_spec(config),
+            scratch.keras_train_config(config),
+            name=scratch.keras_twin_name(config),
+            owner=visitor,
         )
         slot.keras_run_id = run.id
     except Exception as exc:  # shown in words; the NumPy training goes on

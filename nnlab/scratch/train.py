@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,15 @@ from nnlab import data as nndata
 from nnlab.events import BatchEvent, EndEvent, EpochEvent, EventSink, StartEvent, StopCheck, global_step
 from nnlab.scratch.net import ACTIVATIONS, INITS, MLP, SGD
 from nnlab.training import BOUNDS as TRAINING_BOUNDS
-from nnlab.validation import InvalidSettings, Problem, SettingsDict, is_int, range_problems, subset_problems
+from nnlab.validation import (
+    InvalidSettings,
+    Problem,
+    SettingsDict,
+    choice_problems,
+    is_int,
+    range_problems,
+    subset_problems,
+)
 
 # ---- configuration -------------------------------------------------------------------------------
 
@@ -57,12 +65,8 @@ MAX_HIDDEN_LAYERS = 10
 def validate_config(config: ScratchConfig) -> list[Problem]:
     """Every problem with ``config`` in plain words; empty means it can be used."""
     problems = _hidden_problems(config.hidden)
-    if config.activation not in ACTIVATIONS:
-        message = f"Unknown activation {config.activation!r}; choose one of {', '.join(ACTIVATIONS)}."
-        problems.append(Problem(message, setting="activation"))
-    if config.init not in INITS:
-        message = f"Unknown initialisation {config.init!r}; choose one of {', '.join(INITS)}."
-        problems.append(Problem(message, setting="init"))
+    choices = {"activation": ACTIVATIONS, "init": INITS}
+    problems += choice_problems(config, choices, {"init": "initialisation"})
     whole = {"batch_size", "epochs", "subset", "seed", "batch_event_every"}
     problems += range_problems(config, BOUNDS, whole=whole, optional={"subset"})
     threads = config.blas_threads
@@ -97,16 +101,10 @@ def _hidden_problems(hidden: Any) -> list[Problem]:
 
 
 @dataclass
-class ScratchData:
-    """Flattened images (N, 784) as float32 and labels 0..k-1 (k = number of classes)."""
+class ScratchData(nndata.Splits):
+    """Flattened images (N, 784) as float32, labels 0..k-1, and the k class names."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list[str]
+    class_names: list[str] = field(default_factory=lambda: list(nndata.CLASS_NAMES))
 
 
 def prepare_data(config: ScratchConfig, source: str | None = None) -> ScratchData:
@@ -116,27 +114,21 @@ def prepare_data(config: ScratchConfig, source: str | None = None) -> ScratchDat
     if config.digits is not None:
         keep = np.asarray(sorted(config.digits))
         names = [names[d] for d in keep]
-        relabel = np.full(10, -1, dtype=np.int64)
+        relabel = np.full(10, -1, dtype=np.int64)  # digit -> class index 0..k-1 (for the digits kept)
         relabel[keep] = np.arange(len(keep))
         mask_tr, mask_te = np.isin(y_train, keep), np.isin(y_test, keep)
         x_train, y_train = x_train[mask_tr], relabel[y_train[mask_tr]]
         x_test, y_test = x_test[mask_te], relabel[y_test[mask_te]]
-    if config.subset is not None:
-        x_train, y_train = nndata.stratified_subset(x_train, y_train, config.subset, seed=config.seed)
-    x_tr, y_tr, x_val, y_val = nndata.stratified_split(
-        x_train, y_train, config.validation_fraction, seed=config.seed
+    y_train, y_test = np.asarray(y_train, dtype=np.int64), np.asarray(y_test, dtype=np.int64)
+    splits = nndata.training_splits(
+        (x_train, y_train), (x_test, y_test), config.subset, config.validation_fraction, config.seed
     )
 
-    def prep(x: np.ndarray) -> np.ndarray:
+    def prepare(x: np.ndarray) -> np.ndarray:
         flat = np.asarray(x, dtype=np.float32).reshape(len(x), int(np.prod(x.shape[1:])))
         return flat / np.float32(255.0) if config.scale_inputs else flat
 
-    def as_int(y: np.ndarray) -> np.ndarray:
-        return np.asarray(y, dtype=np.int64)
-
-    return ScratchData(
-        prep(x_tr), as_int(y_tr), prep(x_val), as_int(y_val), prep(x_test), as_int(y_test), names
-    )
+    return ScratchData(**vars(splits.map_images(prepare)), class_names=names)
 
 
 def build_net(config: ScratchConfig, n_inputs: int = 784, n_classes: int | None = None) -> MLP:
@@ -195,12 +187,9 @@ def evaluate(
 
 
 def train(
-    config: ScratchConfig,
-    on_event: EventSink | None = None,
-    should_stop: StopCheck | None = None,
-    data: ScratchData | None = None,
-    net: MLP | None = None,
-) -> ScratchResult:
+    config: ScratchConfig, *, on_event: EventSink | None = None, should_stop: StopCheck | None = None,
+    data: ScratchData | None = None, net: MLP | None = None,
+) -> ScratchResult:  # fmt: skip
     """Train the from-scratch MLP; events as in ``nnlab.training`` plus ``grad_norms`` per layer.
 
     Batch events carry the running mean loss/accuracy over the epoch so far (as Keras reports
@@ -217,7 +206,15 @@ def train(
         loop.run()
         elapsed = time.perf_counter() - loop.t0
         test_loss, test_accuracy = evaluate(net, data.x_test, data.y_test, config.l2)
-    loop.emit(EndEvent(loop.stopped, test_loss, test_accuracy, elapsed, diverged=loop.diverged))
+    loop.emit(
+        EndEvent(
+            stopped=loop.stopped,
+            test_loss=test_loss,
+            test_accuracy=test_accuracy,
+            elapsed=elapsed,
+            diverged=loop.diverged,
+        )
+    )
     n_train, n_val = len(data.y_train), len(data.y_val)
     return ScratchResult(
         net, loop.history, test_loss, test_accuracy, loop.stopped, loop.diverged, elapsed, n_train, n_val
@@ -243,7 +240,14 @@ class _Loop:
     def run(self) -> None:
         n_train, lr = len(self.data.y_train), self.config.learning_rate
         self.emit(
-            StartEvent(self.config.epochs, self.steps, n_train, lr, time.time(), layers=len(self.net.W))
+            StartEvent(
+                epochs=self.config.epochs,
+                steps_per_epoch=self.steps,
+                n_train=n_train,
+                lr=lr,
+                time=time.time(),
+                layers=len(self.net.W),
+            )
         )
         for epoch in range(1, self.config.epochs + 1):
             self.epoch(epoch)
@@ -341,14 +345,4 @@ def keras_train_config(config: ScratchConfig):
     """
     from nnlab.training import TrainConfig
 
-    return TrainConfig(
-        optimizer="sgd",
-        learning_rate=config.learning_rate,
-        momentum=config.momentum,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_fraction=config.validation_fraction,
-        subset=config.subset,
-        seed=config.seed,
-        batch_event_every=config.batch_event_every,
-    )
+    return TrainConfig(optimizer="sgd", **{k: getattr(config, k) for k in (*_SHARED, "batch_event_every")})

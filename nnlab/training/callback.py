@@ -59,7 +59,11 @@ class EventCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.t0 = time.perf_counter()
         lr = current_lr(self.model)
-        self._emit(StartEvent(self.epochs, self.steps, self.n_train, lr, time.time()))
+        self._emit(
+            StartEvent(
+                epochs=self.epochs, steps_per_epoch=self.steps, n_train=self.n_train, lr=lr, time=time.time()
+            )
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nnlab.validation import Problem, SettingsDict, range_problems, subset_problems
+from nnlab.validation import Problem, SettingsDict, choice_problems, range_problems, subset_problems
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "plateau", "cosine", "exponential")
@@ -41,7 +41,7 @@ PRESET_SETTINGS: dict[str, dict[str, Any]] = {
         "learning_rate": 2e-3,
         "schedule": "cosine",
         "validation_fraction": 0.0,
-    },
+    }
 }
 
 
@@ -80,13 +80,8 @@ LABELS = {"subset": "training subset", "validation_fraction": "validation fracti
 
 def validate_config(config: TrainConfig) -> list[Problem]:
     """Every problem with ``config`` in plain words; empty means it can be used."""
-    problems = []
-    if config.optimizer not in OPTIMIZERS:
-        message = f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}."
-        problems.append(Problem(message, setting="optimizer"))
-    if config.schedule not in SCHEDULES:
-        message = f"Unknown learning-rate schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}."
-        problems.append(Problem(message, setting="schedule"))
+    choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+    problems = choice_problems(config, choices, {"schedule": "learning-rate schedule"})
     problems += range_problems(config, BOUNDS, whole=WHOLE, labels=LABELS, optional={"subset"})
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:

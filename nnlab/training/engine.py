@@ -33,29 +33,14 @@ class TrainResult:
     n_val: int
 
 
-@dataclass
-class PreparedData:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+PreparedData = nndata.Splits  # scaled images with a channel axis: (N, 28, 28, 1) float32 in [0, 1]
 
 
 def prepare_data(config: TrainConfig, source: str | None = None) -> PreparedData:
     """Load MNIST and shape it for training: subset, stratified validation split, scaling, channel."""
-    (x_train, y_train), (x_test, y_test) = nndata.load_mnist(source)
-    if config.subset is not None:
-        x_train, y_train = nndata.stratified_subset(x_train, y_train, config.subset, seed=config.seed)
-    x_tr, y_tr, x_val, y_val = nndata.stratified_split(
-        x_train, y_train, config.validation_fraction, seed=config.seed
-    )
-
-    def prep(x: np.ndarray) -> np.ndarray:
-        return nndata.add_channel(nndata.scale(x))
-
-    return PreparedData(prep(x_tr), y_tr, prep(x_val), y_val, prep(x_test), y_test)
+    train, test = nndata.load_mnist(source)
+    splits = nndata.training_splits(train, test, config.subset, config.validation_fraction, config.seed)
+    return splits.map_images(lambda x: nndata.add_channel(nndata.scale(x)))
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -81,12 +66,9 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
 
 
 def train(
-    spec: Spec,
-    config: TrainConfig,
-    on_event: EventSink | None = None,
-    should_stop: StopCheck | None = None,
-    data: PreparedData | None = None,
-) -> TrainResult:
+    spec: Spec, config: TrainConfig, *, on_event: EventSink | None = None,
+    should_stop: StopCheck | None = None, data: PreparedData | None = None,
+) -> TrainResult:  # fmt: skip
     """Train ``spec`` with ``config``; events go to ``on_event``; ``should_stop()`` ends it early.
 
     Raises ``InvalidSettings`` (every problem of the config or the spec). The same seed gives the
@@ -130,7 +112,14 @@ def train(
         model, events.history, float(test_loss), float(test_accuracy), events.stopped, elapsed, n_train, n_val
     )
     if on_event is not None:
-        on_event(EndEvent(result.stopped, result.test_loss, result.test_accuracy, elapsed))
+        on_event(
+            EndEvent(
+                stopped=result.stopped,
+                test_loss=result.test_loss,
+                test_accuracy=result.test_accuracy,
+                elapsed=elapsed,
+            )
+        )
     return result
 
 

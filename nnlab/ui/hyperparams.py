@@ -114,150 +114,145 @@ def load_config(config: dict) -> None:
         state[f"hp_momentum_{config['optimizer']}"] = min(0.99, max(0.0, float(config["momentum"])))
 
 
+# Every widget's default, kept in the session state so that the buttons' callbacks may set them.
+FORM_DEFAULTS = {
+    "hp_quick": True,
+    "hp_subset": FULL,
+    "hp_batch": 128,
+    "hp_lr": 1e-3,
+    "hp_val": 0.1,
+    "hp_seed": 0,
+    "hp_early": False,
+    "hp_augment": False,
+    "hp_momentum_sgd": 0.9,
+    "hp_momentum_rmsprop": 0.0,
+}
+
+
 def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfig:
     """Draw the settings and return the training config they describe (validate it before use)."""
-    recommended = PRESET_SETTINGS.get(preset or "")
-    if recommended:
-        summary = ", ".join(
-            f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
-            for k, v in recommended.items()
-        )
-        st.button(
-            f"Use the settings this preset was tuned with ({summary}, all 60,000 images)",
-            key="hp_recommended",
-            on_click=_apply_recommended,
-            args=(recommended,),
-            icon="🎯",
-            help="The settings with which this preset reaches its advertised accuracy (a full "
-            "training: minutes, not seconds).",
-        )
-    for key, default in (
-        ("hp_quick", True),
-        ("hp_subset", FULL),
-        ("hp_batch", 128),
-        ("hp_lr", 1e-3),
-        ("hp_val", 0.1),
-        ("hp_seed", 0),
-        ("hp_early", False),
-        ("hp_augment", False),
-        ("hp_momentum_sgd", 0.9),
-        ("hp_momentum_rmsprop", 0.0),
-    ):
-        st.session_state.setdefault(
-            key, default
-        )  # defaults live in the state, so the button above may set them
+    _recommended_button(preset)
+    for key, default in FORM_DEFAULTS.items():
+        st.session_state.setdefault(key, default)
     quick = st.toggle("Quick run", key="hp_quick", help=HELP["quick"])
-    max_epochs = (
-        BOUNDS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, BOUNDS["epochs"][1])
-    )
+    values: dict = {}
     c = st.columns(4)
     with c[0]:
-        if quick:
-            st.number_input(
-                "Epochs", value=QUICK_EPOCHS, disabled=True, help=HELP["epochs"], key="hp_epochs_quick"
-            )
-            epochs = QUICK_EPOCHS
-        else:
-            if st.session_state.get("hp_epochs", 0) > max_epochs:
-                st.session_state["hp_epochs"] = max_epochs
-            st.session_state.setdefault("hp_epochs", min(5, max_epochs))
-            epochs = int(
-                st.number_input(
-                    "Epochs", min_value=1, max_value=max_epochs, step=1, key="hp_epochs", help=HELP["epochs"]
-                )
-            )
-            if limits.max_epochs is not None:
-                st.caption(f"This demo trains for at most {limits.max_epochs} epochs.")
+        values["epochs"] = _epochs(quick, limits)
     with c[1]:
-        if quick:
-            st.number_input(
-                "Training images",
-                value=QUICK_SUBSET,
-                disabled=True,
-                help=HELP["subset"],
-                key="hp_subset_quick",
-            )
-            subset: int | None = QUICK_SUBSET
-        else:
-            subset = int(
-                st.number_input(
-                    "Training images",
-                    min_value=BOUNDS["subset"][0],
-                    max_value=FULL,
-                    step=1000,
-                    key="hp_subset",
-                    help=HELP["subset"],
-                )
-            )
-            subset = None if subset >= FULL else subset
+        values["subset"] = _subset(quick)
     with c[2]:
-        batch_size = st.select_slider("Batch size", BATCH_SIZES, key="hp_batch", help=HELP["batch_size"])
+        values["batch_size"] = int(
+            st.select_slider("Batch size", BATCH_SIZES, key="hp_batch", help=HELP["batch_size"])
+        )
     with c[3]:
-        learning_rate = st.select_slider(
+        lr = st.select_slider(
             "Learning rate", LEARNING_RATES, format_func=_fmt_lr, key="hp_lr", help=HELP["learning_rate"]
         )
-
+        values["learning_rate"] = float(lr)
     c = st.columns(4)
     with c[0]:
-        optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="hp_optimizer", help=HELP["optimizer"])
-        momentum = 0.9
-        if optimizer in ("sgd", "rmsprop"):
-            momentum = st.slider(
-                "Momentum", 0.0, 0.99, step=0.01, key=f"hp_momentum_{optimizer}", help=HELP["momentum"]
-            )
+        values |= _optimizer()
     with c[1]:
-        schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="hp_schedule", help=HELP["schedule"])
-        plateau_factor, plateau_patience, decay_rate = 0.5, 1, 0.8
-        if schedule == "plateau":
-            plateau_factor = st.slider(
-                "Cut factor", 0.05, 0.95, 0.5, 0.05, key="hp_plateau_factor", help=HELP["plateau_factor"]
-            )
-            plateau_patience = int(
-                st.number_input(
-                    "Patience (epochs)", 0, 100, 1, key="hp_plateau_patience", help=HELP["plateau_patience"]
-                )
-            )
-        elif schedule == "exponential":
-            decay_rate = st.slider(
-                "Decay per epoch", 0.05, 1.0, 0.8, 0.05, key="hp_decay", help=HELP["decay_rate"]
-            )
+        values |= _schedule()
     with c[2]:
-        validation_fraction = st.slider(
+        split = st.slider(
             "Validation split", 0.0, 0.5, step=0.05, key="hp_val", help=HELP["validation_fraction"]
         )
-        seed = int(
-            st.number_input("Seed", BOUNDS["seed"][0], BOUNDS["seed"][1], key="hp_seed", help=HELP["seed"])
-        )
+        values["validation_fraction"] = float(split)
+        low, high = BOUNDS["seed"]
+        values["seed"] = int(st.number_input("Seed", low, high, key="hp_seed", help=HELP["seed"]))
     with c[3]:
-        early_stopping = st.toggle("Early stopping", key="hp_early", help=HELP["early_stopping"])
-        patience = 3
-        if early_stopping:
-            patience = int(
-                st.number_input(
-                    "Patience (epochs)",
-                    0,
-                    100,
-                    3,
-                    key="hp_early_patience",
-                    help=HELP["early_stopping_patience"],
-                )
-            )
-        augment = st.toggle("Augmentation", key="hp_augment", help=HELP["augment"])
+        values |= _regularisation()
+    return TrainConfig(**values)
 
-    return TrainConfig(
-        optimizer=optimizer,
-        learning_rate=float(learning_rate),
-        momentum=float(momentum),
-        batch_size=int(batch_size),
-        epochs=epochs,
-        validation_fraction=float(validation_fraction),
-        subset=subset,
-        seed=seed,
-        schedule=schedule,
-        plateau_factor=float(plateau_factor),
-        plateau_patience=plateau_patience,
-        decay_rate=float(decay_rate),
-        early_stopping=early_stopping,
-        early_stopping_patience=patience,
-        augment=augment,
+
+def _recommended_button(preset: str | None) -> None:
+    recommended = PRESET_SETTINGS.get(preset or "")
+    if not recommended:
+        return
+    summary = ", ".join(
+        f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+        for k, v in recommended.items()
     )
+    st.button(
+        f"Use the settings this preset was tuned with ({summary}, all 60,000 images)",
+        key="hp_recommended",
+        on_click=_apply_recommended,
+        args=(recommended,),
+        icon="🎯",
+        help="The settings with which this preset reaches its advertised accuracy (a full "
+        "training: minutes, not seconds).",
+    )
+
+
+def _epochs(quick: bool, limits: Limits) -> int:
+    if quick:
+        st.number_input(
+            "Epochs", value=QUICK_EPOCHS, disabled=True, help=HELP["epochs"], key="hp_epochs_quick"
+        )
+        return QUICK_EPOCHS
+    most = BOUNDS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, BOUNDS["epochs"][1])
+    if st.session_state.get("hp_epochs", 0) > most:
+        st.session_state["hp_epochs"] = most
+    st.session_state.setdefault("hp_epochs", min(5, most))
+    epochs = st.number_input(
+        "Epochs", min_value=1, max_value=most, step=1, key="hp_epochs", help=HELP["epochs"]
+    )
+    if limits.max_epochs is not None:
+        st.caption(f"This demo trains for at most {limits.max_epochs} epochs.")
+    return int(epochs)
+
+
+def _subset(quick: bool) -> int | None:
+    if quick:
+        st.number_input(
+            "Training images", value=QUICK_SUBSET, disabled=True, help=HELP["subset"], key="hp_subset_quick"
+        )
+        return QUICK_SUBSET
+    low = BOUNDS["subset"][0]
+    subset = int(
+        st.number_input(
+            "Training images", min_value=low, max_value=FULL, step=1000, key="hp_subset", help=HELP["subset"]
+        )
+    )
+    return None if subset >= FULL else subset
+
+
+def _optimizer() -> dict:
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="hp_optimizer", help=HELP["optimizer"])
+    momentum = 0.9
+    if optimizer in ("sgd", "rmsprop"):
+        key = f"hp_momentum_{optimizer}"
+        momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key=key, help=HELP["momentum"])
+    return {"optimizer": optimizer, "momentum": float(momentum)}
+
+
+def _schedule() -> dict:
+    schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="hp_schedule", help=HELP["schedule"])
+    values = {"schedule": schedule, "plateau_factor": 0.5, "plateau_patience": 1, "decay_rate": 0.8}
+    if schedule == "plateau":
+        factor = st.slider(
+            "Cut factor", 0.05, 0.95, 0.5, 0.05, key="hp_plateau_factor", help=HELP["plateau_factor"]
+        )
+        patience = st.number_input(
+            "Patience (epochs)", 0, 100, 1, key="hp_plateau_patience", help=HELP["plateau_patience"]
+        )
+        values |= {"plateau_factor": float(factor), "plateau_patience": int(patience)}
+    elif schedule == "exponential":
+        decay = st.slider("Decay per epoch", 0.05, 1.0, 0.8, 0.05, key="hp_decay", help=HELP["decay_rate"])
+        values["decay_rate"] = float(decay)
+    return values
+
+
+def _regularisation() -> dict:
+    early_stopping = st.toggle("Early stopping", key="hp_early", help=HELP["early_stopping"])
+    patience = 3
+    if early_stopping:
+        patience = int(
+            st.number_input(
+                "Patience (epochs)", 0, 100, 3, key="hp_early_patience", help=HELP["early_stopping_patience"]
+            )
+        )
+    augment = st.toggle("Augmentation", key="hp_augment", help=HELP["augment"])
+    return {"early_stopping": early_stopping, "early_stopping_patience": patience, "augment": augment}

@@ -1,0 +1,84 @@
+"""The test images behind the numbers: a clickable confusion matrix and the most confident mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from nnlab import evaluation as ev
+from nnlab.figures.evaluation import confusion_figure
+
+
+def gallery(x: np.ndarray, indices, captions: list[str], limit: int = 48) -> None:
+    indices = list(indices)[:limit]
+    if not indices:
+        st.info("No test images here.")
+        return
+    st.image([ev.upscale(x[i], 3) for i in indices], caption=captions[:limit], width=84)
+
+
+@st.fragment  # its widgets rerun only this section
+def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    pred = probs.argmax(axis=1)
+    cm = ev.confusion(y, pred)
+    normalized = st.toggle("Normalise each row (share of each true digit)", key="eval_norm")
+    shown = ev.confusion(y, pred, normalize=True) if normalized else cm
+    if "eval_true" not in st.session_state:
+        st.session_state["eval_true"], st.session_state["eval_pred"] = ev.largest_error_cell(cm)
+    left, right = st.columns([3, 2])
+    with left:
+        fig = confusion_figure(
+            shown, normalized, selected=(st.session_state["eval_true"], st.session_state["eval_pred"])
+        )
+        event = st.plotly_chart(
+            fig, key="eval_cm", on_select="rerun", selection_mode="points", config={"displayModeBar": False}
+        )
+        try:
+            points = list(event["selection"]["points"]) if event else []
+        except (KeyError, TypeError):
+            points = []
+        if points:
+            cell = (int(points[0]["y"]), int(points[0]["x"]))
+            if cell != st.session_state.get("eval_last_click"):
+                st.session_state["eval_last_click"] = cell
+                st.session_state["eval_true"], st.session_state["eval_pred"] = cell
+                # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
+                st.rerun()
+        st.caption(
+            "Rows are the true digits, columns the network's answers; the outlined diagonal "
+            "holds the right answers, "
+            "the red cells the mistakes. Click a cell, or choose it on the right, to see its images."
+        )
+    with right:
+        a, b = st.columns(2)
+        t = a.selectbox("True digit", range(10), key="eval_true")
+        p = b.selectbox("Predicted digit", range(10), key="eval_pred")
+        idx = ev.cell_indices(y, pred, t, p)
+        st.markdown(
+            f"**{len(idx)}** test images of a **{t}** classified as **{p}**"
+            + (" (correct)" if t == p else "")
+        )
+        order = idx[np.argsort(-probs[idx, p])]
+        if len(order):
+            st.caption(
+                f"Under each image: its number in the test set and how sure the network was that it is a {p}."
+            )
+        gallery(x, order, [f"#{i}: {probs[i, p]:.0%} sure" for i in order])
+
+
+@st.fragment  # its widgets rerun only this section
+def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    a, b, c = st.columns(3)
+    choices = ["any", *range(10)]
+    t = a.selectbox("True digit", choices, key="eval_mis_true")
+    p = b.selectbox("Predicted digit", choices, key="eval_mis_pred")
+    k = c.slider("How many", 8, 96, 32, step=8, key="eval_mis_k")
+    table = ev.confident_mistakes(probs, y, None if t == "any" else t, None if p == "any" else p, k=k)
+    if table.empty:
+        st.success("No mistakes with this filter.")
+        return
+    st.caption(
+        "Under each image: its true digit, the network's answer and how sure the network was of that answer."
+    )
+    captions = [f"true {r.true}, said {r.predicted}, {r.probability:.0%} sure" for r in table.itertuples()]
+    gallery(x, table["index"], captions, limit=k)
