@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine with Python 3.11 and runs them all:
 # Debian's chromium + chromium-driver (for the browser tests), a virtual environment .venv with the
-# pinned requirements, then pytest. Extra arguments go to pytest (e.g. -k draw).
+# pinned requirements, then ruff and pytest. Extra arguments go to pytest (e.g. -k draw).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +16,6 @@ python=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
+.venv/bin/ruff check .  # lint (configured in pyproject.toml): a finding fails the run
 export TF_CPP_MIN_LOG_LEVEL=2
 exec .venv/bin/python -m pytest "$@"
