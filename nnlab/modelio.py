@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,14 @@ def load_model_safely(path: str | Path, max_bytes: int = MAX_BYTES, compile: boo
     if compile:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def model_bytes(model: Any) -> bytes:
+    """``model`` as the bytes of a ``.keras`` file (what the run store keeps)."""
+    with tempfile.TemporaryDirectory(prefix="nnlab-model-") as tmp:
+        path = Path(tmp) / "model.keras"  # Keras insists on the suffix
+        model.save(path)
+        return path.read_bytes()
 
 
 def save_model_atomically(model: Any, path: str | Path) -> None:
