@@ -24,6 +24,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("nnlab_home")
     monkeypatch.setenv("NNLAB_HOME", str(home))
     yield home
+    from nnlab.runs.database import dispose_engines
+
+    dispose_engines()  # the test's pooled connections (each test has a database of its own)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from nnlab.runs import RunStore, default_database_url, default_root
 
 @st.cache_resource(show_spinner=False)
 def _store_for(root: str, database_url: str | None) -> RunStore:
-    return RunStore(root, database_url)
+    return RunStore(root, database_url or "")  # exactly the database of the key ("": SQLite)
 
 
 @st.cache_resource(show_spinner=False)
