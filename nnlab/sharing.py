@@ -96,7 +96,7 @@ def _unpack(code: Any) -> Any:
         return json.loads(text.decode("utf-8"))
     except InvalidSettings:
         raise
-    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+    except (binascii.Error, ValueError, zlib.error, RecursionError):  # JSONDecodeError is a ValueError
         raise _link_problem(damaged) from None
 
 

@@ -24,44 +24,56 @@ def _num(value: Any) -> str:
     return repr(float(value))
 
 
-def _regularizer(layer: dict[str, Any]) -> str:
+def _regularizer(layer: dict[str, Any]) -> list[str]:
     if not (layer["l1"] or layer["l2"]):
-        return ""
-    return f", kernel_regularizer=regularizers.L1L2(l1={_num(layer['l1'])}, l2={_num(layer['l2'])})"
+        return []
+    return [f"kernel_regularizer=regularizers.L1L2(l1={_num(layer['l1'])}, l2={_num(layer['l2'])})"]
 
 
-def layer_code(layer: dict[str, Any]) -> str:
-    """One normalized spec layer as a Keras layer call, e.g. ``layers.Dense(128, activation="relu")``."""
+def _window(layer: dict[str, Any], default_strides: Any) -> list[str]:
+    strides = [f"strides={layer['strides']}"] if layer["strides"] != default_strides else []
+    return strides + ([f'padding="{layer["padding"]}"'] if layer["padding"] != "valid" else [])
+
+
+def layer_call(layer: dict[str, Any]) -> tuple[str, list[str]]:
+    """One normalized spec layer as a Keras layer and its arguments: ``("layers.Dense", ["128", ...])``."""
     kind = layer["kind"]
     if kind == "Dense":
-        return f'layers.Dense({layer["units"]}, activation="{layer["activation"]}"{_regularizer(layer)})'
+        return "layers.Dense", [
+            str(layer["units"]),
+            f'activation="{layer["activation"]}"',
+            *_regularizer(layer),
+        ]
     if kind == "Conv2D":
-        extra = (f", strides={layer['strides']}" if layer["strides"] != 1 else "") + (
-            f', padding="{layer["padding"]}"' if layer["padding"] != "valid" else ""
-        )
-        return (
-            f'layers.Conv2D({layer["filters"]}, {layer["kernel_size"]}, activation="{layer["activation"]}"'
-            f"{extra}{_regularizer(layer)})"
-        )
+        args = [str(layer["filters"]), str(layer["kernel_size"]), f'activation="{layer["activation"]}"']
+        return "layers.Conv2D", args + _window(layer, 1) + _regularizer(layer)
     if kind in ("MaxPooling2D", "AveragePooling2D"):
-        extra = (f", strides={layer['strides']}" if layer["strides"] else "") + (
-            f', padding="{layer["padding"]}"' if layer["padding"] != "valid" else ""
-        )
-        return f"layers.{kind}({layer['pool_size']}{extra})"
-    if kind == "Flatten":
-        return "layers.Flatten()"
+        return f"layers.{kind}", [str(layer["pool_size"]), *_window(layer, None)]
     if kind == "Dropout":
-        return f"layers.Dropout({_num(layer['rate'])})"
+        return "layers.Dropout", [_num(layer["rate"])]
     if kind == "BatchNormalization":
         # NN Lab's momentum (Keras' default is 0.99): the running statistics settle within a short training.
-        return "layers.BatchNormalization(momentum=0.9)"
+        return "layers.BatchNormalization", ["momentum=0.9"]
+    if kind == "Flatten":
+        return "layers.Flatten", []
     raise ValueError(f"no code for a layer of kind {kind!r}")
+
+
+def layer_code(layer: dict[str, Any], indent: int = 0, width: int = 100) -> str:
+    """A layer call as ruff formats it: on one line if it fits, else one argument per line."""
+    name, args = layer_call(layer)
+    pad = " " * indent
+    line = f"{pad}{name}({', '.join(args)}),"
+    if len(line) <= width:
+        return line
+    inner = "".join(f"{pad}    {arg},\n" for arg in args)
+    return f"{pad}{name}(\n{inner}{pad}),"
 
 
 def model_code(layers: list[dict[str, Any]]) -> str:
     """The ``keras.Sequential`` model, one layer per line."""
     lines = ["model = keras.Sequential(", "    [", "        keras.Input(shape=(28, 28, 1)),"]
-    lines += [f"        {layer_code(layer)}," for layer in layers]
+    lines += [layer_code(layer, indent=8) for layer in layers]
     lines += ["    ]", ")", "model.summary()"]
     return "\n".join(lines)
 
