@@ -45,8 +45,17 @@ CASES = {
     "mlp": (get_preset("MLP 784-128-10"), TrainConfig(), "plain"),
     "cnn": (
         CUSTOM_CNN,
-        TrainConfig(optimizer="sgd", learning_rate=0.05, momentum=0.8, batch_size=32, validation_fraction=0.2,
-                    schedule="cosine", early_stopping=True, augment=True, seed=3),
+        TrainConfig(
+            optimizer="sgd",
+            learning_rate=0.05,
+            momentum=0.8,
+            batch_size=32,
+            validation_fraction=0.2,
+            schedule="cosine",
+            early_stopping=True,
+            augment=True,
+            seed=3,
+        ),
         "bundled",
     ),
     "strong": (
@@ -54,7 +63,7 @@ CASES = {
         TrainConfig(optimizer="rmsprop", schedule="plateau", batch_size=64, validation_fraction=0.0),
         "bundled",
     ),
-}  # fmt: skip
+}
 QUICK = {
     "mlp": ["--subset", "1000", "--epochs", "2"],
     "cnn": ["--subset", "500"],
@@ -99,8 +108,12 @@ def ran(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(
         [sys.executable, "-c", f"CALLS = {calls!r}\n{DRIVER}"],
-        capture_output=True, text=True, cwd=tmp, env=env, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        env=env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     logs = dict(re.findall(r"=== (\w+)\n(.*?)=== end \1", out.stdout, flags=re.S))
     assert set(logs) == set(CASES), out.stdout[-2000:]

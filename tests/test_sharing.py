@@ -39,12 +39,24 @@ def test_every_preset_with_its_settings_round_trips_in_a_short_code(name):
 
 def test_every_training_setting_travels():
     config = TrainConfig(
-        optimizer="sgd", learning_rate=0.03, momentum=0.8, batch_size=64, epochs=7, validation_fraction=0.2,
-        subset=3000, seed=42, schedule="exponential", decay_rate=0.7, early_stopping=True,
-        early_stopping_patience=2, augment=True,
-    )  # fmt: skip
-    spec = {"name": "Mine", "layers": [{"kind": "Flatten"}, {"kind": "Dense", "units": 10, "activation": "softmax",
-                                                            "l2": 0.001}]}  # fmt: skip
+        optimizer="sgd",
+        learning_rate=0.03,
+        momentum=0.8,
+        batch_size=64,
+        epochs=7,
+        validation_fraction=0.2,
+        subset=3000,
+        seed=42,
+        schedule="exponential",
+        decay_rate=0.7,
+        early_stopping=True,
+        early_stopping_patience=2,
+        augment=True,
+    )
+    spec = {
+        "name": "Mine",
+        "layers": [{"kind": "Flatten"}, {"kind": "Dense", "units": 10, "activation": "softmax", "l2": 0.001}],
+    }
     start = decode(encode(spec, config))
     assert start.config == config and start.spec["layers"][1]["l2"] == 0.001
 
