@@ -32,6 +32,8 @@ def export_notebook(spec: Spec, config: TrainConfig, source: str = "NN Lab's edi
         if section.in_notebook:
             cells.append(v4.new_markdown_cell(f"## {section.title}\n\n{section.text}"))
             cells.append(v4.new_code_cell(section.code))
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i + 1}"  # the same network always gives the same file
     notebook = v4.new_notebook(
         cells=cells,
         metadata={
