@@ -4,6 +4,7 @@ editor of whoever opens it, touching none of their runs; a malformed or hostile 
 from __future__ import annotations
 
 import base64
+import json
 import time
 import zlib
 from pathlib import Path
@@ -136,3 +137,18 @@ def test_build_and_train_shows_the_editors_network_as_code():
     assert scripts == [export_script(spec, config, source="NN Lab's editor").text.rstrip("\n")]
     labels = [b.label for b in at.get("download_button")]
     assert any(".py" in label for label in labels) and any(".ipynb" in label for label in labels)
+
+
+def test_a_hostile_links_text_is_never_rendered_as_markdown():
+    payload = {"layers": [{"kind": "![pixel](http://tracker.invalid/p.png)"}]}
+    code = "1" + base64.urlsafe_b64encode(zlib.compress(json.dumps(payload).encode())).decode()
+    at = _page(start=code)
+    (error,) = [e.value for e in at.error]
+    assert "unknown layer kind" in error and "](http" not in error and "\\!\\[pixel\\]" in error
+
+
+def test_settings_the_form_cannot_show_are_named():
+    at = _page(start=encode(START, TrainConfig(learning_rate=0.0042, batch_size=100)))
+    (warning,) = [w.value for w in at.warning]
+    assert "learning rate 0\\.0042" in warning and "batch size 100" in warning
+    assert _layers(at) == normalize(START)["layers"]  # the network itself is loaded

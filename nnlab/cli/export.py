@@ -61,6 +61,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from nnlab.export.code import comment_text
     from nnlab.importing import import_model_file
     from nnlab.modelio import ModelLoadError
 
@@ -70,8 +71,8 @@ def _import(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: {exc}") from None
     run = done.run
     print(f"imported {args.file} as run {run.id} ({run.name}): test accuracy {run.test_accuracy:.2%}")
-    for problem in done.conversion.problems:
-        print(f"  not editable: {problem}")
+    for problem in done.conversion.problems:  # they may quote the file's layer names: one clean line each
+        print(f"  not editable: {comment_text(problem, 300)}")
     for note in done.conversion.notes:
-        print(f"  note: {note}")
+        print(f"  note: {comment_text(note, 300)}")
     return 0

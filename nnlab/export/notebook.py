@@ -13,9 +13,9 @@ from nnlab.export.script import Exported, file_stem, sections
 from nnlab.training import TrainConfig
 
 
-def markdown_text(text: object) -> str:
+def markdown_text(text: object, max_chars: int = 100) -> str:
     """``text`` as literal Markdown: on one line, every character Markdown or HTML could read escaped."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:&$])", r"\\\1", comment_text(text))
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:&$])", r"\\\1", comment_text(text, max_chars))
 
 
 def export_notebook(spec: Spec, config: TrainConfig, source: str = "NN Lab's editor") -> Exported:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from nnlab.export.notebook import markdown_text
 from nnlab.importing import editor_problems, import_model_bytes
 from nnlab.modelio import ModelLoadError
 from nnlab.runs import Run
@@ -43,8 +44,8 @@ def import_offer(data: bytes, file_name: str, digest: str) -> None:
             return
         imported[digest] = done.run.id
         run = done.run
-        for note in done.conversion.notes:
-            st.caption(f"Note: {note}.")
+        for note in done.conversion.notes:  # may quote the file's layer names: shown as text
+            st.caption(f"Note: {markdown_text(note, 300)}.")
     imported_panel(run)
 
 

@@ -9,12 +9,14 @@ whoever opens it works as themselves.
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 from nnlab import sharing
 from nnlab.architectures import Spec
+from nnlab.export.notebook import markdown_text
 from nnlab.training import TrainConfig
 from nnlab.ui.code_export import code_panel
 from nnlab.ui.compose import load_spec
@@ -44,6 +46,13 @@ def apply_shared_link() -> None:
         return
     load_spec(start.spec)
     load_config(start.config.to_dict())
+    unshown = _not_shown(start.config)
+    if unshown:
+        st.warning(
+            "The training form offers fixed choices and cannot show these settings of the link, so it "
+            "keeps its own: " + markdown_text("; ".join(unshown), 300) + ".",
+            icon="⚠️",
+        )
     st.success(
         f"This link's starting point, {_markdown_literal(start.name)}, is now in your editor: its layers "
         "below and its training settings. Change anything and train it; your runs are untouched.",
@@ -52,11 +61,36 @@ def apply_shared_link() -> None:
 
 
 def _refused(problems: list[Problem]) -> None:
-    listed = "\n".join(f"- {p}" for p in problems[:8]) + ("\n- ..." if len(problems) > 8 else "")
-    st.error(
-        "This link's starting point cannot be used, so nothing was changed:\n" + listed.replace("`", "'"),
-        icon="🔗",
+    # The problems quote the link's own text: escaped, so that no Markdown in a hostile link is rendered.
+    listed = "\n".join(f"- {markdown_text(p, 300)}" for p in problems[:8]) + (
+        "\n- ..." if len(problems) > 8 else ""
     )
+    st.error("This link's starting point cannot be used, so nothing was changed:\n" + listed, icon="🔗")
+
+
+# The form's widget for each setting whose choices are a fixed list (a link may hold another value).
+_FORM = {
+    "learning_rate": "hp_lr",
+    "batch_size": "hp_batch",
+    "validation_fraction": "hp_val",
+    "optimizer": "hp_optimizer",
+    "schedule": "hp_schedule",
+}
+
+
+def _not_shown(config: TrainConfig) -> list[str]:
+    """The link's settings the form could not take (it offers fixed choices): it keeps its own there."""
+    out = []
+    for name, key in _FORM.items():
+        value, shown = getattr(config, name), st.session_state.get(key)
+        same = (
+            math.isclose(value, shown, rel_tol=1e-6)
+            if isinstance(value, float) and isinstance(shown, (int, float))
+            else value == shown
+        )
+        if not same:
+            out.append(f"{name.replace('_', ' ')} {value}")
+    return out
 
 
 def share_url(code: str) -> str:
