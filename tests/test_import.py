@@ -388,20 +388,13 @@ def test_the_cli_imports_a_file_as_a_run(tutorial, tmp_path):
         "NNLAB_HOME": str(tmp_path),
         "PATH": "/usr/bin:/bin",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "nnlab", "import", str(out / "lstm.h5")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-    )
+
+    def nnlab_import(name: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "nnlab", "import", str(out / name)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+
+    done = nnlab_import("lstm.h5")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "imported" in done.stdout and "not editable" in done.stdout and "LSTM" in done.stdout
-    refused = subprocess.run(
-        [sys.executable, "-m", "nnlab", "import", str(out / "lambda.h5")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-    )
+    refused = nnlab_import("lambda.h5")
     assert refused.returncode == 2 and "Lambda layer" in refused.stderr and "Traceback" not in refused.stderr

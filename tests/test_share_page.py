@@ -7,19 +7,17 @@ import base64
 import json
 import time
 import zlib
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_train_page import _page  # the Build & Train page for a visitor, with query parameters
 
 from nnlab.architectures import get_preset, normalize
 from nnlab.export import export_script
 from nnlab.runs import RunStore
 from nnlab.sharing import decode, encode
 from nnlab.training import TrainConfig
-
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Build_and_Train.py")
 
 START = {
     "name": "Class start: small CNN",
@@ -35,14 +33,6 @@ SETTINGS = TrainConfig(
     optimizer="sgd", learning_rate=3e-3, momentum=0.8, batch_size=64, epochs=3, validation_fraction=0.2,
     subset=2000, seed=7, schedule="cosine", augment=True,
 )  # fmt: skip
-
-
-def _page(visitor: str = "visitor-a", **params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.query_params["visitor"] = visitor
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def _layers(at: AppTest) -> list[dict]:
