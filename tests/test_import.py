@@ -232,7 +232,7 @@ def test_a_model_with_a_layer_nn_lab_cannot_build_is_kept_but_not_editable(tutor
     assert done.run.n_params == 3050  # the LSTM's parameters count, though NN Lab cannot build it
     assert not done.conversion.editable and "LSTM" in str(done.conversion.problems[0])
     problems = validate(done.run.spec)
-    assert problems and "LSTM layer is not one NN Lab can build" in str(problems[0])
+    assert problems and "layer (LSTM) is not one NN Lab can build" in str(problems[0])
 
 
 def test_declared_shapes_of_imported_layers_are_not_trusted_blindly():
@@ -378,6 +378,12 @@ def test_an_uploaded_h5_is_kept_with_the_visitors_runs_from_evaluate(tutorial):
     (run,) = RunStore().list(owner="visitor-b", include_unowned=False)
     assert run.name == "Imported: cnn.h5" and run.status == "completed"
     assert any(run.id in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "import_button"]  # kept once: no second button
+    at.button(key="import_evaluate").click().run()
+    _no_errors(at)
+    assert at.radio(key="eval_source").value == "A trained run"
+    assert at.selectbox(key="eval_run").value == run.id
+    assert {m.label: m.value for m in at.metric}["Parameters"] == f"{run.n_params:,}"
 
 
 def test_the_cli_imports_a_file_as_a_run(tutorial, tmp_path):

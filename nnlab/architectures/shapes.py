@@ -123,7 +123,7 @@ def imported_row(layer: dict[str, Any]) -> tuple[Shape | None, int, str]:
     )
     name = str(layer.get("class_name"))[:40]
     message = (
-        f"a {name} layer is not one NN Lab can build (it knows {', '.join(LAYER_KINDS)}): this network "
+        f"this layer ({name}) is not one NN Lab can build (it knows {', '.join(LAYER_KINDS)}): this network "
         "can be evaluated, inspected and drawn on, but not edited or trained here"
     )
     known = ok_shape and is_int(params) and 0 <= params <= 10**9  # whatever came before it

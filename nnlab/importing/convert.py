@@ -242,7 +242,7 @@ def editor_problems(spec: Spec) -> list[str]:
     if not isinstance(layers, list):
         return ["it has no list of layers"]
     return [
-        f"layer {i + 1} is a {str(layer.get('class_name'))[:40]} layer, which NN Lab cannot build"
+        f"layer {i + 1} ({str(layer.get('class_name'))[:40]}) is not a kind of layer NN Lab can build"
         for i, layer in enumerate(layers)
         if isinstance(layer, dict) and layer.get("kind") == IMPORTED
     ]
