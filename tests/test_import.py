@@ -404,3 +404,46 @@ def test_the_cli_imports_a_file_as_a_run(tutorial, tmp_path):
     assert "imported" in done.stdout and "not editable" in done.stdout and "LSTM" in done.stdout
     refused = nnlab_import("lambda.h5")
     assert refused.returncode == 2 and "Lambda layer" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _kinds(conversion) -> list[str]:
+    return [layer["kind"] for layer in conversion.spec["layers"]]
+
+
+def test_keras_models_convert_layer_by_layer_or_say_why_not():
+    from nnlab._tf import keras
+    from nnlab.importing import convert
+    from nnlab.importing.as_run import model_to_keep
+
+    L = keras.layers
+    flat = keras.Input((784,))
+    x = L.Reshape((28, 28, 1))(flat)
+    x = L.Conv2D(4, 3, use_bias=True)(x)
+    x = L.Activation("relu")(x)
+    x = L.BatchNormalization()(x)  # Keras' momentum 0.99: a note, not a refusal
+    x = L.Flatten()(x)
+    out = L.Dense(10, bias_regularizer=keras.regularizers.L2(0.1))(x)  # logits, and a bias penalty
+    reshaped = keras.Model(flat, out)
+    c = convert(reshaped)
+    assert c.editable and c.logits and _kinds(c) == ["Conv2D", "BatchNormalization", "Flatten", "Dense"]
+    assert c.spec["layers"][0]["activation"] == "relu" and c.spec["layers"][-1]["activation"] == "softmax"
+    assert any("momentum 0.9" in n for n in c.notes) and any("bias regularizer" in n for n in c.notes)
+    kept = model_to_keep(reshaped, c)  # NN Lab's own model with the file's weights: the same answers
+    x_test = ev.to_model_input(kept, ev.mnist_test_set()[0][:32])
+    logits = reshaped.predict(x_test.reshape(-1, 784), verbose=0)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(kept.predict(x_test, verbose=0), expected, atol=1e-4)
+
+    inp = keras.Input((28, 28, 1))
+    a = L.Conv2D(4, 3, padding="same")(inp)
+    branched = keras.Model(
+        inp, L.Dense(10, activation="softmax")(L.Flatten()(L.Add()([a, L.Conv2D(4, 1)(inp)])))
+    )
+    assert "not a plain stack" in str(convert(branched).problems[0])
+    assert convert(branched).spec["layers"][0]["params"] == branched.count_params()
+
+    odd = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(4, (3, 5)), L.Flatten(),
+                            L.Dense(10, activation="softmax", use_bias=False)])  # fmt: skip
+    problems = [str(p) for p in convert(odd).problems]
+    assert "Layer 1" in problems[0] and "not square" in problems[0]
+    assert "Layer 3" in problems[1] and "no bias" in problems[1]

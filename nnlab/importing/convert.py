@@ -172,20 +172,26 @@ def convert(model: Any, name: str = "Imported network") -> Conversion:
     return conversion
 
 
+def _input_reshape(model: Any, layers: list[Any]) -> tuple[list[Any], bool]:
+    """The layers after a leading Reshape of the input (to 28 x 28 x 1 or 784), and whether the
+    network starts flat (a 784 input, or a Reshape to it) so that the editor's copy needs a Flatten."""
+    flat = tuple(model.inputs[0].shape[1:]) == (784,)
+    if layers and type(layers[0]).__name__ == "Reshape":
+        target = tuple(layers[0].output.shape[1:])
+        if target in ((28, 28, 1), (784,)):
+            return layers[1:], target == (784,)
+    return layers, flat
+
+
 def _convert_all(model: Any, layers: list[Any], c: Conversion) -> None:
     spec_layers = c.spec["layers"]
-    flat_input = tuple(model.inputs[0].shape[1:]) == (784,)
-    if flat_input:
+    layers, flat = _input_reshape(model, layers)
+    if flat:
         spec_layers.append({"kind": "Flatten"})
         c.sources.append(None)
         c.notes.append("its input is a flat vector of 784 pixels: the editor's copy starts with a Flatten")
-    for position, layer in enumerate(layers):
+    for layer in layers:
         kind = type(layer).__name__
-        if kind == "Reshape" and position == 0 and tuple(layer.output.shape[1:]) in ((28, 28, 1), (784,)):
-            if tuple(layer.output.shape[1:]) == (784,):
-                spec_layers.append({"kind": "Flatten"})
-                c.sources.append(None)
-            continue  # the editor's input is already a 28 x 28 x 1 image
         previous = spec_layers[-1] if spec_layers else None
         activation = merged_activation(layer) if kind in MERGING else None
         if activation and previous and previous.get("activation") == "linear":
@@ -195,12 +201,8 @@ def _convert_all(model: Any, layers: list[Any], c: Conversion) -> None:
         if converted is None:
             converted = _imported(layer)
             reason = f": {why}" if why else ""
-            c.problems.append(
-                Problem(
-                    f"this {kind} layer ({layer.name}) cannot be opened in NN Lab's editor{reason}",
-                    layer=len(spec_layers),
-                )
-            )
+            message = f"this {kind} layer ({layer.name}) cannot be opened in NN Lab's editor{reason}"
+            c.problems.append(Problem(message, layer=len(spec_layers)))
         spec_layers.append(converted)
         c.sources.append(layer)
 
