@@ -48,8 +48,10 @@ def import_offer(data: bytes, file_name: str, digest: str) -> None:
 
 
 def _evaluate_as_run(run_id: str) -> None:
+    """Button callback: Evaluate shows the imported model as one of the visitor's runs."""
     st.session_state["eval_source"] = "A trained run"
     st.session_state["eval_run"] = st.session_state[SELECTED] = run_id
+    st.query_params["run"] = run_id  # as a link to it would: the run picker follows the address
 
 
 def imported_panel(run: Run, notes: list[str]) -> None:
