@@ -91,6 +91,6 @@ navigation = st.navigation(
 try:
     get_store()  # every page needs the run store: a damaged one is explained here, once, in words
 except StoreError as exc:
-    st.error(f"{exc} The trained models stay safe in its runs/ folder.", icon="🛑")
+    st.error(str(exc), icon="🛑")
     st.stop()
 navigation.run()

@@ -298,5 +298,5 @@ EVALUABLE = ("completed", "stopped")
 
 
 def evaluable_runs(store: Any, owner: str | None = None) -> list[Any]:
-    """Finished runs (completed, or stopped with their model kept) whose model file exists, newest first."""
-    return [r for r in store.list(owner=owner, statuses=EVALUABLE) if store.model_path(r.id).is_file()]
+    """Finished runs (completed, or stopped with their model kept) that have a saved model, newest first."""
+    return [r for r in store.list(owner=owner, statuses=EVALUABLE) if store.has_model(r.id)]

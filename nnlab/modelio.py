@@ -213,6 +213,14 @@ def _named_for_keras(path: Path, fmt: str) -> Iterator[Path]:
         yield link
 
 
+def model_bytes(model: Any) -> bytes:
+    """``model`` as the bytes of a ``.keras`` file (what the run store keeps)."""
+    with tempfile.TemporaryDirectory(prefix="nnlab-model-") as tmp:
+        path = Path(tmp) / "model.keras"  # Keras insists on the suffix
+        model.save(path)
+        return path.read_bytes()
+
+
 def save_model_atomically(model: Any, path: str | Path) -> None:
     """Save ``model`` to ``path`` (.keras) so that readers see the old file or the whole new one."""
     path = Path(path)

@@ -2,12 +2,13 @@
 
 ``Runner.submit`` validates a training, stores it as a queued run and calls ``dispatch``, which
 starts queued runs (oldest first) while fewer than ``max_concurrent`` are running. Dispatching is
-safe from many processes at once: it holds the store's write transaction (``BEGIN IMMEDIATE``) as
-its lock. Each run trains in its own detached worker process (``python -m nnlab worker RUN_ID``,
-``LocalProcessExecutor``), so a training never blocks a web page and a crash in it cannot take the
-app down; the worker (``worker.py``) writes its metrics to the store, honours stop requests, saves
-the model and finally dispatches the next queued run itself. Nothing is running in between: after a worker is
-killed, the next ``dispatch`` (a page load calls it) notices, marks its run failed and moves on.
+safe from many processes (and machines) at once: it holds the store's queue lock
+(``RunStore.transaction()``). Each run trains in its own detached worker process
+(``python -m nnlab worker RUN_ID``, ``LocalProcessExecutor``), so a training never blocks a web page
+and a crash in it cannot take the app down; the worker (``worker.py``) writes its metrics to the
+store, honours stop requests, saves the model through the store and finally dispatches the next
+queued run itself. Nothing is running in between: after a worker is killed, the next ``dispatch``
+(a page load calls it) notices, marks its run failed and moves on.
 
 The executor sits behind the small ``Executor`` interface (launch a run, tell whether a launch is
 still alive), so trainings can later be handed to a distributed engine instead.
@@ -15,16 +16,15 @@ still alive), so trainings can later be handed to a distributed engine instead.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from nnlab.runs import Run, RunStore, process_alive, process_handle
+from nnlab.runs.database import ENV_DATABASE_URL
 from nnlab.validation import InvalidSettings, Problem
 
 ENV_MAX_CONCURRENT = "NNLAB_MAX_CONCURRENT"
@@ -78,6 +78,10 @@ class LocalProcessExecutor:
         run_dir.mkdir(parents=True, exist_ok=True)
         package_parent = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, **self.env, "NNLAB_HOME": str(store.root)}
+        if store.database_url:  # the same database, also when it was given in code
+            env[ENV_DATABASE_URL] = store.database_url
+        else:
+            env.pop(ENV_DATABASE_URL, None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with open(store.log_path(run_id), "ab") as log:
@@ -141,29 +145,15 @@ class Runner:
             # write lock that the workers' metric writes would queue behind. A run queued after this
             # read is dispatched by its own submit().
             return started
-        with self.store.transaction() as con:
-            (running,) = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()
-            slots = self.max_concurrent - int(running)
-            if slots <= 0:
-                return started
-            rows = con.execute(
-                "SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq LIMIT ?",
-                (slots,),
-            ).fetchall()
-            for (run_id,) in rows:
-                now = time.time()
+        with self.store.transaction() as queue:
+            slots = self.max_concurrent - queue.running_count()
+            for run_id in queue.next_queued(slots) if slots > 0 else []:
                 try:
                     handle = self.executor.launch(self.store, run_id)
                 except Exception as exc:  # reported on the run, the queue goes on
-                    con.execute(
-                        "UPDATE runs SET status='failed', finished=?, error=? WHERE id=?",
-                        (now, f"The training process could not be started: {exc}", run_id),
-                    )
+                    queue.fail(run_id, f"The training process could not be started: {exc}")
                     continue
-                con.execute(
-                    "UPDATE runs SET status='running', started=?, worker=?, progress='{}' WHERE id=?",
-                    (now, _json(handle), run_id),
-                )
+                queue.start(run_id, handle)
                 started.append(run_id)
         return started
 
@@ -188,7 +178,3 @@ def check_training(spec: Any, config: Any) -> tuple[dict, dict]:
     if problems:
         raise InvalidSettings(problems)
     return spec, config.to_dict()
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value)

@@ -74,7 +74,7 @@ def run_record(run: Run, store: RunStore) -> dict:
         "progress": run.progress,
         "stop_requested": run.stop_requested,
         "queue_position": store.queue_position(run.id) if run.status == "queued" else None,
-        "model_path": str(store.model_path(run.id)) if store.model_path(run.id).exists() else None,
+        "model_path": str(store.model_path(run.id)) if store.has_model(run.id) else None,
         "config": run.config,
     }
 

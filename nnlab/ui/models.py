@@ -1,12 +1,14 @@
 """The trained runs the Evaluate, Inspect and Draw pages work on: listing, picking and loading them.
 
 A run's model is loaded once per process (``st.cache_resource``), whichever of the three pages asks
-first, and shared by every session; the key holds the model file's mtime so that a rewritten file
-is loaded afresh. TensorFlow is imported only when a model is actually loaded.
+first, and shared by every session; the key is the model file's path and mtime, so a rewritten file
+is loaded afresh (with PostgreSQL the path is this machine's copy, named after the model's SHA-256:
+a re-trained model is a new file). TensorFlow is imported only when a model is actually loaded.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,18 +23,19 @@ from nnlab.ui.visitor import visitor_id
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(root: str, run_id: str, mtime: float) -> Any:
+def _load(path: str, mtime: float) -> Any:
     from nnlab.modelio import load_model_safely
     from nnlab.predict import predict_digit
 
-    model = load_model_safely(RunStore(root).model_path(run_id))
+    model = load_model_safely(Path(path))
     predict_digit(model, np.zeros((28, 28), np.float32))  # builds the predict function once, here
     return model
 
 
 def run_model(store: RunStore, run_id: str) -> Any:
     """A run's trained model (Keras safe mode, shapes checked). Raises ModelLoadError or OSError."""
-    return _load(str(store.root), run_id, store.model_path(run_id).stat().st_mtime)
+    path = store.model_path(run_id)
+    return _load(str(path), path.stat().st_mtime)
 
 
 def run_model_or_stop(
