@@ -11,11 +11,14 @@ import streamlit as st
 from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Runner
 from nnlab.runs import RunStore, default_root
+from nnlab.sandbox import clean_stale, uploads_root
 
 
 @st.cache_resource(show_spinner=False)
 def _store_for(root: str) -> RunStore:
-    return RunStore(root)
+    store = RunStore(root)
+    clean_stale(uploads_root(store.root))  # once per server start: what a killed server left behind
+    return store
 
 
 @st.cache_resource(show_spinner=False)

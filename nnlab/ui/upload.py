@@ -1,4 +1,8 @@
-"""A model a visitor uploads, to evaluate on the test set: the widget, and the model read safely."""
+"""A model a visitor uploads, to evaluate on the test set: the widget, and the model run safely.
+
+The file is bounded before anything is built, then loaded and run in a memory- and time-limited
+child process (``nnlab.sandbox``): an upload cannot take the web server down.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from nnlab import evaluation as ev
 from nnlab.modelio import MAX_BYTES, ModelLoadError
+from nnlab.sandbox import predict_upload
 
 
 @st.cache_data(max_entries=3, show_spinner=False)
 def upload_predictions(digest: str, _data: bytes) -> np.ndarray:
     """Test predictions of an uploaded model, computed once per file (keyed by its SHA-256)."""
-    return ev.predict_test(ev.load_uploaded_model(_data))
+    return predict_upload(_data)
 
 
 def upload_source():
@@ -27,12 +31,12 @@ def upload_source():
     if data_file is None:
         st.info(
             "Upload a `.keras` file to evaluate it on the MNIST test set. It is loaded in Keras "
-            "safe mode (no code runs)."
+            "safe mode (no code runs), in a separate process with limited memory and time."
         )
         return None
     data = data_file.getvalue()
     try:
-        with st.spinner("Loading the model and classifying the 10,000 test images..."):
+        with st.spinner("Checking the model, then classifying the 10,000 test images..."):
             return upload_predictions(hashlib.sha256(data).hexdigest(), data)
     except ModelLoadError as exc:
         st.error(f"This model cannot be evaluated: {exc}")
