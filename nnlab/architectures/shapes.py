@@ -175,12 +175,14 @@ def _window_output(layer: dict[str, Any], shape: Shape) -> tuple[Shape | None, i
 
 
 def _window_too_large(kind: str, window: int, padding: str, h: int, w: int) -> str:
-    """A window larger than its input: nothing to slide over ('valid'), or mostly padding ('same')."""
+    """A window larger than its input: nothing to slide over ('valid'), or mostly padding ('same',
+    where a window of 10^9 has the worker pad every image to 10^9 pixels a side)."""
     what = "kernel" if kind == "Conv2D" else "pool"
     larger = f"its {window:,}x{window:,} {what} is larger than its {h}x{w} input"
+    side = min(h, w)
     if padding == "valid":
-        return f"{larger}; use a smaller {what}, 'same' padding, or remove a pooling layer before it"
-    return f"{larger}, so it would slide mostly over padding; use a {what} of at most {min(h, w)}x{min(h, w)}"
+        return f"{larger}; use a {what} of at most {side}x{side}, or remove a pooling layer before it"
+    return f"{larger}, so it would slide mostly over padding; use a {what} of at most {side}x{side}"
 
 
 def _window_out(size: int, window: int, stride: int, padding: str) -> int:
