@@ -28,7 +28,7 @@ MAX_NESTING = 4  # models inside models
 
 @dataclass(frozen=True)
 class ModelBounds:
-    """The most an uploaded model may ask for (an operator can change them: ``limits.upload_bounds``)."""
+    """The most an uploaded model may ask for (defaults for an upload of at most 50 MB)."""
 
     max_layers: int = 300  # a ResNet-50 has 177
     max_params: int = 20_000_000  # 80 MB of float32 weights: more than a 50 MB file can hold

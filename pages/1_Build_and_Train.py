@@ -96,6 +96,7 @@ limit_problems = (
     []
     if problems
     else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
+    + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
 )
 reasons = (
     (["The network has problems (see the layers above)."] if problems else [])

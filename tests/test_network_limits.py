@@ -91,3 +91,17 @@ def test_deep_stacks_never_hit_a_recursion_error():
         nested = [nested]
     with pytest.raises(InvalidSettings, match="number of filters must be a whole number"):
         check_training(_spec({"kind": "Conv2D", "filters": nested}), {"epochs": 1})
+
+
+def test_build_and_train_states_the_memory_limit_before_training(monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("NNLAB_MAX_ACTIVATION_MB", "1")  # less than the default MLP needs (1.7 MB)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "1_Build_and_Train.py"))
+    at.query_params["visitor"] = "visitor-a"
+    at.run(timeout=120)
+    assert not at.exception
+    assert at.button(key="train_button").disabled
+    assert any("this server allows 1.0 MB" in i.value for i in at.info)

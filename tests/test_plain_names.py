@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from nnlab.architectures import get_preset
 from nnlab.figures.training import runs_figure
 from nnlab.runs import RunStore
-from nnlab.ui.format import plain_text, terminal_text
+from nnlab.ui.format import markdown_safe, plain_text, terminal_text
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = [
@@ -35,6 +35,16 @@ def test_plain_text_renders_as_the_name_itself_in_commonmark():
         assert "<img" not in rendered and "<a " not in rendered and "<strong" not in rendered
         text = html.unescape(rendered.removeprefix("<h4>").removesuffix("</h4>\n"))
         assert text == name  # every character shown, none interpreted
+
+
+def test_messages_quoting_a_files_layer_names_make_no_link_or_image():
+    """An uploaded model's error may quote its layer names: they cannot make the page fetch anything."""
+    md = MarkdownIt("commonmark")
+    for name in HOSTILE:
+        message = f"The model describes 471,000,010 parameters; the largest is layer '{name}' (Dense)."
+        rendered = md.render(markdown_safe(message))
+        assert "<img" not in rendered and "<a " not in rendered and "<strong" not in rendered
+        assert "471,000,010 parameters; the largest is layer '" in rendered  # ordinary text untouched
 
 
 def test_control_characters_are_written_out_for_the_terminal():

@@ -71,6 +71,15 @@ def plain_text(text: Any) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _UNPRINTABLE.sub(" ", str(text)))
 
 
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_~$|\[\]<>])")  # what makes links, images, HTML, code, emphasis
+
+
+def markdown_safe(text: Any) -> str:
+    """A message that may quote what a file or a visitor wrote (a layer's name), for a Markdown element:
+    nothing in it becomes a link, an image, HTML or emphasis, and its ordinary punctuation stays as is."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", _UNPRINTABLE.sub(" ", str(text)))
+
+
 def terminal_text(text: Any) -> str:
     """``text`` for a terminal: control characters (escape sequences) shown as ``\\x1b``, never sent."""
     return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))

@@ -13,12 +13,17 @@ import streamlit as st
 
 from nnlab.modelio import MAX_BYTES, ModelLoadError
 from nnlab.sandbox import predict_upload
+from nnlab.ui.format import markdown_safe
 
 
-@st.cache_data(max_entries=3, show_spinner=False)
-def upload_predictions(digest: str, _data: bytes) -> np.ndarray:
-    """Test predictions of an uploaded model, computed once per file (keyed by its SHA-256)."""
-    return predict_upload(_data)
+@st.cache_data(max_entries=8, show_spinner=False)
+def upload_predictions(digest: str, _data: bytes) -> np.ndarray | str:
+    """Test predictions of an uploaded model, or why there are none, worked out once per file (keyed
+    by its SHA-256): a refused file is not evaluated again on every click of the page."""
+    try:
+        return predict_upload(_data)
+    except ModelLoadError as exc:
+        return str(exc)
 
 
 def upload_source():
@@ -35,9 +40,9 @@ def upload_source():
         )
         return None
     data = data_file.getvalue()
-    try:
-        with st.spinner("Checking the model, then classifying the 10,000 test images..."):
-            return upload_predictions(hashlib.sha256(data).hexdigest(), data)
-    except ModelLoadError as exc:
-        st.error(f"This model cannot be evaluated: {exc}")
+    with st.spinner("Checking the model, then classifying the 10,000 test images..."):
+        result = upload_predictions(hashlib.sha256(data).hexdigest(), data)
+    if isinstance(result, str):  # the message may quote the file's own layer names: shown as text
+        st.error(f"This model cannot be evaluated: {markdown_safe(result)}")
         return None
+    return result
