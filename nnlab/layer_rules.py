@@ -21,13 +21,22 @@ SAME_SHAPE = {  # layers that change values, not shapes, and have no parameters
 }  # fmt: skip
 MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
 CODE_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+KERAS_NOT_FOR_IMAGES = {  # Keras layers an upload may not use (text, sequences, lookups, 1D and 3D data)
+    "StringLookup", "IntegerLookup", "TextVectorization", "Hashing", "HashedCrossing", "Discretization",
+    "CategoryEncoding", "Embedding", "Normalization", "Resizing", "CenterCrop", "RandomCrop", "LSTM",
+    "GRU", "SimpleRNN", "ConvLSTM2D", "Bidirectional", "TimeDistributed", "RNN", "Attention",
+    "MultiHeadAttention", "GroupQueryAttention", "AdditiveAttention", "EinsumDense", "Conv1D",
+    "Conv3D", "Conv2DTranspose", "Conv1DTranspose", "Conv3DTranspose", "MaxPooling1D",
+    "MaxPooling3D", "AveragePooling1D", "AveragePooling3D", "UpSampling1D", "UpSampling3D",
+    "ZeroPadding1D", "ZeroPadding3D", "Cropping1D", "Cropping3D", "Masking", "RepeatVector",
+}  # fmt: skip
 
 
 class LayerRefused(ValueError):
     """A layer NN Lab will not build; ``{layer}`` in the message stands for its name."""
 
 
-def output_of(kind: str, cfg: dict, inputs: list[Shape], module: Any = None) -> tuple[Shape, int]:
+def output_of(kind: str, cfg: dict, inputs: list[Shape]) -> tuple[Shape, int]:
     """The output shape and parameter count of one layer of ``kind`` reading ``inputs``."""
     if kind in MERGE or kind == "Concatenate":
         return _merge(kind, cfg, inputs)
@@ -38,17 +47,17 @@ def output_of(kind: str, cfg: dict, inputs: list[Shape], module: Any = None) -> 
         return shape, 0
     rule = RULES.get(kind)
     if rule is None:
-        raise LayerRefused(_unknown(kind, module))
+        raise LayerRefused(_unknown(kind))
     return rule(cfg, shape)
 
 
-def _unknown(kind: str, module: Any) -> str:
+def _unknown(kind: str) -> str:
     if kind in CODE_LAYERS:
         return (
             f"This model contains a {kind} layer (code rather than a standard layer). NN Lab refuses "
             "to run code from a model file for safety; use a model built from standard layers."
         )
-    if isinstance(module, str) and module.startswith("keras"):
+    if kind in KERAS_NOT_FOR_IMAGES:
         return (
             f"This model uses a {kind} layer, which NN Lab does not accept in an uploaded model: it "
             "evaluates image classifiers made of standard layers (Dense, Conv2D, pooling, "

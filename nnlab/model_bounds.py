@@ -208,7 +208,7 @@ def _apply(layer: dict, inputs: list[Shape], tally: _Tally, bounds: ModelBounds,
     tally.layers += 1
     name = f"layer {quote(str(cfg.get('name', '?')))} ({kind})"  # layer 'dense_2' (Dense)
     try:
-        shape, params = output_of(kind, cfg, inputs, layer.get("module"))
+        shape, params = output_of(kind, cfg, inputs)
     except LayerRefused as exc:
         raise _Refused(str(exc).replace("{layer}", name)) from None
     values = 1

@@ -72,7 +72,7 @@ def quote(value: Any) -> str:
         return f"a {type(value).__name__}"
 
 
-MAX_NAME_CHARS = 80
+MAX_NAME_CHARS = 200  # the page takes 80; a generated name (a Keras twin's settings) may run longer
 # Characters a name must not hold: controls (terminal escapes, newlines), text-direction overrides
 # (which make a name read differently from what it is) and lone surrogates (not storable text).
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")

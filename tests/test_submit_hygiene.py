@@ -127,7 +127,7 @@ def test_run_and_network_names_are_text_without_control_characters(tmp_path):
         ("evil\x1b]0;pwned\x07\x1b[2J", "control characters ('\\x07', '\\x1b')"),
         ("two\nlines", "control characters ('\\n')"),
         ("right-to-left \u202e gnp.exe", "control characters ('\\u202e')"),
-        ("x" * 10_000, "10,000 characters long; use at most 80"),
+        ("x" * 10_000, "10,000 characters long; use at most 200"),
         (12345, "must be text (got 12345)"),
     ):
         with pytest.raises(InvalidSettings, match="run name") as info:

@@ -144,7 +144,7 @@ def test_layers_nn_lab_cannot_bound_are_refused_in_words(mlp_file, tmp_path):
         return edit
 
     _refused(_rewrite(mlp_file, tmp_path / "lambda.keras", kind("Lambda")), "Lambda layer", "code")
-    _refused(_rewrite(mlp_file, tmp_path / "lookup.keras", kind("StringLookup")), "StringLookup layer")
+    _refused(_rewrite(mlp_file, tmp_path / "lookup.keras", kind("StringLookup")), "StringLookup layer, which")
     custom = _rewrite(mlp_file, tmp_path / "custom.keras", kind("SneakyDense", "my_package"))
     _refused(custom, "custom layer or function ('SneakyDense')")
 
