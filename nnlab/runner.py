@@ -229,7 +229,8 @@ def _plain_json(value: dict, what: str) -> dict:
         return json.loads(json.dumps(value, default=scalar))
     except (TypeError, ValueError, RecursionError) as exc:
         message = (
-            f"The {what} hold a value that cannot be stored ({str(exc)[:80]}): use numbers, text and lists."
+            f"There is a value in the {what} that cannot be stored ({str(exc)[:80]}): use numbers, "
+            "text and lists."
         )
         raise InvalidSettings(
             [Problem(message, setting="architecture" if what == "architecture" else None)]

@@ -188,11 +188,21 @@ def _limit_self(memory_mb: int, seconds: int) -> None:
         resource.setrlimit(kind, (value, hard if hard != resource.RLIM_INFINITY else value))
 
 
-def _child(folder: Path) -> None:
+def _child(folder: Path, memory_mb: int) -> None:
     """Load the model (safe mode, bounded), predict the test set, leave probs.npy or error.txt."""
     from nnlab import evaluation as ev
     from nnlab.modelio import _explain, check_model_file, load_model_safely
 
+    try:
+        from nnlab._tf import keras  # noqa: F401 (TensorFlow first: without it nothing can be evaluated)
+    except (Exception, MemoryError):  # TensorFlow needs ~700 MB, beyond a limit set (or inherited) too low
+        (folder / ERROR_FILE).write_text(
+            f"NN Lab could not start TensorFlow within the memory this server gives an uploaded model "
+            f"({memory_mb:,} MB, or less if the server itself runs under a lower limit), so no upload "
+            "can be evaluated here: the operator can raise NNLAB_UPLOAD_MEMORY_MB.",
+            encoding="utf-8",
+        )
+        return
     try:
         model = load_model_safely(folder / MODEL_FILE, compile=False)
         per_image = max(check_model_file(folder / MODEL_FILE).values_per_image, 1)
@@ -209,4 +219,4 @@ def _child(folder: Path) -> None:
 
 if __name__ == "__main__":
     _limit_self(int(sys.argv[2]), int(sys.argv[3]))
-    _child(Path(sys.argv[1]))
+    _child(Path(sys.argv[1]), int(sys.argv[2]))
