@@ -130,7 +130,7 @@ def run_here(
     one interrupts it. Bad input: ``InvalidSettings``.
     """
     store = store if store is not None else RunStore()
-    spec, config_dict = check_training(spec, config)
+    spec, config_dict = check_training(spec, config, name=name)
     run = store.create(
         spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()}
     )
