@@ -109,6 +109,16 @@ def choice_problems(
     return problems
 
 
+def switch_problems(config: Any, labels: Mapping[str, str]) -> list[Problem]:
+    """A problem for each attribute of ``config`` named in ``labels`` that is not True or False."""
+    return [
+        Problem(f"The {label} setting must be on or off (true or false), got {getattr(config, name)!r}.",
+                setting=name)
+        for name, label in labels.items()
+        if not isinstance(getattr(config, name), bool)
+    ]  # fmt: skip
+
+
 def subset_problems(config: Any) -> list[Problem]:
     """A batch larger than the training subset it is drawn from (``subset`` None: all images)."""
     if config.subset is not None and config.batch_size > config.subset:

@@ -13,9 +13,18 @@ from nnlab.figures.style import GRAY, MARGIN, PALETTE, png_uri, tile
 
 
 def image_grid_figure(
-    images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, cols: int = 10, title: str = ""
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray | None = None,
+    cols: int = 10,
+    title: str = "",
+    colors: list[str] | None = None,
+    hover: list[str] | None = None,
 ) -> go.Figure:
-    """One figure holding every image with its label above it (and its dataset index on hover)."""
+    """One figure holding every image with its label above it (and its dataset index on hover).
+
+    ``colors`` gives each label its own colour, ``hover`` each image its own hover text.
+    """
     images = np.asarray(images)
     labels = np.asarray(labels)
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
@@ -40,11 +49,11 @@ def image_grid_figure(
             y=y0 - top / 2 - 0.5,
             text=f"<b>{lab}</b>",
             showarrow=False,
-            font={"size": 12, "color": PALETTE[0]},
+            font={"size": 12, "color": colors[k] if colors else PALETTE[0]},
         )
         xs.append(x0 + w / 2)
         ys.append(y0 + h / 2)
-        texts.append(f"label {lab} · image #{ix}")
+        texts.append(hover[k] if hover else f"label {lab} · image #{ix}")
     fig.add_trace(
         go.Scatter(
             x=xs,

@@ -106,3 +106,14 @@ def png_uri(mosaic: np.ndarray, vmax: float = 255.0) -> str:
     buffer = io.BytesIO()
     Image.fromarray(np.dstack([gray, gray, gray, alpha]), mode="RGBA").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def diverging_rgb(values: np.ndarray, limit: float | None = None, scale: int = 1) -> np.ndarray:
+    """Weights as an RGB image: blue negative, white 0, red positive (NaN: white), each pixel ``scale``
+    times as large. An image element, far lighter to refresh every second than a heatmap."""
+    v = np.asarray(values, dtype=np.float64)
+    limit = limit or float(np.nanmax(np.abs(v))) or 1.0
+    t = np.clip(np.nan_to_num(v, nan=0.0) / limit, -1.0, 1.0)[..., np.newaxis]
+    blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
+    rgb = np.where(t < 0, white + (blue - white) * -t, white + (red - white) * t)
+    return np.kron(rgb, np.ones((scale, scale, 1))).astype(np.uint8)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from nnlab import evaluation as ev
 from nnlab.figures.evaluation import confusion_figure
+from nnlab.ui.clicks import clickable_chart
 
 
 def gallery(x: np.ndarray, indices, captions: list[str], limit: int = 48) -> None:
@@ -30,20 +31,11 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         fig = confusion_figure(
             shown, normalized, selected=(st.session_state["eval_true"], st.session_state["eval_pred"])
         )
-        event = st.plotly_chart(
-            fig, key="eval_cm", on_select="rerun", selection_mode="points", config={"displayModeBar": False}
-        )
-        try:
-            points = list(event["selection"]["points"]) if event else []
-        except (KeyError, TypeError):
-            points = []
-        if points:
-            cell = (int(points[0]["y"]), int(points[0]["x"]))
-            if cell != st.session_state.get("eval_last_click"):
-                st.session_state["eval_last_click"] = cell
-                st.session_state["eval_true"], st.session_state["eval_pred"] = cell
-                # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
-                st.rerun()
+        point = clickable_chart(fig, "eval_cm")
+        if point is not None:
+            st.session_state["eval_true"], st.session_state["eval_pred"] = int(point["y"]), int(point["x"])
+            # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
+            st.rerun()
         st.caption(
             "Rows are the true digits, columns the network's answers; the outlined diagonal "
             "holds the right answers, "
