@@ -55,25 +55,31 @@ def activations(model: Any, layer: str, images: np.ndarray) -> np.ndarray:
     return layer_activations(model, layer, x)
 
 
-def digit_map(model: Any, layer: str, method: str = "PCA", seed: int = 0) -> DigitMap:
-    """The map of the first N_IMAGES test images by ``layer`` ('pixels' or a layer name)."""
+def digit_map(
+    model: Any, layer: str, method: str = "PCA", seed: int = 0, n_images: int = N_IMAGES
+) -> DigitMap:
+    """The map of the first ``n_images`` test images by ``layer`` ('pixels' or a layer name)."""
     if method not in METHODS:
         raise ValueError(f"unknown map method {method!r}; choose one of {', '.join(METHODS)}")
     x, y = mnist_test_set()
-    acts = activations(model, layer, x[:N_IMAGES])
+    acts, labels, indices = (
+        activations(model, layer, x[:n_images]),
+        y[:n_images],
+        np.arange(min(n_images, len(y))),
+    )
     if method == "PCA":
         from sklearn.decomposition import PCA
 
         pca = PCA(2, random_state=seed).fit(acts)
-        return DigitMap(layer, method, pca.transform(acts), y[:N_IMAGES], np.arange(N_IMAGES), acts, pca)
+        return DigitMap(layer, method, pca.transform(acts), labels, indices, acts, pca)
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    reduced = PCA(min(50, acts.shape[1], N_IMAGES), random_state=seed).fit_transform(acts)
+    reduced = PCA(min(50, *acts.shape), random_state=seed).fit_transform(acts)
     coords = TSNE(2, init="pca", perplexity=30, max_iter=TSNE_ITERATIONS, random_state=seed).fit_transform(
         reduced
     )
-    return DigitMap(layer, method, coords, y[:N_IMAGES], np.arange(N_IMAGES), acts)
+    return DigitMap(layer, method, coords, labels, indices, acts)
 
 
 def place(digit_map: DigitMap, point_activations: np.ndarray) -> np.ndarray:

@@ -66,6 +66,7 @@ class ConvStep:
     kernel: np.ndarray  # (kh, kw, in channels): this filter's weights
     bias: float
     activation: str
+    padded: bool = False  # the window reaches outside the input ('same' padding)
 
     @property
     def products(self) -> np.ndarray:
@@ -213,8 +214,16 @@ def conv_step(layer: Any, x: np.ndarray, row: int, col: int, filt: int) -> ConvS
     rows = _window(h, out[1], kh, sh, layer.padding, row)
     cols = _window(w, out[2], kw, sw, layer.padding, col)
     patch = _cut(np.asarray(x, np.float64), rows, cols, 0.0)
+    padded = min(rows[0], cols[0]) < 0 or rows[1] > h or cols[1] > w
     return ConvStep(
-        (row, col, filt), rows, cols, patch, kernel[..., filt], float(bias[filt]), activation_name(layer)
+        (row, col, filt),
+        rows,
+        cols,
+        patch,
+        kernel[..., filt],
+        float(bias[filt]),
+        activation_name(layer),
+        padded,
     )
 
 

@@ -23,12 +23,15 @@ def augmentation_preview(seed: int) -> None:
 
     draws = st.session_state.get(DRAWS, 0)
     (x_train, y_train), _ = nndata.load_mnist()
-    picks = np.random.default_rng(seed + 7919 * draws).choice(len(y_train), IMAGES, replace=False)
+    rng = np.random.default_rng(seed + 7919 * draws)
+    picks = np.array(
+        [rng.choice(np.flatnonzero(y_train == d)) for d in rng.choice(10, IMAGES, replace=False)]
+    )
     originals = nndata.scale(x_train[picks])
     with st.spinner("Augmenting a few images (TensorFlow loads once per server)..."):
         changed = preview(originals, copies=COPIES, seed=seed + draws)
     rows = np.concatenate([originals[:, np.newaxis], changed], axis=1).reshape(-1, 28, 28)
-    labels = np.array((["original"] + ["augmented"] * COPIES) * IMAGES)
+    labels = np.array((["original"] + [f"shown {k + 1}" for k in range(COPIES)]) * IMAGES)
     index = np.repeat(picks, COPIES + 1)
     st.plotly_chart(
         image_grid_figure(

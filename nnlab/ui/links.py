@@ -78,6 +78,15 @@ def link(
         st.markdown(f"{page.icon} [{label}](./{page.url_path}{query})", help=help)
 
 
+def inspect_link(
+    label: str, *, run_id: str | None = None, image: str | None = None, view: str | None = None,
+    help: str | None = None,
+) -> None:  # fmt: skip
+    """A link to Inspect opening a run, an image (``"drawing"`` or a test image's number) and a view."""
+    params = {"run": run_id, IMAGE_PARAM: image, VIEW_PARAM: view}
+    link(INSPECT, label, query_params={k: v for k, v in params.items() if v is not None}, help=help)
+
+
 def result_links(run_id: str, visitor: str | None = None) -> None:
     """Links to Evaluate, Inspect and Draw with this run selected."""
     params = {"run": run_id, **({"visitor": visitor} if visitor else {})}

@@ -48,8 +48,10 @@ def pick_layer(ios: list[LayerIO]) -> LayerIO:
 def pick_map_cell(io: LayerIO) -> tuple[int, int, int]:
     """A clickable map of one channel, with the channel, row and column also as number inputs."""
     h, w, c = io.output.shape
-    for key, high in ((MAP, c - 1), (ROW, h - 1), (COL, w - 1)):
-        _clamp(key, high, default=h // 2 if key != MAP else 0)
+    _clamp(MAP, c - 1)
+    peak = np.unravel_index(int(np.argmax(io.output[..., st.session_state[MAP]])), (h, w))
+    _clamp(ROW, h - 1, default=int(peak[0]))  # at first: the map's largest number
+    _clamp(COL, w - 1, default=int(peak[1]))
     channel, row, col = (st.session_state[k] for k in (MAP, ROW, COL))
     left, right = st.columns([3, 1])
     with left:
@@ -96,8 +98,9 @@ def _conv(step: neuron.ConvStep) -> None:
     formula = neuron.FORMULAS.get(step.activation, step.activation)
     st.markdown(
         f"The {kh} x {kw} window at input rows {rows[0]}-{rows[1] - 1}, columns {cols[0]}-{cols[1] - 1}"
-        + (" (outside the image counts as 0: 'same' padding)" if min(rows[0], cols[0]) < 0 else "")
-        + f", over all {cin} input channel{'s' if cin > 1 else ''}, times the kernel:\n\n"
+        + (" (outside the input counts as 0: 'same' padding)" if step.padded else "")
+        + (f", over all {cin} input channels" if cin > 1 else ", over its one input channel")
+        + ", times the kernel:\n\n"
         f"- **Sum of all {kh * kw * cin} products** = {step.total:.4f}\n"
         f"- **+ bias** {step.bias:+.4f} → z = {step.pre_activation:.4f}\n"
         f"- **{step.activation}(z)** = {formula} = **{step.output:.4f}**"

@@ -22,9 +22,8 @@ def _weights(snap: Snapshot, width: int) -> None:
         return
     what = "kernels" if snap.weights.ndim == 4 else "units' weights (28 x 28 each)"
     scale = max(1, width // mosaic.shape[1])
-    st.image(
-        diverging_rgb(mosaic, scale=scale), caption=f"{snap.layer}: {what} after {epoch_label(snap.epoch)}"
-    )
+    caption = f"{snap.layer}: {what} after {epoch_label(snap.epoch)}"
+    st.image(diverging_rgb(mosaic, scale=scale), caption=caption, output_format="PNG")
     st.caption(CAPTIONS["weights"])
 
 
