@@ -171,8 +171,11 @@ def test_scale_inputs_is_a_validated_setting_recorded_with_the_run(tmp_path):
     problems = validate_config(TrainConfig(scale_inputs="no"))
     assert [p.setting for p in problems] == ["scale_inputs"] and "'no'" in problems[0].message
     store = RunStore(tmp_path)
-    run = run_here(get_preset("Logistic regression 784-10"), TrainConfig(epochs=1, subset=300,
-                   scale_inputs=False), store=store)  # fmt: skip
+    run = run_here(
+        get_preset("Logistic regression 784-10"),
+        TrainConfig(epochs=1, subset=300, scale_inputs=False),
+        store=store,
+    )
     assert run.status == "completed" and run.config["scale_inputs"] is False
     from nnlab.modelio import load_model_safely
 
@@ -185,8 +188,14 @@ def test_unscaled_pixels_stall_an_mlp_that_learns_when_they_are_scaled():
     """The classic lesson: MLP 784-128-10 with sgd (lr 0.01, momentum 0.9) on 3,000 images."""
     accuracy = {}
     for scale in (True, False):
-        config = TrainConfig(optimizer="sgd", learning_rate=0.01, epochs=3, subset=3000, validation_fraction=0.0,
-                             scale_inputs=scale)  # fmt: skip
+        config = TrainConfig(
+            optimizer="sgd",
+            learning_rate=0.01,
+            epochs=3,
+            subset=3000,
+            validation_fraction=0.0,
+            scale_inputs=scale,
+        )
         accuracy[scale] = train(get_preset("MLP 784-128-10"), config).test_accuracy
     assert accuracy[True] > 0.8 and accuracy[False] < 0.4, accuracy
 

@@ -54,8 +54,14 @@ def _copy(source: tuple[RunStore, str], owner: str | None = None, snapshots: boo
     names = [sn.INDEX, *[f"snapshot_{i:03d}.npz" for i in range(len(sn.snapshot_epochs(src, run_id)))]]
     for name in names if snapshots else []:
         store.write_artifact(new.id, name, src.read_artifact(run_id, name))
-    store.update(new.id, status="completed", started=time.time() - 5, finished=time.time(),
-                 test_accuracy=run.test_accuracy, test_loss=run.test_loss)  # fmt: skip
+    store.update(
+        new.id,
+        status="completed",
+        started=time.time() - 5,
+        finished=time.time(),
+        test_accuracy=run.test_accuracy,
+        test_loss=run.test_loss,
+    )
     return new.id
 
 
@@ -102,10 +108,15 @@ def test_network_and_step_by_step_views_explain_every_kind_of_layer(strong):
     assert at.latex and "moving mean" in _texts(at, "markdown")
     keras, steps = _keras_and_steps(at)
     assert keras == steps
-    for layer, words in (("conv2d_1", "Sum of all 25 products"), ("conv2d_5", "Sum of all 800 products"),
-                         ("maxpooling2d_2", "Max pooling keeps the **largest** value"),
-                         ("dense_10", "largest contributions"), ("dense_12", "**softmax**"),
-                         ("flatten_9", "Flatten computes nothing"), ("dropout_4", "Dropout switches")):  # fmt: skip
+    for layer, words in (
+        ("conv2d_1", "Sum of all 25 products"),
+        ("conv2d_5", "Sum of all 800 products"),
+        ("maxpooling2d_2", "Max pooling keeps the **largest** value"),
+        ("dense_10", "largest contributions"),
+        ("dense_12", "**softmax**"),
+        ("flatten_9", "Flatten computes nothing"),
+        ("dropout_4", "Dropout switches"),
+    ):
         at.selectbox(key="insp_layer").set_value(layer)
         _ok(at.run())
         assert words in _texts(at, "markdown"), layer
