@@ -55,8 +55,27 @@ def activate(name: str, z: np.ndarray, unit: int | None = None) -> float:
     return float(ACTIVATIONS[name](z))
 
 
+class _WeightedSum:
+    """What a convolution and a dense unit share: z = the sum of inputs x weights + bias, then act(z)."""
+
+    bias: float
+    activation: str
+
+    @property
+    def total(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def pre_activation(self) -> float:
+        return self.total + self.bias
+
+    @property
+    def output(self) -> float:
+        return activate(self.activation, self.pre_activation)
+
+
 @dataclass(frozen=True, eq=False)
-class ConvStep:
+class ConvStep(_WeightedSum):
     """One convolution output: the input window (all channels), the kernel, their products, the sum."""
 
     position: tuple[int, int, int]  # row, column, filter
@@ -75,14 +94,6 @@ class ConvStep:
     @property
     def total(self) -> float:
         return float(self.products.sum(dtype=np.float64))
-
-    @property
-    def pre_activation(self) -> float:
-        return self.total + self.bias
-
-    @property
-    def output(self) -> float:
-        return activate(self.activation, self.pre_activation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +120,7 @@ class PoolStep:
 
 
 @dataclass(frozen=True, eq=False)
-class DenseStep:
+class DenseStep(_WeightedSum):
     """One dense unit: its inputs times their weights (largest first), the rest summed, the bias."""
 
     unit: int
@@ -140,14 +151,10 @@ class DenseStep:
         return float(self.contributions.sum(dtype=np.float64))
 
     @property
-    def pre_activation(self) -> float:
-        return self.total + self.bias
-
-    @property
     def output(self) -> float:
-        if self.activation == "softmax":
+        if self.activation == "softmax":  # every unit's score is needed
             return activate("softmax", self.scores, self.unit)
-        return activate(self.activation, self.pre_activation)
+        return super().output
 
 
 @dataclass(frozen=True, eq=False)

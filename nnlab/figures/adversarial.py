@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from nnlab.explain.adversarial import Attack
-from nnlab.figures.style import COLORS, DIVERGING, GRAY, MARGIN, PALETTE
+from nnlab.figures.style import COLORS, DIVERGING, GRAY, MARGIN, PALETTE, panels_figure
 
 CAPTIONS = {
     "images": "Images in grey (black 0, white 1); the perturbation in blue (a pixel made darker by epsilon) "
@@ -20,32 +19,14 @@ CAPTIONS = {
 def attack_figure(attack: Attack, epsilon: float, height: int = 280) -> go.Figure:
     """The image, the perturbation (epsilon x sign of the gradient) and the perturbed image."""
     perturbed = attack.perturbed(epsilon)
-    titles = ("the image", f"+ perturbation (±{epsilon:g})", "= what the network sees")
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
+    titles = ["the image", f"+ perturbation (±{epsilon:g})", "= what the network sees"]
     limit = max(epsilon, 1e-6)
-    panels = (
+    panels = [
         (attack.image, GRAY, 0.0, 1.0),
         (perturbed - attack.image, DIVERGING, -limit, limit),
         (perturbed, GRAY, 0.0, 1.0),
-    )
-    for col, (z, scale, low, high) in enumerate(panels, start=1):
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                colorscale=scale,
-                zmin=low,
-                zmax=high,
-                showscale=False,
-                hovertemplate="%{z:.3f}<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed")
-    for col in (1, 2, 3):
-        fig.update_yaxes(scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
-    return fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": 40, "b": 5})
+    ]
+    return panels_figure(panels, titles, height)
 
 
 def attack_curve_figure(attack: Attack, epsilon: float, height: int = 280) -> go.Figure:

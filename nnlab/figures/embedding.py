@@ -43,14 +43,7 @@ def digit_map_figure(
                 marker={"symbol": "star", "size": 22, "color": "#000", "line": {"color": "#fff", "width": 2}},
             )
         )
-    fig.update_layout(
-        title=f"{dm.method} of {layer}: {len(dm.labels):,} test images",
-        height=height,
-        margin=MARGIN,
-        clickmode="event+select",
-        dragmode="pan",
-        legend_title_text="digit",
-    )
-    fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
-    fig.update_yaxes(showticklabels=False, title=None, zeroline=False)
-    return fig
+    title = f"{dm.method} of {layer}: {len(dm.labels):,} test images"
+    plain = {"showticklabels": False, "title": None, "zeroline": False}
+    layout = {"height": height, "margin": MARGIN, "clickmode": "event+select", "dragmode": "pan"}
+    return fig.update_layout(title=title, legend_title_text="digit", xaxis=plain, yaxis=plain, **layout)

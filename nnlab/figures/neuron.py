@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from nnlab.explain.neuron import ConvStep, DenseStep, PoolStep
-from nnlab.figures.style import COLORS, DIVERGING, GRAY, SMALL_MARGIN, image_axes
+from nnlab.figures.style import COLORS, DIVERGING, GRAY, SMALL_MARGIN, image_axes, panels_figure
 
 SELECTED = "#1f3fff"
 STEP_CAPTIONS = {
@@ -93,44 +92,18 @@ def units_figure(values: np.ndarray, selected: int | None, title: str, height: i
     return fig
 
 
-def _numbers(values: np.ndarray, fmt: str = ".2f") -> np.ndarray:
-    return np.vectorize(lambda x: "" if np.isnan(x) else format(x, fmt))(np.asarray(values, np.float64))
-
-
 def conv_step_figure(step: ConvStep, channel: int = 0, height: int = 300) -> go.Figure:
     """Input patch, kernel and their products for one input channel, with the numbers in the cells."""
     patch, kernel, products = step.patch[..., channel], step.kernel[..., channel], step.products[..., channel]
-    titles = (f"input patch (channel {channel})", "kernel weights", f"products: sum {products.sum():.3f}")
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.04)
+    titles = [f"input patch (channel {channel})", "kernel weights", f"products: sum {products.sum():.3f}"]
     limit = float(max(np.abs(kernel).max(), 1e-12))
     plimit = float(max(np.abs(products).max(), 1e-12))
-    panels = (
+    panels = [
         (patch, GRAY, 0.0, float(max(patch.max(), 1e-12))),
         (kernel, DIVERGING, -limit, limit),
         (products, DIVERGING, -plimit, plimit),
-    )
-    for col, (z, scale, low, high) in enumerate(panels, start=1):
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                colorscale=scale,
-                zmin=low,
-                zmax=high,
-                showscale=False,
-                text=_numbers(z),
-                texttemplate="%{text}",
-                textfont={"size": 10},
-                hovertemplate="%{z:.4f}<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed")
-    for col in (1, 2, 3):
-        fig.update_yaxes(scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
-    fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": 40, "b": 5})
-    return fig
+    ]
+    return panels_figure(panels, titles, height, text_format=".2f")
 
 
 def channel_sums_figure(step: ConvStep, height: int = 220) -> go.Figure:
@@ -158,20 +131,17 @@ def channel_sums_figure(step: ConvStep, height: int = 220) -> go.Figure:
 def pool_figure(step: PoolStep, height: int = 260) -> go.Figure:
     """The pooling window with its numbers; the chosen value framed (max pooling)."""
     window = step.window
-    fig = go.Figure(
-        go.Heatmap(
-            z=window,
-            colorscale="Viridis",
-            showscale=False,
-            text=_numbers(window, ".3f"),
-            texttemplate="%{text}",
-            hovertemplate="%{z:.4f}<extra></extra>",
-        )
+    what = "largest" if step.mode == "max" else "mean"
+    title = f"The window: its {what} value is {step.output:.4f}"
+    fig = panels_figure(
+        [(window, "Viridis", float(np.nanmin(window)), float(np.nanmax(window)))],
+        [title],
+        height,
+        text_format=".3f",
     )
     if step.chosen is not None:
-        _frame(fig, *step.chosen)
-    what = "largest" if step.mode == "max" else "mean"
-    return image_axes(fig.update_layout(title=f"The window: its {what} value is {step.output:.4f}"), height)
+        _frame(fig, *step.chosen, row=1, col=1)
+    return fig
 
 
 def contributions_figure(step: DenseStep, height: int = 360) -> go.Figure:
