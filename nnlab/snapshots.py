@@ -22,7 +22,7 @@ from nnlab.events import SnapshotEvent
 
 INDEX = "snapshots.json"
 PROBE_PER_DIGIT = 10  # 100 probe images
-FIRST_EPOCH_MARKS = (0.1, 0.25, 0.5)  # shares of the first epoch after which a snapshot is taken
+FIRST_EPOCH_MARKS = (0.1, 0.5)  # shares of the first epoch after which a snapshot is taken
 MAX_UNITS = 32  # a first Dense layer keeps this many units' weights (784 each); kernels are kept whole
 KERNEL_KINDS = ("Conv2D", "Dense")
 

@@ -43,6 +43,7 @@ b.plotly_chart(
     ),
     key="insp_probs",
 )
+st.caption("The image in grey (black 0, white 1); the bars: the network's probability for each digit.")
 if any(layer.name == RAW_PIXELS_LAYER for layer in model.layers):
     st.caption(
         "This network was trained with input scaling off: it is fed the same 0-1 images as every network, "

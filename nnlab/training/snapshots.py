@@ -29,7 +29,8 @@ class SnapshotCallback(keras.callbacks.Callback):
     def _snap(self, position: float) -> None:
         if self.layer is None:
             return
-        probs = np.asarray(self.model(self.probe_x, training=False), dtype=np.float32)
+        # The model's compiled predict function: about half the time of an eager call after its first.
+        probs = np.asarray(self.model.predict_on_batch(self.probe_x), dtype=np.float32)
         weights = kept_weights(self.layer.get_weights()[0])
         self.sink(
             SnapshotEvent(

@@ -17,6 +17,7 @@ from nnlab.explain.embedding import (
     place,
 )
 from nnlab.figures.embedding import CAPTION, digit_map_figure
+from nnlab.figures.evaluation import image_figure
 from nnlab.runs import Run, RunStore
 from nnlab.ui.clicks import clickable_chart
 from nnlab.ui.inspect_image import open_test_image
@@ -48,16 +49,20 @@ def digit_map_view(store: RunStore, run: Run, model: Any, image: np.ndarray, wha
     )
     dm = _map(str(store.root), run.id, store.model_path(run.id).stat().st_mtime, layer, method)
     here = place(dm, activations(model, layer, np.asarray(image, np.float32)[np.newaxis]))
-    point = clickable_chart(digit_map_figure(dm, tuple(here), what), "insp_map_chart")
-    if point is not None and point.get("customdata") is not None:
-        open_test_image(int(np.ravel(point["customdata"])[0]))
-    st.caption(CAPTION)
+    chart, side = st.columns([3, 1])
+    with chart:
+        point = clickable_chart(digit_map_figure(dm, tuple(here), what), "insp_map_chart")
+        if point is not None and point.get("customdata") is not None:
+            open_test_image(int(np.ravel(point["customdata"])[0]))
+        st.caption(CAPTION)
+    with side:  # the image a click opened (or the drawing): the star on the map
+        st.plotly_chart(image_figure(image, what, height=220), key="insp_map_image")
+        st.caption("The star's image, in grey (black 0, white 1). Click another point to open it.")
     where = (
         "projected by the same PCA" if method == "PCA" else "placed at the mean of its 10 nearest neighbours"
     )
     st.markdown(
         f"Each point is one of the first {N_IMAGES:,} test images, placed by what **{options[layer]}** "
-        "computes for it. Digits the layer tells apart form separate clouds; compare the raw pixels with the "
-        "last "
-        f"hidden layer. The star is {what}, {where}."
+        "computes for it. Digits the layer tells apart form separate clouds; compare the raw pixels with "
+        f"the last hidden layer. The star is {what}, {where}."
     )

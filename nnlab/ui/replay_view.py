@@ -8,6 +8,7 @@ from nnlab.figures.replay import CAPTIONS, probe_accuracy_figure, probe_figure, 
 from nnlab.figures.style import diverging_rgb
 from nnlab.runs import Run, RunStore
 from nnlab.snapshots import Snapshot, epoch_label, latest_snapshot, read_snapshots
+from nnlab.ui.links import inspect_link
 
 NONE = (
     "This run has no snapshots to replay: runs trained before NN Lab kept them have none. Train its network "
@@ -39,7 +40,9 @@ def live_kernels(store: RunStore, run: Run) -> None:
         cols[1].metric(
             "Probe digits right", f"{snap.accuracy:.0%}", help="100 fixed test images, 10 per digit."
         )
-        cols[1].caption(f"Snapshot after {epoch_label(snap.epoch)}. Replay the whole training on Inspect.")
+        cols[1].caption(f"Snapshot after {epoch_label(snap.epoch)}.")
+        with cols[1]:
+            inspect_link("Replay the whole training on Inspect", run_id=run.id, view="replay")
 
 
 def replay_view(store: RunStore, run: Run) -> None:
