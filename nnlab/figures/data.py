@@ -39,33 +39,7 @@ def image_grid_figure(
     mosaic = tile(images, cols, pad, top)
     vmax = 255.0 if np.nanmax(mosaic) > 1 else 1.0
     fig.add_trace(go.Image(source=png_uri(mosaic, vmax), hoverinfo="skip"))
-    # Each label as text above its image and an invisible point on the image for its hover text: two
-    # traces (a hundred annotations would take seconds to build).
-    r, c = np.divmod(np.arange(len(images)), cols)
-    xs, tops = c * (w + pad) + w / 2, r * (h + pad + top) + top
-    fig.add_trace(
-        go.Scatter(
-            x=xs - 0.5,
-            y=tops - top / 2 - 0.5,
-            mode="text",
-            text=[f"<b>{lab}</b>" for lab in labels],
-            textfont={"size": 12, "color": colors or PALETTE[0]},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
-    texts = hover or [f"label {lab} · image #{ix}" for lab, ix in zip(labels, indices, strict=True)]
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=tops + h / 2,
-            mode="markers",
-            marker={"size": 30, "opacity": 0},
-            text=texts,
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
-        )
-    )
+    _add_labels(fig, labels, indices, cols, (h, w, pad, top), colors, hover)
     cell = 78
     fig.update_layout(
         title=title,
@@ -105,6 +79,37 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = F
     if share:
         fig.update_yaxes(tickformat=".0%")
     return fig
+
+
+def _add_labels(fig: go.Figure, labels, indices, cols: int, geometry: tuple, colors, hover) -> None:
+    """Each label as text above its image, and an invisible point on each image for its hover text: two
+    traces (a hundred annotations would take seconds to build)."""
+    h, w, pad, top = geometry
+    r, c = np.divmod(np.arange(len(labels)), cols)
+    xs, tops = c * (w + pad) + w / 2, r * (h + pad + top) + top
+    fig.add_trace(
+        go.Scatter(
+            x=xs - 0.5,
+            y=tops - top / 2 - 0.5,
+            mode="text",
+            text=[f"<b>{lab}</b>" for lab in labels],
+            textfont={"size": 12, "color": colors or PALETTE[0]},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    texts = hover or [f"label {lab} · image #{ix}" for lab, ix in zip(labels, indices, strict=True)]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=tops + h / 2,
+            mode="markers",
+            marker={"size": 30, "opacity": 0},
+            text=texts,
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+        )
+    )
 
 
 def mean_images_figure(means: np.ndarray, title: str = "The mean image of each digit") -> go.Figure:

@@ -28,6 +28,13 @@ KIND_COLORS = {
     "Flatten": PALETTE[5],
     "Dense": PALETTE[2],
 }
+SHORT = {
+    "MaxPooling2D": "MaxPool",
+    "AveragePooling2D": "AvgPool",
+    "BatchNormalization": "BatchNorm",
+    "Conv2D": "Conv",
+    INPUT: "Input",
+}
 PROBLEM_COLOR = "#d62728"
 SLOT = 1.0  # horizontal room per block
 TALLEST = 3.0
@@ -91,7 +98,7 @@ def _block(b: Block, x: float, width: float, height: float, selected: bool) -> t
         "line": line,
         "layer": "below",
     }
-    label = ("⚠ " if b.problem else "") + ("Input" if b.kind == INPUT else b.kind.replace("2D", ""))
+    label = ("⚠ " if b.problem else "") + SHORT.get(b.kind, b.kind)
     below = f"{format_shape(b.shape)}<br>{b.params:,} p." if b.params else format_shape(b.shape)
     texts = [
         {
@@ -166,7 +173,7 @@ def diagram_figure(
         plot_bgcolor="rgba(0,0,0,0)",
     )
     fig.update_xaxes(visible=False, range=[-0.7, len(blocks) * SLOT - 0.3])
-    fig.update_yaxes(visible=False, range=[-TALLEST / 2 - 0.9, TALLEST / 2 + 1.2])
+    fig.update_yaxes(visible=False, range=[-TALLEST / 2 - 0.9, TALLEST / 2 + 1.5])
     return fig
 
 

@@ -69,12 +69,9 @@ def train(
 ) -> TrainResult:  # fmt: skip
     """Train ``spec`` with ``config``; events go to ``on_event``; ``should_stop()`` ends it early.
 
-    With ``snapshots``, ``on_event`` also gets ``SnapshotEvent``s (learning replayed, see
-    ``nnlab.snapshots``). With ``config.scale_inputs`` off the model's first layer multiplies its
-    0-1 input by 255 (see ``build_model``).
-
-    Raises ``InvalidSettings`` (every problem of the config or the spec). The same seed gives the
-    same numbers on the CPU.
+    With ``snapshots``, ``on_event`` also gets ``SnapshotEvent``s (``nnlab.snapshots``); with
+    ``config.scale_inputs`` off the model's first layer multiplies its 0-1 input by 255. Raises
+    ``InvalidSettings`` (every problem of the config or the spec). The same seed, the same numbers.
     """
     problems = validate_config(config)
     if problems:
@@ -105,11 +102,8 @@ def train(
         **_fit_inputs(data, config),
         epochs=config.epochs,
         validation_data=validation,
-        callbacks=[
-            events,
-            *_keras_callbacks(config, monitor="val_loss" if n_val else "loss"),
-            *(_snapshot_callbacks(on_event, data, steps) if snapshots else []),
-        ],
+        callbacks=[events, *_keras_callbacks(config, monitor="val_loss" if n_val else "loss")]
+        + (_snapshot_callbacks(on_event, data, steps) if snapshots else []),
         verbose=0,
     )
     elapsed = time.perf_counter() - t0
