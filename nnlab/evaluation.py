@@ -12,7 +12,8 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,11 @@ def to_model_input(model: Any, images: np.ndarray) -> np.ndarray:
     return prepare_input(model, x)
 
 
-def load_uploaded_model(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
-    """A model from uploaded ``.keras`` bytes: size-limited, loaded in Keras safe mode, shapes checked.
+@contextmanager
+def uploaded_file(data: bytes, max_bytes: int = MAX_BYTES) -> Iterator[Path]:
+    """Uploaded model bytes (size-limited) as a temporary file, removed afterwards.
 
-    Keras reads only from a path, so the bytes go to a temporary file that is removed afterwards.
-    Raises ``ModelLoadError`` with a message for the user.
+    Keras reads only from a path. Raises ``ModelLoadError`` for an empty or too large upload.
     """
     if not data:
         raise ModelLoadError("The uploaded file is empty.")
@@ -56,9 +57,18 @@ def load_uploaded_model(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        return load_model_safely(tmp, max_bytes=max_bytes)
+        yield Path(tmp)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def load_uploaded_model(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
+    """A model from uploaded ``.keras`` or ``.h5`` bytes: loaded in Keras safe mode, shapes checked.
+
+    Raises ``ModelLoadError`` with a message for the user.
+    """
+    with uploaded_file(data, max_bytes) as path:
+        return load_model_safely(path, max_bytes=max_bytes)
 
 
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:

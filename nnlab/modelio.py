@@ -1,7 +1,9 @@
-"""Saving and loading ``.keras`` models safely.
+"""Saving and loading ``.keras`` (and legacy ``.h5``) models safely.
 
-A model file from a user (an upload) or from the run store is loaded with Keras safe mode, so a file
-cannot run Python code (a ``Lambda`` layer is refused), and checked to be a digit classifier:
+A model file from a user (an upload) or from the run store is loaded with Keras safe mode after
+``modelfile.config_problems`` has read its config and refused anything that could run code (a
+``Lambda`` layer, a wrapped SavedModel or pickle, a module outside Keras), and checked to be a
+digit classifier:
 
 * input: one image, shaped ``(28, 28, 1)``, ``(28, 28)`` or flat ``(784,)`` (``None`` in a
   dimension accepts any size); ``prepare_input`` reshapes images to whichever of these it takes;
@@ -16,12 +18,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnlab import modelfile
 from nnlab.ui.format import format_bytes
 
 MAX_BYTES = 50_000_000  # 50 MB, in the decimal megabytes the upload widget counts
@@ -48,10 +54,12 @@ def _check_archive(path: Path, max_bytes: int) -> None:
             head = fh.read(8)
     except OSError as exc:
         raise ModelLoadError(f"The model file could not be read ({exc.strerror or exc}).") from exc
-    if head.startswith(b"\x89HDF"):
+    if head.startswith(modelfile.HDF5_MAGIC):
+        return  # a legacy .h5 model: its config is checked by modelfile
+    if not head.startswith(b"PK"):
         raise ModelLoadError(
-            "This is an old HDF5 (.h5) model; NN Lab needs a Keras 3 '.keras' file (save it "
-            "with model.save('name.keras'))."
+            "This is not a valid '.keras' model file (nor a legacy '.h5' one): it is neither a Keras "
+            "archive nor an HDF5 file."
         )
     try:
         with zipfile.ZipFile(path) as zf:
@@ -164,17 +172,22 @@ def prepare_input(model: Any, images: np.ndarray) -> np.ndarray:
 
 
 def load_model_safely(path: str | Path, max_bytes: int = MAX_BYTES, compile: bool = True) -> Any:
-    """Load a ``.keras`` file with Keras safe mode and check it is an MNIST classifier.
+    """Load a ``.keras`` or ``.h5`` file with Keras safe mode and check it is an MNIST classifier.
 
     The model is loaded without its training state and, with ``compile``, compiled with the
     standard loss and accuracy so that ``evaluate`` works. Raises ``ModelLoadError``.
     """
     path = Path(path)
     _check_archive(path, max_bytes)
+    fmt = modelfile.file_format(path) or modelfile.KERAS
+    problems = modelfile.file_problems(path, fmt)
+    if problems:
+        raise ModelLoadError(" ".join(p.message for p in problems))
     from nnlab._tf import keras
 
     try:
-        model = keras.models.load_model(path, safe_mode=True, compile=False)
+        with _named_for_keras(path, fmt) as named:
+            model = keras.models.load_model(named, safe_mode=True, compile=False)
     except ModelLoadError:
         raise
     except Exception as exc:  # ValueError, BadZipFile, JSONDecodeError, OSError, TypeError, KeyError...
@@ -185,6 +198,19 @@ def load_model_safely(path: str | Path, max_bytes: int = MAX_BYTES, compile: boo
     if compile:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+@contextmanager
+def _named_for_keras(path: Path, fmt: str) -> Iterator[Path]:
+    """``path``, or a link to it whose suffix tells Keras the format (it reads the suffix, not the bytes)."""
+    suffix = modelfile.SUFFIXES[fmt]
+    if path.suffix.lower() in (suffix, ".hdf5" if fmt == modelfile.H5 else suffix):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="nnlab-model-") as tmp:
+        link = Path(tmp) / f"model{suffix}"
+        link.symlink_to(path.resolve())
+        yield link
 
 
 def save_model_atomically(model: Any, path: str | Path) -> None:

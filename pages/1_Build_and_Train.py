@@ -12,8 +12,10 @@ from nnlab.ui.compose import compose_network, has_network, load_spec, summary_pa
 from nnlab.ui.diagram_view import spec_diagram
 from nnlab.ui.format import run_label
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
+from nnlab.ui.importer import edit_refusal
 from nnlab.ui.live import newest_active, watch_run
 from nnlab.ui.services import get_runner, limits_or_warn
+from nnlab.ui.starting_points import apply_shared_link, take_home_panel
 from nnlab.ui.visitor import visitor_id
 from nnlab.validation import InvalidSettings
 
@@ -52,10 +54,13 @@ def watched_run_id() -> str | None:
 
 def edit_run(run: Run) -> None:
     """Load a run's network and settings into the editor (button callback, or a fresh session)."""
+    if edit_refusal(run):  # an imported network with layers NN Lab cannot build
+        return
     load_spec(run.spec)
     load_config(run.config or {})
 
 
+apply_shared_link()  # ?start=CODE: a shared starting point replaces the editor's network and settings
 watched = watched_run_id()
 if watched and not has_network():
     # A fresh session (a browser refresh, a shared link) that watches a run edits that run's network,
@@ -83,6 +88,7 @@ for problem in config_problems:
     st.error(str(problem), icon="⚠️")
 if limits.describe():
     st.caption("Limits of this demo: " + "; ".join(limits.describe()) + ".")
+take_home_panel(spec, config)
 
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
@@ -145,8 +151,10 @@ if watched:
         runner=runner,
         visitor=visitor,
         can_stop=current is not None and current.owner in (None, visitor),
-        on_edit=edit_run,
+        on_edit=None if current is None or edit_refusal(current) else edit_run,
     )
+    if current is not None and edit_refusal(current):
+        st.info(edit_refusal(current), icon="ℹ️")
 else:
     st.info(
         "No training yet: choose a network and press **Train**. A quick run gives a result in seconds.",

@@ -7,6 +7,8 @@ import streamlit as st
 
 from nnlab import evaluation as ev
 from nnlab.modelio import ModelLoadError
+from nnlab.training import TrainConfig
+from nnlab.ui.code_export import code_panel
 from nnlab.ui.compare import compare_section
 from nnlab.ui.links import BUILD, link
 from nnlab.ui.mistakes import confusion_section, mistakes_section
@@ -78,7 +80,7 @@ if run is not None:
 
 tabs = st.tabs(
     ["Confusion matrix", "Per-digit metrics", "Confident mistakes"]
-    + (["Compare runs", "Download"] if run else [])
+    + (["Compare runs", "Download and code"] if run else [])
 )
 with tabs[0]:
     confusion_section(probs, x_test, y_test, run.id if run else None)
@@ -119,4 +121,8 @@ if run is not None:
             mime="text/csv",
             on_click="ignore",
             key="eval_dl_report",
+        )
+        st.subheader("This network as code", divider="gray")
+        code_panel(
+            run.spec, TrainConfig.from_dict(run.config or {}), source=f"run {run.id}", key="eval_export"
         )

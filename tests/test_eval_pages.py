@@ -140,7 +140,7 @@ def test_uploading_models_on_the_evaluate_page(tmp_path, trained_mlp):
     at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT).run()
     at.radio(key="eval_source").set_value("An uploaded model").run()
     _no_errors(at)
-    assert any("Upload a `.keras` file" in i.value for i in at.info)
+    assert any("Upload a `.keras` or `.h5` file" in i.value for i in at.info)
 
     good = tmp_path / "good.keras"
     trained_mlp[2].model.save(good)

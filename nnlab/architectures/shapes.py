@@ -23,6 +23,7 @@ import pandas as pd
 
 from nnlab.architectures.spec import (
     ACTIVATIONS,
+    IMPORTED,
     INPUT_SHAPE,
     LAYER_KINDS,
     NUM_CLASSES,
@@ -94,6 +95,11 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[LayerRow]]:
     rows: list[LayerRow] = []
     shape: Shape | None = INPUT_SHAPE
     for i, layer in enumerate(layers):
+        if layer["kind"] == IMPORTED:
+            shape, params, message = imported_row(layer)
+            problems.append(Problem(message, layer=i))
+            rows.append((shape, params))
+            continue
         own = _setting_problems(layer)
         problems.extend(Problem(m, layer=i) for m in own)
         if own or shape is None:
@@ -107,10 +113,27 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[LayerRow]]:
     return problems + _whole_network_problems(layers), rows
 
 
+def imported_row(layer: dict[str, Any]) -> tuple[Shape | None, int, str]:
+    """An imported layer's output shape and parameters as its model declared them, and its problem."""
+    declared, params = layer.get("output_shape"), layer.get("params")
+    ok_shape = (
+        isinstance(declared, (list, tuple))
+        and 1 <= len(declared) <= 3
+        and all(is_int(d) and 1 <= d <= 10**7 for d in declared)
+    )
+    name = str(layer.get("class_name"))[:40]
+    message = (
+        f"this layer ({name}) is not one NN Lab can build (it knows {', '.join(LAYER_KINDS)}): this network "
+        "can be evaluated, inspected and drawn on, but not edited or trained here"
+    )
+    known = ok_shape and is_int(params) and 0 <= params <= 10**9  # whatever came before it
+    return (tuple(declared), int(params), message) if known else (None, 0, message)
+
+
 def _whole_network_problems(layers: list[dict[str, Any]]) -> list[Problem]:
     problems = []
     last = layers[-1]
-    if not (
+    if last["kind"] != IMPORTED and not (
         last["kind"] == "Dense" and last.get("units") == NUM_CLASSES and last.get("activation") == "softmax"
     ):
         message = (

@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from nnlab.architectures import INPUT_SHAPE, describe_layer, layer_shapes, normalize
 from nnlab.architectures.spec import Shape, Spec
+from nnlab.explain.layers import layers_of
 from nnlab.validation import Problem
 
 INPUT = "Input"
@@ -99,11 +102,14 @@ def _as_spec_layer(layer: Any) -> dict[str, Any]:
 def model_blocks(model: Any) -> list[Block]:
     """The input and a block per layer of a trained Keras model."""
     blocks = [_input_block()]
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(layers_of(model)):
         kind = type(layer).__name__
         shape = tuple(int(s) for s in layer.output.shape[1:])
         if kind == "Rescaling":
-            details = f"multiplies the 0-1 image by {float(layer.get_config()['scale']):g}: raw pixels"
+            scale = float(np.ravel(layer.get_config()["scale"])[0])
+            details = f"multiplies its input by {scale:g}" + (
+                ": the weights see raw pixels" if scale == 255 else ""
+            )
         else:
             details = describe_layer(_as_spec_layer(layer))
         blocks.append(Block(i, layer.name, kind, details, shape, int(layer.count_params())))

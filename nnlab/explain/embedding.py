@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.evaluation import mnist_test_set
-from nnlab.explain.layers import layer_activations
+from nnlab.explain.layers import layer_activations, layers_of
 
 N_IMAGES = 2000  # the first 2,000 test images (about 200 of each digit)
 MAX_VALUES = 8192  # layers giving more numbers per image are left out (too slow to map in a second)
@@ -40,7 +40,7 @@ class DigitMap:
 def map_layers(model: Any) -> list[tuple[str, str]]:
     """(name, description) of what can be mapped: the pixels, then each hidden layer small enough."""
     out = [(PIXELS, "the input: 784 pixels")]
-    for layer in model.layers[:-1]:  # the output layer: its 10 probabilities are the answer itself
+    for layer in layers_of(model)[:-1]:  # the output layer: its 10 probabilities are the answer itself
         size = int(np.prod(layer.output.shape[1:]))
         if type(layer).__name__ not in ("Dropout", "Rescaling") and size <= MAX_VALUES:
             out.append((layer.name, f"{layer.name}: {type(layer).__name__}, {size:,} numbers per image"))

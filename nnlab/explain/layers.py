@@ -1,8 +1,8 @@
 """What each layer of a trained network receives and gives for one image (or for many).
 
-``layer_outputs`` runs one Keras model that returns every layer's output (built once per model),
-so the layer-by-layer story of one image costs one forward pass. A Sequential model's layer
-``i`` reads layer ``i - 1``'s output (the first reads the image as the model takes it).
+``layer_outputs`` runs one Keras model that returns every layer's input and output (built once
+per model), so the layer-by-layer story of one image costs one forward pass. In NN Lab's own
+(Sequential) networks layer ``i`` reads layer ``i - 1``'s output; an imported model may branch.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class LayerIO:
     output: np.ndarray
 
 
-_all_outputs: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_all_outputs: weakref.WeakKeyDictionary[Any, tuple[Any, list[bool]]] = weakref.WeakKeyDictionary()
 _one_output: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
@@ -36,25 +36,46 @@ def kind_of(layer: Any) -> str:
     return type(layer).__name__
 
 
-def _outputs_model(model: Any) -> Any:
-    probe = _all_outputs.get(model)
-    if probe is None:
+def layers_of(model: Any) -> list[Any]:
+    """The model's layers, first to last, without a functional model's input layer."""
+    return [layer for layer in model.layers if kind_of(layer) != "InputLayer"]
+
+
+def _input_of(layer: Any) -> Any | None:
+    """The layer's one input tensor, or None (several inputs, or a layer used in several places)."""
+    try:
+        tensor = layer.input
+    except (AttributeError, ValueError):
+        return None
+    return None if isinstance(tensor, (list, tuple, dict)) else tensor
+
+
+def _outputs_model(model: Any) -> tuple[Any, list[bool]]:
+    """One Keras model giving every layer's input (where it has one) and output; built once per model."""
+    cached = _all_outputs.get(model)
+    if cached is None:
         from nnlab._tf import keras
 
-        probe = keras.Model(inputs=model.inputs[0], outputs=[layer.output for layer in model.layers])
-        _all_outputs[model] = probe
-    return probe
+        layers = layers_of(model)
+        inputs = [_input_of(layer) for layer in layers]
+        outputs = [t for t in inputs if t is not None] + [layer.output for layer in layers]
+        cached = (keras.Model(inputs=model.inputs[0], outputs=outputs), [t is not None for t in inputs])
+        _all_outputs[model] = cached
+    return cached
 
 
 def layer_outputs(model: Any, image28: np.ndarray) -> list[LayerIO]:
-    """Every layer's input and output for one 28 x 28 image in [0, 1], first layer to last."""
+    """Every layer's input and output for one 28 x 28 image in [0, 1], first to last (a layer with
+    several inputs gets an empty input: it cannot be explained number by number)."""
     x = to_model_input(model, as_image28(image28))
-    outputs = _outputs_model(model)(x, training=False)
-    outputs = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
-    inputs = [x[0], *outputs[:-1]]
+    probe, has_input = _outputs_model(model)
+    values = [np.asarray(v)[0] for v in probe(x, training=False)]
+    n_in = sum(has_input)
+    given, outputs = iter(values[:n_in]), values[n_in:]
+    inputs = [next(given) if has else np.zeros(0, np.float32) for has in has_input]
     return [
         LayerIO(i, layer.name, kind_of(layer), inp, out)
-        for i, (layer, inp, out) in enumerate(zip(model.layers, inputs, outputs, strict=True))
+        for i, (layer, inp, out) in enumerate(zip(layers_of(model), inputs, outputs, strict=True))
     ]
 
 

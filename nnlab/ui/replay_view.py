@@ -11,8 +11,9 @@ from nnlab.snapshots import Snapshot, epoch_label, latest_snapshot, read_snapsho
 from nnlab.ui.links import inspect_link
 
 NONE = (
-    "This run has no snapshots to replay: runs trained before NN Lab kept them have none. Train its network "
-    "again on Build & Train (“Edit this network / train it again”) to watch it learn."
+    "This run has no snapshots to replay: only networks trained here since NN Lab keeps them have some "
+    "(imported models and older runs have none). Train its network again on Build & Train (“Edit this "
+    "network / train it again”) to watch it learn."
 )
 
 

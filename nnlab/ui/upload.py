@@ -9,6 +9,7 @@ import streamlit as st
 
 from nnlab import evaluation as ev
 from nnlab.modelio import MAX_BYTES, ModelLoadError
+from nnlab.ui.importer import import_offer
 
 
 @st.cache_data(max_entries=3, show_spinner=False)
@@ -19,21 +20,25 @@ def upload_predictions(digest: str, _data: bytes) -> np.ndarray:
 
 def upload_source():
     data_file = st.file_uploader(
-        "A Keras 3 model (.keras) taking 28x28 images and giving 10 digit scores",
-        type=["keras"],
+        "A Keras model (.keras, or .h5 as the tutorials save it) taking 28x28 images and giving 10 digit "
+        "scores",
+        type=["keras", "h5"],
         max_upload_size=MAX_BYTES // 1_000_000,
         key="eval_upload",
     )
     if data_file is None:
         st.info(
-            "Upload a `.keras` file to evaluate it on the MNIST test set. It is loaded in Keras "
+            "Upload a `.keras` or `.h5` file to evaluate it on the MNIST test set. It is loaded in Keras "
             "safe mode (no code runs)."
         )
         return None
     data = data_file.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
     try:
         with st.spinner("Loading the model and classifying the 10,000 test images..."):
-            return upload_predictions(hashlib.sha256(data).hexdigest(), data)
+            probs = upload_predictions(digest, data)
     except ModelLoadError as exc:
         st.error(f"This model cannot be evaluated: {exc}")
         return None
+    import_offer(data, data_file.name, digest)
+    return probs
