@@ -7,6 +7,7 @@ import streamlit as st
 from nnlab.architectures import count_params
 from nnlab.runs import Run
 from nnlab.training import validate_config
+from nnlab.ui.access import NOT_YOURS, can_see, can_stop
 from nnlab.ui.augment_view import augmentation_preview
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
 from nnlab.ui.diagram_view import spec_diagram
@@ -42,14 +43,24 @@ def _watch(run_id: str | None) -> None:
 
 
 def watched_run_id() -> str | None:
-    """The run to show: the URL's, else this session's, else this visitor's newest active run."""
+    """The run to show: the URL's, else this session's, else this visitor's newest active run.
+
+    Only a run this visitor may see (``access.py``): a link to another's run is answered in words.
+    """
     for candidate in (st.query_params.get("run"), st.session_state.get(_RUN)):
-        if isinstance(candidate, str) and candidate and store.get(candidate) is not None:
+        if not (isinstance(candidate, str) and candidate):
+            continue
+        if can_see(store.get(candidate) if _looks_like_id(candidate) else None, visitor):
             _watch(candidate)
             return candidate
+        st.warning(NOT_YOURS, icon="🔒")
     active = newest_active(store, visitor)
     _watch(active.id if active else None)
     return active.id if active else None
+
+
+def _looks_like_id(text: str) -> bool:
+    return len(text) <= 64 and all(c.isalnum() or c in "-_" for c in text)
 
 
 def edit_run(run: Run) -> None:
@@ -98,6 +109,7 @@ limit_problems = (
     []
     if problems
     else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
+    + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
 )
 reasons = (
     (["The network has problems (see the layers above)."] if problems else [])
@@ -150,7 +162,7 @@ if watched:
         watched,
         runner=runner,
         visitor=visitor,
-        can_stop=current is not None and current.owner in (None, visitor),
+        can_stop=can_stop(current, visitor),  # never the operator's runs, nor another visitor's
         on_edit=None if current is None or edit_refusal(current) else edit_run,
     )
     if current is not None and edit_refusal(current):

@@ -84,7 +84,11 @@ WHOLE = {
     "batch_event_every",
 }
 LABELS = {"subset": "training subset", "validation_fraction": "validation fraction"}
-SWITCHES = {"early_stopping": "early stopping", "augment": "augmentation", "scale_inputs": "input scaling"}
+SWITCHES = {  # settings that are on or off
+    "early_stopping": "early stopping",
+    "augment": "augmentation",
+    "scale_inputs": "input scaling",
+}
 
 
 def validate_config(config: TrainConfig) -> list[Problem]:
@@ -92,6 +96,7 @@ def validate_config(config: TrainConfig) -> list[Problem]:
     choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
     problems = choice_problems(config, choices, {"schedule": "learning-rate schedule"})
     problems += range_problems(config, BOUNDS, whole=WHOLE, labels=LABELS, optional={"subset"})
+    problems += switch_problems(config, SWITCHES)
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:
             message = (
