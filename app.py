@@ -12,8 +12,9 @@ import streamlit as st
 
 from nnlab import data
 from nnlab.runs import StoreError
+from nnlab.ui.access import visible_runs
 from nnlab.ui.class_mode import visible_pages
-from nnlab.ui.format import format_seconds, run_progress, status_text
+from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import link
 from nnlab.ui.services import get_runner, get_store
 from nnlab.ui.visitor import visitor_id
@@ -54,7 +55,7 @@ def home() -> None:
 @st.fragment(run_every=2.0)
 def _runs_table() -> None:
     get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
-    runs = get_store().list(owner=visitor_id())
+    runs = visible_runs(get_store(), visitor_id())  # this visitor's (and the operator's, where shown)
     if not runs:
         st.info(
             "No runs yet. Start one on the Build & Train page, or "
@@ -70,6 +71,7 @@ def _runs_table() -> None:
             "parameters": r.n_params,
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
             "id": r.id,
+            "by": "you" if r.owner else "the operator (an example)",
         }
         for r in runs
     ]
@@ -80,7 +82,7 @@ def _runs_table() -> None:
     st.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
     for r in runs:
         if r.status == "running" and (r.progress or {}).get("epochs"):
-            st.progress(run_progress(r).fraction, text=f"{r.name}: {status_text(r)}")
+            st.progress(run_progress(r).fraction, text=f"{plain_text(r.name)}: {status_text(r)}")
 
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")

@@ -16,12 +16,15 @@ still alive), so trainings can later be handed to a distributed engine instead.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from nnlab.runs import Run, RunStore, process_alive, process_handle
 from nnlab.runs.database import ENV_DATABASE_URL
@@ -128,7 +131,7 @@ class Runner:
 
     def submit(self, spec: dict, config: Any, name: str | None = None, owner: str | None = None) -> Run:
         """Validate, store as queued and start it if a slot is free. Bad input: ``InvalidSettings``."""
-        spec, config_dict = check_training(spec, config)
+        spec, config_dict = check_training(spec, config, name=name)  # before anything is stored
         run = self.store.create(spec, config_dict, name=name, owner=owner)
         self.dispatch()
         return self.store.get(run.id) or run
@@ -162,19 +165,68 @@ class Runner:
         self.store.request_stop(run_id)
 
 
-def check_training(spec: Any, config: Any) -> tuple[dict, dict]:
-    """The spec and the config as plain dicts, or ``InvalidSettings`` listing every problem."""
+def check_training(spec: Any, config: Any, name: Any = None) -> tuple[dict, dict]:
+    """The spec and the config as plain JSON-ready dicts, or ``InvalidSettings`` listing every problem.
+
+    Any input is answered in words, never with a TypeError: a spec that is not a dict of layers,
+    settings of the wrong type, a run name with control characters, a network too deep or too
+    large in memory for this machine (``Limits.network_problems``), values that cannot be stored.
+    """
     from nnlab.architectures import validate
-    from nnlab.training import TrainConfig, validate_config
+    from nnlab.training import validate_config
+    from nnlab.validation import name_problems
 
     if not isinstance(spec, dict):
         message = "The architecture must be a dict with a list of layers."
         raise InvalidSettings([Problem(message, setting="architecture")])
-    if isinstance(config, dict):
-        config = TrainConfig.from_dict(config)
-    if not isinstance(config, TrainConfig):
-        raise InvalidSettings([Problem("The training settings must be a TrainConfig or a dict.")])
-    problems = validate(spec) + validate_config(config)
+    config = _as_config(config)
+    problems = validate(spec) + validate_config(config) + name_problems(name)
+    if not problems:
+        problems = _machine_limits().network_problems(spec, config.batch_size)
     if problems:
         raise InvalidSettings(problems)
-    return spec, config.to_dict()
+    return _plain_json(spec, "architecture"), _plain_json(config.to_dict(), "training settings")
+
+
+def _as_config(config: Any) -> Any:
+    from nnlab.training import TrainConfig
+
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict({k: v for k, v in config.items() if isinstance(k, str)})
+    if not isinstance(config, TrainConfig):
+        raise InvalidSettings([Problem("The training settings must be a TrainConfig or a dict.")])
+    return config
+
+
+def _machine_limits() -> Any:
+    """The operator's limits; misconfigured ones fall back to the defaults that protect the machine."""
+    from nnlab.limits import InvalidLimits, Limits, load_limits
+
+    try:
+        return load_limits()
+    except InvalidLimits:
+        return Limits()
+
+
+def _plain_json(value: dict, what: str) -> dict:
+    """A JSON copy of ``value`` (NumPy numbers become Python ones), as the run store will keep it."""
+
+    def scalar(item: Any) -> Any:
+        if isinstance(item, np.generic):
+            return item.item()
+        raise TypeError(type(item).__name__)
+
+    try:
+        return json.loads(json.dumps(value, default=scalar))
+    except (TypeError, ValueError, RecursionError) as exc:
+        message = (
+            f"There is a value in the {what} that cannot be stored ({str(exc)[:80]}): use numbers, "
+            "text and lists."
+        )
+        raise InvalidSettings(
+            [Problem(message, setting="architecture" if what == "architecture" else None)]
+        ) from None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value)

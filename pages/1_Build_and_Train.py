@@ -8,8 +8,11 @@ from nnlab.architectures import count_params
 from nnlab.classes import Training
 from nnlab.runs import Run
 from nnlab.training import validate_config
+from nnlab.ui.access import NOT_YOURS, can_see, can_stop
+from nnlab.ui.augment_view import augmentation_preview
 from nnlab.ui.class_mode import class_context
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
+from nnlab.ui.diagram_view import spec_diagram
 from nnlab.ui.format import run_label
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.importer import edit_refusal
@@ -45,15 +48,24 @@ def _watch(run_id: str | None) -> None:
 
 
 def watched_run_id() -> str | None:
-    """The run to show: the URL's, else this session's, else this visitor's newest active run."""
+    """The run to show: the URL's, else this session's, else this visitor's newest active run.
+
+    Only a run this visitor may see (``access.py``): a link to another's run is answered in words.
+    """
     for candidate in (st.query_params.get("run"), st.session_state.get(_RUN)):
-        run = store.get(candidate) if isinstance(candidate, str) and candidate else None
-        if run is not None and run.owner in (None, visitor):  # never another visitor's (a classmate's)
+        if not (isinstance(candidate, str) and candidate):
+            continue
+        if can_see(store.get(candidate) if _looks_like_id(candidate) else None, visitor):
             _watch(candidate)
             return candidate
+        st.warning(NOT_YOURS, icon="🔒")
     active = newest_active(store, visitor)
     _watch(active.id if active else None)
     return active.id if active else None
+
+
+def _looks_like_id(text: str) -> bool:
+    return len(text) <= 64 and all(c.isalnum() or c in "-_" for c in text)
 
 
 def edit_run(run: Run) -> None:
@@ -78,11 +90,16 @@ st.header("1 · Network", divider="gray")
 spec, problems = compose_network(presets_only=klass.hides("layer_editor"))
 with st.expander("Summary: output shape and parameters per layer", expanded=True):
     summary_panel(spec, problems)
+with st.expander("The network as a picture", expanded=True):
+    spec_diagram(spec, problems)
 
 # ---- 2. the training settings ---------------------------------------------------------------------
 st.header("2 · Training settings", divider="gray")
 config = hyperparameter_form(klass.limits(limits), preset=st.session_state.get("compose_preset"))
 config_problems = validate_config(config)
+if config.augment and not config_problems:
+    with st.expander("What augmentation does", expanded=True):
+        augmentation_preview(config.seed)
 for problem in config_problems:
     st.error(str(problem), icon="⚠️")
 if limits.describe():
@@ -100,6 +117,7 @@ limit_problems = (
     []
     if problems
     else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
+    + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
     + klass.problems([Training(spec, config)])  # a class's limits for its students
 )
 reasons = (
@@ -153,7 +171,7 @@ if watched:
         watched,
         runner=runner,
         visitor=visitor,
-        can_stop=current is not None and current.owner in (None, visitor),
+        can_stop=can_stop(current, visitor),  # never the operator's runs, nor another visitor's
         on_edit=None if current is None or edit_refusal(current) else edit_run,
     )
     if current is not None and edit_refusal(current):

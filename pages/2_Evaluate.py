@@ -12,7 +12,7 @@ from nnlab.ui.code_export import code_panel
 from nnlab.ui.compare import compare_section
 from nnlab.ui.links import BUILD, link
 from nnlab.ui.mistakes import confusion_section, mistakes_section
-from nnlab.ui.models import finished_runs, pick_run, run_model
+from nnlab.ui.models import explain_link, finished_runs, pick_run, run_model
 from nnlab.ui.services import get_store
 from nnlab.ui.upload import upload_source
 
@@ -41,6 +41,7 @@ def report_section(probs: np.ndarray, y: np.ndarray):
 st.title("Evaluate")
 store = get_store()  # one object per root, shared: not reopened on every rerun
 runs = finished_runs(store)
+explain_link(store, runs)  # a link to a run this visitor cannot see is answered in words
 source = st.radio(
     "Evaluate",
     ["A trained run", "An uploaded model"],
@@ -69,6 +70,10 @@ else:
     if probs is None:
         st.stop()
 
+broken = ev.broken_outputs(probs)
+if broken:
+    st.warning(broken, icon="⚠️")
+    st.stop()
 x_test, y_test = ev.mnist_test_set()
 accuracy, loss = ev.accuracy_and_loss(probs, y_test)
 m1, m2, m3, m4 = st.columns(4)
@@ -83,14 +88,14 @@ tabs = st.tabs(
     + (["Compare runs", "Download and code"] if run else [])
 )
 with tabs[0]:
-    confusion_section(probs, x_test, y_test)
+    confusion_section(probs, x_test, y_test, run.id if run else None)
 with tabs[1]:
     report = report_section(probs, y_test)
 with tabs[2]:
     st.caption(
         "The wrong answers the network was surest of: often badly written digits, sometimes wrong labels."
     )
-    mistakes_section(probs, x_test, y_test)
+    mistakes_section(probs, x_test, y_test, run.id if run else None)
 if run is not None:
     with tabs[3]:
         compare_section(store, runs, run)

@@ -304,7 +304,7 @@ def _hostile_files(out: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
         "module outside keras": (_keras_with(plain, tmp / "os.keras", foreign), "module 'os'"),
         "weights only": (out / "only.weights.h5", "holds only weights"),
         "truncated": (truncated, "HDF5|damaged|truncated"),
-        "not json": (_rewrite_h5(out / "mlp.h5", tmp / "nojson.h5", {}, "3"), "Keras model"),
+        "not json": (_rewrite_h5(out / "mlp.h5", tmp / "nojson.h5", {}, "3"), "Keras"),
         "deep json": (_deep(out / "mlp.h5", tmp / "deep.h5"), "not valid JSON"),
     }
 

@@ -55,9 +55,10 @@ def normalize(spec: Spec) -> Spec:
     """A copy of ``spec`` with every layer's missing settings filled with defaults."""
     layers = []
     for layer in spec.get("layers", []):
-        kind = layer.get("kind") if isinstance(layer, dict) else None
+        own = layer if isinstance(layer, dict) else {}  # not a dict: a layer of no known kind
+        kind = own.get("kind")
         defaults = LAYER_DEFAULTS.get(kind, {}) if isinstance(kind, str) else {}
-        layers.append({"kind": kind, **defaults, **{k: v for k, v in (layer or {}).items() if k in defaults}})
+        layers.append({"kind": kind, **defaults, **{k: v for k, v in own.items() if k in defaults}})
     return {"name": spec.get("name", "Custom network"), "layers": layers}
 
 

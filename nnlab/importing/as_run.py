@@ -121,5 +121,7 @@ def import_model_bytes(
     store: RunStore, data: bytes, file_name: str, *, owner: str | None = None, max_bytes: int = MAX_BYTES
 ) -> ImportedModel:
     """``import_model_file`` for uploaded bytes (size-limited first). Raises ``ModelLoadError``."""
-    with ev.uploaded_file(data, max_bytes) as path:
-        return import_model_file(store, path, name=file_name, owner=owner, max_bytes=max_bytes)
+    from nnlab.sandbox import MODEL_FILE, upload_workspace
+
+    with upload_workspace(data, max_bytes) as folder:
+        return import_model_file(store, folder / MODEL_FILE, name=file_name, owner=owner, max_bytes=max_bytes)

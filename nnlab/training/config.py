@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nnlab.validation import Problem, SettingsDict, choice_problems, range_problems, subset_problems
+from nnlab.validation import (
+    Problem,
+    SettingsDict,
+    choice_problems,
+    range_problems,
+    subset_problems,
+    switch_problems,
+)
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "plateau", "cosine", "exponential")
@@ -30,6 +37,7 @@ class TrainConfig(SettingsDict):
     early_stopping: bool = False
     early_stopping_patience: int = 3
     augment: bool = False  # small random shifts (up to 2 px) and rotations (up to 8 degrees)
+    scale_inputs: bool = True  # False: the weights see raw 0-255 pixels (a Rescaling(255) first layer)
     batch_event_every: int = 5  # report batch metrics every this many batches
 
 
@@ -76,6 +84,11 @@ WHOLE = {
     "batch_event_every",
 }
 LABELS = {"subset": "training subset", "validation_fraction": "validation fraction"}
+SWITCHES = {  # settings that are on or off
+    "early_stopping": "early stopping",
+    "augment": "augmentation",
+    "scale_inputs": "input scaling",
+}
 
 
 def validate_config(config: TrainConfig) -> list[Problem]:
@@ -83,6 +96,7 @@ def validate_config(config: TrainConfig) -> list[Problem]:
     choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
     problems = choice_problems(config, choices, {"schedule": "learning-rate schedule"})
     problems += range_problems(config, BOUNDS, whole=WHOLE, labels=LABELS, optional={"subset"})
+    problems += switch_problems(config, SWITCHES)
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:
             message = (
@@ -92,4 +106,4 @@ def validate_config(config: TrainConfig) -> list[Problem]:
             problems.append(Problem(message, setting="validation_fraction"))
     if not problems:
         problems += subset_problems(config)
-    return problems
+    return problems + switch_problems(config, SWITCHES)

@@ -16,8 +16,9 @@ import streamlit as st
 from nnlab.figures.training import lr_figure, training_figure
 from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore
-from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, run_progress
+from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_text, run_progress
 from nnlab.ui.links import result_links
+from nnlab.ui.replay_view import live_kernels
 
 REFRESH_SECONDS = 1.0
 
@@ -59,7 +60,7 @@ def _body(
 ) -> None:
     # Everything below comes from this one read of the run (the queue position is asked only of a
     # run this read saw queued), so the status line and the message never disagree.
-    st.markdown(f"#### {run.name}")
+    st.markdown(f"#### {plain_text(run.name)}")  # a name is shown as typed, never as Markdown
     st.caption(f"{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · {run.id}")
     if run.status == "queued":
         position = store.queue_position(run.id) if not run.stop_requested else None
@@ -85,6 +86,7 @@ def _body(
         ):
             st.rerun()  # the whole page: the editor above shows the loaded network
     if run.status != "queued":
+        live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
         _charts(store, run)
 
 

@@ -8,6 +8,7 @@ a re-trained model is a new file). TensorFlow is imported only when a model is a
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import numpy as np
 import streamlit as st
 
 from nnlab import evaluation as ev
+from nnlab.limits import operator_runs_shown
 from nnlab.modelio import ModelLoadError
-from nnlab.runs import Run, RunStore
+from nnlab.runs import Run, RunNotFound, RunStore
+from nnlab.ui.access import NO_MODEL, NOT_YOURS, can_see
 from nnlab.ui.format import run_label
 from nnlab.ui.links import BUILD, SELECTED, link
 from nnlab.ui.visitor import visitor_id
@@ -28,7 +31,8 @@ def _load(path: str, mtime: float) -> Any:
     from nnlab.predict import predict_digit
 
     model = load_model_safely(Path(path))
-    predict_digit(model, np.zeros((28, 28), np.float32))  # builds the predict function once, here
+    with contextlib.suppress(ValueError):  # broken (NaN) outputs: said where the page predicts
+        predict_digit(model, np.zeros((28, 28), np.float32))  # builds the predict function once, here
     return model
 
 
@@ -51,13 +55,28 @@ def run_model_or_stop(
 
 
 def finished_runs(store: RunStore) -> list[Run]:
-    """This visitor's runs (and unowned ones) that have a model to look at, newest first."""
-    return ev.evaluable_runs(store, visitor_id())
+    """The runs this visitor may see (``access.py``) that have a model to look at, newest first."""
+    return ev.evaluable_runs(store, visitor_id(), include_unowned=operator_runs_shown())
+
+
+def explain_link(store: RunStore, runs: list[Run]) -> None:
+    """A ``?run=`` link to a run not among ``runs`` is answered in words (not silently replaced by
+    another run) and dropped from the address."""
+    linked = st.query_params.get("run")
+    if not linked or linked in {r.id for r in runs}:
+        return
+    try:
+        run = store.get(linked)
+    except RunNotFound:  # not even a well-formed id
+        run = None
+    st.warning(NO_MODEL if can_see(run, visitor_id()) else NOT_YOURS, icon="🔒")
+    del st.query_params["run"]
 
 
 def finished_runs_or_stop(store: RunStore, message: str) -> list[Run]:
     """``finished_runs``; with none, ``message``, a link to Build & Train, and the page stops there."""
     runs = finished_runs(store)
+    explain_link(store, runs)
     if not runs:
         st.info(message)
         link(BUILD, "Build & Train a network")

@@ -11,11 +11,14 @@ import streamlit as st
 from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Runner
 from nnlab.runs import RunStore, default_database_url, default_root
+from nnlab.sandbox import clean_stale, uploads_root
 
 
 @st.cache_resource(show_spinner=False)
 def _store_for(root: str, database_url: str | None) -> RunStore:
-    return RunStore(root, database_url or "")  # exactly the database of the key ("": SQLite)
+    store = RunStore(root, database_url or "")  # exactly the database of the key ("": SQLite)
+    clean_stale(uploads_root(store.root))  # once per server start: what a killed server left behind
+    return store
 
 
 @st.cache_resource(show_spinner=False)
