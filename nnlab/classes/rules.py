@@ -47,25 +47,32 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def class_name_problems(name: Any) -> list[Problem]:
-    text = clean_text(name, MAX_CLASS_NAME + 1)
+def _length_problems(raw: str, *, most: int, what: str, setting: str, empty: str) -> list[Problem]:
+    """Why ``raw`` is no name of ``what``: empty once cleaned (``empty`` says what to do), or too long."""
+    text = clean_text(raw, most + 1)
     if not text:
-        return [Problem("Give the class a name (for example 'Year 10, Tuesday').", setting="class_name")]
-    if len(text) > MAX_CLASS_NAME:
-        message = f"A class name has at most {MAX_CLASS_NAME} characters (got {len(str(name).strip())})."
-        return [Problem(message, setting="class_name")]
+        return [Problem(empty, setting=setting)]
+    if len(text) > most:
+        return [Problem(f"{what} has at most {most} characters (got {len(raw.strip())}).", setting=setting)]
     return []
+
+
+def class_name_problems(name: Any) -> list[Problem]:
+    empty = "Give the class a name (for example 'Year 10, Tuesday')."
+    raw = "" if name is None else str(name)
+    return _length_problems(raw, most=MAX_CLASS_NAME, what="A class name", setting="class_name", empty=empty)
 
 
 def display_name_problems(name: Any) -> list[Problem]:
     """Why ``name`` cannot be a student's display name (shown to the whole class)."""
     raw = "" if name is None else str(name)
-    text = clean_text(raw, MAX_DISPLAY_NAME + 1)
-    if not text:
-        return [Problem("Choose the name the class will see next to your results.", setting="display_name")]
-    if len(text) > MAX_DISPLAY_NAME:
-        message = f"A display name has at most {MAX_DISPLAY_NAME} characters (got {len(raw.strip())})."
-        return [Problem(message, setting="display_name")]
+    empty = "Choose the name the class will see next to your results."
+    problems = _length_problems(
+        raw, most=MAX_DISPLAY_NAME, what="A display name", setting="display_name", empty=empty
+    )
+    if problems:
+        return problems
+    text = clean_text(raw, MAX_DISPLAY_NAME)
     if text != " ".join(raw.split()):
         message = f"A display name is plain text on one line: {text!r} without the hidden characters works."
         return [Problem(message, setting="display_name")]
@@ -108,24 +115,19 @@ class ClassLimits:
 
     def problems(self, *, n_params: int, epochs: int, used: int, new: int = 1) -> list[Problem]:
         """Why a student may not start ``new`` trainings (``used`` started already) in this class."""
-        out = []
-        if self.max_params is not None and n_params > self.max_params:
-            message = (
-                f"This class trains networks of at most {self.max_params:,} parameters; this one has "
-                f"{n_params:,}. Use fewer units or filters, or add pooling."
-            )
-            out.append(Problem(message, setting="max_params"))
-        if self.max_epochs is not None and epochs > self.max_epochs:
-            message = f"This class trains for at most {self.max_epochs} epochs (asked for {epochs})."
-            out.append(Problem(message, setting="max_epochs"))
-        if self.max_runs is not None and used + new > self.max_runs:
-            group = f"; this would start {new}" if new > 1 else ""
-            message = (
-                f"Each student may start {self.max_runs} training(s) in this class; you have started "
-                f"{used}{group}. Failed trainings do not count."
-            )
-            out.append(Problem(message, setting="max_runs"))
-        return out
+        group = f"; this would start {new}" if new > 1 else ""
+        asked = (  # each bound: the value asked for, and what to say when it is over the bound
+            ("max_params", n_params, "This class trains networks of at most {bound:,} parameters; this one "
+             "has {value:,}. Use fewer units or filters, or add pooling."),
+            ("max_epochs", epochs, "This class trains for at most {bound} epochs (asked for {value})."),
+            ("max_runs", used + new, "Each student may start {bound} training(s) in this class; you have "
+             "started {used}{group}. Failed trainings do not count."),
+        )  # fmt: skip
+        return [
+            Problem(text.format(bound=bound, value=value, used=used, group=group), setting=setting)
+            for setting, value, text in asked
+            if (bound := getattr(self, setting)) is not None and value > bound
+        ]
 
 
 @dataclass(frozen=True)

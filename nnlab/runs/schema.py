@@ -82,6 +82,13 @@ artifacts = sa.Table(
 
 # ---- class mode (version 3) -------------------------------------------------------------------------
 
+
+def _numbered_table(name: str, *columns: sa.Column) -> sa.Table:
+    """A table whose rows are numbered in the order they were written (``seq``), like ``runs``."""
+    seq = sa.Column("seq", _COUNTER, primary_key=True, autoincrement=True)
+    return sa.Table(name, metadata, seq, *columns, sqlite_autoincrement=True)
+
+
 classes = sa.Table(
     "classes",
     metadata,
@@ -106,24 +113,19 @@ class_members = sa.Table(
     sa.UniqueConstraint("class_id", "name_key", name="class_members_name"),
 )
 
-class_runs = sa.Table(
+class_runs = _numbered_table(
     "class_runs",
-    metadata,
-    sa.Column("seq", _COUNTER, primary_key=True, autoincrement=True),
     sa.Column("class_id", sa.Text, nullable=False),
     sa.Column("visitor", sa.Text, nullable=False),
     sa.Column("run_id", sa.Text, unique=True),  # None while the slot is reserved, before the run exists
     sa.Column("created", sa.Double, nullable=False),
-    sqlite_autoincrement=True,
 )
 sa.Index("class_runs_member", class_runs.c.class_id, class_runs.c.visitor)
 
 # ---- sweeps (version 3) -----------------------------------------------------------------------------
 
-sweeps = sa.Table(
+sweeps = _numbered_table(
     "sweeps",
-    metadata,
-    sa.Column("seq", _COUNTER, primary_key=True, autoincrement=True),
     sa.Column("id", sa.Text, nullable=False, unique=True),
     sa.Column("owner", sa.Text),
     sa.Column("name", sa.Text, nullable=False),
@@ -131,7 +133,6 @@ sweeps = sa.Table(
     sa.Column("spec", sa.Text, nullable=False),  # JSON: the base network
     sa.Column("config", sa.Text, nullable=False),  # JSON: the base training settings
     sa.Column("axes", sa.Text, nullable=False),  # JSON: the settings varied and their values
-    sqlite_autoincrement=True,
 )
 sa.Index("sweeps_owner", sweeps.c.owner, sweeps.c.seq)
 
