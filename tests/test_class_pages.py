@@ -191,3 +191,15 @@ def test_a_students_build_and_train_follows_the_classs_hidden_parts_and_limits(r
     assert not at.exception, at.exception
     assert any("at most 20,000 parameters; this one has 101,770" in str(i.value) for i in at.info)
     assert at.button(key="train_button").disabled
+
+
+def test_the_navigation_leaves_out_the_pages_a_class_hides(runner):
+    from nnlab.ui.class_mode import visible_pages
+    from nnlab.ui.links import DRAW, PAGES, SWEEPS
+
+    classes = ClassStore(runner.store)
+    classroom, _ = classes.create("Year 10")
+    classes.join(classroom.id, "visitor-a", "Ada")
+    classes.set_hidden(classroom.id, ["draw", "sweeps", "layer_editor"])
+    assert visible_pages("visitor-a") == tuple(p for p in PAGES if p not in (DRAW, SWEEPS))
+    assert visible_pages("visitor-z") == PAGES  # not a student: every page
