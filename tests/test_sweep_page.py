@@ -143,3 +143,21 @@ def test_a_2x2_sweep_trains_to_the_end_with_a_heatmap(runner):
     assert any("4 of 4 trainings ended" in str(p.proto.text) for p in at.get("progress"))
     curves = _figure(at, "sweep_curves")["data"]
     assert len({trace["name"] for trace in curves}) >= 4  # each run's curve, overlaid
+
+
+def test_a_students_sweep_counts_every_cell_against_the_class(runner):
+    from nnlab.classes import ClassLimits, ClassStore
+
+    classes = ClassStore(runner.store)
+    classroom, _ = classes.create("Year 10")
+    classes.join(classroom.id, "visitor-a", "Ada")
+    classes.set_limits(classroom.id, ClassLimits(max_runs=4))
+    at = _page()
+    assert not at.exception, at.exception
+    assert any("started 0; this would start 6" in str(e.value) for e in at.error)  # 3 x 2 > 4
+    assert at.button[0].disabled
+    at.text_input(key="sweep_values_0_learning_rate_None").set_value("0.001, 0.01").run()  # 2 x 2 = 4
+    assert not at.error and not at.button[0].disabled
+    classes.set_hidden(classroom.id, ["sweeps"])
+    hidden = _page()
+    assert "Your class does not use sweeps" in str(hidden.info[0].value) and not hidden.button
