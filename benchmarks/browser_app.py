@@ -1,0 +1,158 @@
+"""What the browser benchmarks share: a real ``streamlit run app.py`` on a fresh store, and Chromium.
+
+``serve(home)`` starts the app on a free localhost port with ``NNLAB_HOME=home`` and yields an
+``App`` (its URL, the server's pid and CPU seconds so far, its log); ``chromium(pw)`` launches
+Debian's headless Chromium through Playwright; ``wait_idle(page)`` waits until Streamlit has drawn
+the page and is not running its script. Used by ``watchers.py`` and ``first_point.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Points drawn in the loss chart (every trace), from Plotly's computed data on the chart element.
+COUNT_POINTS = """() => {
+    const plots = [...document.querySelectorAll('[class*="st-key-chart_loss_"] .js-plotly-plot')];
+    const counts = plots.map(p => (p.calcdata || []).reduce((n, trace) => n + trace.length, 0));
+    return counts.length ? Math.max(...counts) : -1;
+}"""
+IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stSkeleton"]');
+}"""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class App:
+    url: str
+    home: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def cpu_seconds(self) -> float:
+        """The server process's user + system CPU time so far (``/proc/<pid>/stat``, all its threads)."""
+        return process_cpu_seconds(self.process.pid)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of proc(5)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not answer within {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+def app_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of the server (and of workers started from here): no operator limits."""
+    env = {**os.environ, "NNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    for name in (
+        "NNLAB_MAX_EPOCHS",
+        "NNLAB_MAX_PARAMS",
+        "NNLAB_MAX_QUEUED_PER_VISITOR",
+        "NNLAB_MAX_CONCURRENT",
+    ):
+        env.pop(name, None)
+    env["NNLAB_SECRETS"] = str(home / "no-secrets.toml")
+    return {**env, **extra}
+
+
+@contextmanager
+def serve(home: Path, **env: str) -> Iterator[App]:
+    """``streamlit run app.py`` on a free port of 127.0.0.1 over the store at ``home``."""
+    port = _free_port()
+    log_path = home / "streamlit.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=app_env(home, **env), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    app = App(f"http://127.0.0.1:{port}", home, process, log_path)
+    try:
+        _wait_healthy(app.url, process, log_path)
+        yield app
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def chromium(pw):
+    """Debian's Chromium, headless, through Playwright."""
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"this benchmark needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until Streamlit has drawn the page and is not running its script (fragments aside)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(IDLE, timeout=timeout_ms, polling=50)
+
+
+def stop_runs(home: Path, timeout: float = 60) -> None:
+    """Stop every queued or running training of the store and wait for their workers to end."""
+    sys.path.insert(0, str(ROOT))
+    from nnlab.runs import RunStore, process_alive
+
+    store = RunStore(home)
+    for run in store.list(statuses=("queued", "running")):
+        store.request_stop(run.id)
+    deadline = time.time() + timeout
+    for run in store.list():
+        while run.worker and process_alive(run.worker) and time.time() < deadline:
+            time.sleep(0.3)
+        if run.worker and process_alive(run.worker):
+            os.kill(run.worker["pid"], signal.SIGKILL)
