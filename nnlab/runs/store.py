@@ -257,6 +257,14 @@ class RunStore:
         extra = [c for c in frame.columns if c not in columns]
         return frame.reindex(columns=columns + extra)
 
+    def events_after(self, run_id: str, after: int = 0) -> list[tuple[int, str, dict]]:
+        """``(number, kind, record)`` of the run's metric events stored after number ``after``, oldest
+        first: a live view reads only what is new each second (issue 13), not the whole history."""
+        query = "SELECT seq, kind, data FROM events WHERE run_id=? AND kind IN ('batch','epoch') AND seq>?"
+        with self.db.connect() as con:
+            rows = con.execute(query + " ORDER BY seq", (run_id, after)).fetchall()
+        return [(int(r["seq"]), r["kind"], loads(r["data"], {})) for r in rows]
+
     # -- changes -----------------------------------------------------------------------------------
 
     def update(self, run_id: str, **values: Any) -> None:

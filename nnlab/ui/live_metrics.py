@@ -1,0 +1,119 @@
+"""What a live view keeps between its refreshes: a run's metrics, read a little at a time, and its charts.
+
+Every visitor watching a training refreshes its view every second. Reading the whole metric history
+and rebuilding the three plotly figures each time cost the web server about 5 % of a core per
+watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, instead:
+
+- skips the read when the run's status and progress are those of the last refresh (the worker
+  writes its events and its progress in one transaction: no new progress, no new events);
+- otherwise reads only the events stored after the last one it holds (``RunStore.events_after``);
+- rebuilds a figure only when its data changed, and otherwise hands back the same figure object
+  (Streamlit then sends the browser the same chart, which it does not redraw).
+
+Nothing here imports Streamlit: ``live.py`` keeps one object per session and draws what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nnlab.figures.training import lr_figure, training_figure
+from nnlab.runs import Run, RunStore
+from nnlab.runs.store import BATCH_COLUMNS, EPOCH_COLUMNS
+
+
+@dataclass(frozen=True)
+class Charts:
+    """A run's three live charts."""
+
+    loss: go.Figure
+    accuracy: go.Figure
+    lr: go.Figure
+
+
+class _Table:
+    """One kind of metric rows (batch or epoch), kept as a list per column."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = {c: [] for c in columns}
+        self.rows = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        for name in record.keys() - self.columns.keys():  # a field the store's columns do not list
+            self.columns[name] = [None] * self.rows
+        for name, values in self.columns.items():
+            values.append(record.get(name))
+        self.rows += 1
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: _as_array(values) for name, values in self.columns.items()})
+
+
+def _as_array(values: list) -> np.ndarray:
+    try:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    except (TypeError, ValueError):  # a field that is not a number
+        return np.array(values, dtype=object)
+
+
+class LiveMetrics:
+    """One run's metric history as a live view follows it (see the module's docstring)."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.last_event = 0  # the number of the newest event held
+        self.batch = _Table(BATCH_COLUMNS)
+        self.epoch = _Table(EPOCH_COLUMNS)
+        self._seen: tuple | None = None  # (status, progress) of the run at the last read
+        self._figures: dict[str, tuple[Any, go.Figure]] = {}  # name -> (what it was built from, figure)
+
+    def update(self, store: RunStore, run: Run) -> bool:
+        """Read what the run stored since the last update (nothing if its progress is unchanged).
+
+        Returns whether anything new arrived.
+        """
+        if run.id != self.run_id:
+            raise ValueError(f"this history follows run {self.run_id}, not {run.id}")
+        seen = (run.status, run.progress)
+        if seen == self._seen:
+            return False
+        new = store.events_after(self.run_id, self.last_event)
+        self._seen = seen
+        for number, kind, record in new:
+            (self.batch if kind == "batch" else self.epoch).add(record)
+            self.last_event = number
+        return bool(new)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The batch and the epoch table, with the columns of ``RunStore.metrics``."""
+        return self.batch.frame(), self.epoch.frame()
+
+    def charts(self, store: RunStore, run: Run) -> Charts | None:
+        """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart."""
+        self.update(store, run)
+        if not self.batch.rows and not self.epoch.rows:
+            return None
+        steps = (run.progress or {}).get("steps_per_epoch")
+        frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
+
+        def figure(name: str, made_from: Any, build) -> go.Figure:
+            nonlocal frames
+            cached = self._figures.get(name)
+            if cached is None or cached[0] != made_from:
+                frames = frames or self.frames()
+                self._figures[name] = (made_from, build(*frames))
+            return self._figures[name][1]
+
+        both = (self.batch.rows, self.epoch.rows, steps)
+        return Charts(
+            loss=figure("loss", both, lambda b, e: training_figure(b, e, "loss", steps_per_epoch=steps)),
+            accuracy=figure(
+                "acc", both, lambda b, e: training_figure(b, e, "accuracy", steps_per_epoch=steps)
+            ),
+            lr=figure("lr", self.epoch.rows, lambda _b, e: lr_figure(e)),
+        )
