@@ -38,6 +38,12 @@ COUNT_POINTS = """() => {
     const counts = plots.map(p => (p.calcdata || []).reduce((n, trace) => n + trace.length, 0));
     return counts.length ? Math.max(...counts) : -1;
 }"""
+# How far the loss chart reaches (in epochs): grows with every refresh that brings new batches.
+CHART_END = """() => {
+    const plots = [...document.querySelectorAll('[class*="st-key-chart_loss_"] .js-plotly-plot')];
+    const ends = plots.flatMap(p => (p.calcdata || []).map(t => t.length ? t[t.length - 1].x : -1));
+    return ends.length ? Math.max(...ends) : -1;
+}"""
 IDLE = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app && app.getAttribute('data-test-script-state') === 'notRunning'

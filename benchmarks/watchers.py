@@ -19,21 +19,25 @@ home page in under 1 s while 50 others watch.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from browser_app import COUNT_POINTS, chromium, serve, stop_runs, wait_idle  # noqa: E402
+from browser_app import CHART_END, COUNT_POINTS, chromium, serve, stop_runs, wait_idle  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 PAGE = "Build_and_Train"
+OPEN_TIMEOUT_MS = 180_000  # a page that a saturated server does not draw within this is not served
 TARGET_PER_VISITOR = 0.01
 MIN_FREE_MB = 1500  # stop adding browser contexts when the machine has less memory available
 
@@ -42,7 +46,20 @@ MIN_FREE_MB = 1500  # stop adding browser contexts when the machine has less mem
 class Watcher:
     context: object
     page: object
-    sent: list[int] = field(default_factory=lambda: [0])  # messages to the server (refresh requests)
+    sent: int = 0  # messages to the server (refresh requests)
+    finished: int = 0  # script runs the server finished for this visitor (refreshes served)
+
+    def listen(self, ws) -> None:
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _sent(self, _payload) -> None:
+        self.sent += 1
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, bytes) and len(payload) < 256:  # a script_finished message is tiny
+            if ForwardMsg.FromString(payload).WhichOneof("type") == "script_finished":
+                self.finished += 1
 
 
 @dataclass
@@ -53,13 +70,20 @@ class Window:
     server_cpu: float
     machine_busy: float
     sent_per_visitor_s: float
-    points_gained: float
+    served_per_visitor_s: float
+    chart_advance: float  # epochs the loss charts' last point moved on, mean over the watchers
     grew: int
     batches: int | None
 
     @property
     def per_visitor(self) -> float:
         return self.server_cpu / (self.seconds * max(self.visitors, 1))
+
+    @property
+    def per_refresh_ms(self) -> float:
+        """Server CPU per refresh served (the whole window's CPU, idle work included)."""
+        served = self.served_per_visitor_s * self.seconds * max(self.visitors, 1)
+        return 1000 * self.server_cpu / served if served else math.nan
 
 
 def mem_available_mb() -> float:
@@ -103,23 +127,35 @@ def wait_for_batches(store, run_id: str, timeout: float = 300) -> None:
 
 
 def open_watcher(browser, url: str, visitor: str, run_id: str, chart: bool) -> Watcher:
+    """A new visitor watching ``run_id``, once its view is drawn (charts with points, or its queue place)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     watcher = Watcher(context, page)
-
-    def count(ws) -> None:
-        ws.on("framesent", lambda _payload: watcher.sent.__setitem__(0, watcher.sent[0] + 1))
-
-    page.on("websocket", count)
-    page.goto(f"{url}/{PAGE}?visitor={visitor}&run={run_id}", timeout=180_000)
-    wait_idle(page, 180_000)
+    page.on("websocket", watcher.listen)
+    page.goto(f"{url}/{PAGE}?visitor={visitor}&run={run_id}", timeout=OPEN_TIMEOUT_MS)
     if chart:
-        page.wait_for_function(f"({COUNT_POINTS})() > 0", timeout=180_000, polling=500)
+        page.wait_for_function(f"({COUNT_POINTS})() > 0", timeout=OPEN_TIMEOUT_MS, polling=200)
+    else:
+        page.get_by_text("Waiting, position").wait_for(timeout=OPEN_TIMEOUT_MS)
     return watcher
 
 
-def chart_points(watchers: list[Watcher]) -> list[int]:
-    return [w.page.evaluate(COUNT_POINTS) for w in watchers]
+def open_watchers(browser, url: str, watchers: list[Watcher], n: int, run_id: str) -> str | None:
+    """Add watchers up to ``n``; the reason if the machine could not hold that many."""
+    while len(watchers) < n:
+        if mem_available_mb() < MIN_FREE_MB:
+            return f"under {MIN_FREE_MB} MB of memory left"
+        try:
+            watchers.append(open_watcher(browser, url, f"watch{len(watchers):03d}", run_id, chart=True))
+        except PlaywrightError as exc:
+            return (
+                f"watcher {len(watchers) + 1} was not served within {OPEN_TIMEOUT_MS // 1000} s ({exc.name})"
+            )
+    return None
+
+
+def chart_ends(watchers: list[Watcher]) -> list[float]:
+    return [w.page.evaluate(CHART_END) for w in watchers]
 
 
 def batches_done(store, run_id: str) -> int | None:
@@ -131,8 +167,8 @@ def batches_done(store, run_id: str) -> int | None:
 
 def measure(app, label: str, watchers: list[Watcher], seconds: float, store, run_id: str | None) -> Window:
     """Server CPU over ``seconds`` while ``watchers`` watch, and what they saw meanwhile."""
-    points0 = chart_points(watchers) if run_id else []
-    sent0 = [w.sent[0] for w in watchers]
+    ends0 = chart_ends(watchers) if run_id else []
+    sent0, finished0 = sum(w.sent for w in watchers), sum(w.finished for w in watchers)
     batches0 = batches_done(store, run_id) if run_id else None
     busy0, total0 = machine_ticks()
     cpu0, t0 = app.cpu_seconds(), time.perf_counter()
@@ -146,19 +182,20 @@ def measure(app, label: str, watchers: list[Watcher], seconds: float, store, run
     busy1, total1 = machine_ticks()
     if profiler is not None:
         profiler.wait()
-    points1 = chart_points(watchers) if run_id else []
+    ends1 = chart_ends(watchers) if run_id else []
     batches1 = batches_done(store, run_id) if run_id else None
-    sent = [w.sent[0] - s for w, s in zip(watchers, sent0, strict=True)]
-    gained = [b - a for a, b in zip(points0, points1, strict=True)]
+    visitor_seconds = max(len(watchers), 1) * (t1 - t0)
+    advance = [b - a for a, b in zip(ends0, ends1, strict=True)]
     return Window(
         label=label,
         visitors=len(watchers),
         seconds=t1 - t0,
         server_cpu=cpu1 - cpu0,
         machine_busy=(busy1 - busy0) / max(total1 - total0, 1),
-        sent_per_visitor_s=sum(sent) / max(len(watchers), 1) / (t1 - t0),
-        points_gained=statistics.mean(gained) if gained else 0.0,
-        grew=sum(g > 0 for g in gained),
+        sent_per_visitor_s=(sum(w.sent for w in watchers) - sent0) / visitor_seconds,
+        served_per_visitor_s=(sum(w.finished for w in watchers) - finished0) / visitor_seconds,
+        chart_advance=statistics.mean(advance) if advance else 0.0,
+        grew=sum(a > 0 for a in advance),
         batches=None if batches0 is None or batches1 is None else batches1 - batches0,
     )
 
@@ -179,16 +216,22 @@ def _profile(app, label: str, visitors: int, seconds: float) -> subprocess.Popen
 
 
 def home_page_seconds(browser, url: str, samples: int) -> list[float]:
-    """Time from navigation to the drawn home page (its run table included), one new visitor each."""
+    """Time from navigation to the drawn home page (its run table included), one new visitor each.
+
+    A page not drawn within ``OPEN_TIMEOUT_MS`` counts as infinitely slow.
+    """
     times = []
     for _ in range(samples):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         t0 = time.perf_counter()
-        page.goto(url, timeout=120_000)
-        page.get_by_text("No runs yet").wait_for(timeout=120_000)
-        wait_idle(page)
-        times.append(time.perf_counter() - t0)
+        try:
+            page.goto(url, timeout=OPEN_TIMEOUT_MS)
+            page.get_by_text("No runs yet").wait_for(timeout=OPEN_TIMEOUT_MS)
+            wait_idle(page, OPEN_TIMEOUT_MS)
+            times.append(time.perf_counter() - t0)
+        except PlaywrightError:
+            times.append(math.inf)
         context.close()
     return times
 
@@ -198,10 +241,11 @@ def report(window: Window, home: list[float] | None = None) -> str:
         f"{window.label:<18} N={window.visitors:>3}  {window.seconds:5.1f} s  server CPU "
         f"{window.server_cpu:6.2f} s = {window.server_cpu / window.seconds:6.1%} of a core  "
         f"per visitor {window.per_visitor:.4f} CPU-s/s ({window.per_visitor:.2%} of a core)  "
-        f"machine busy {window.machine_busy:.0%}  sent {window.sent_per_visitor_s:.2f}/visitor-s"
+        f"machine busy {window.machine_busy:.0%}  refreshes asked {window.sent_per_visitor_s:.2f}, "
+        f"served {window.served_per_visitor_s:.2f} per visitor-s ({window.per_refresh_ms:.0f} ms CPU each)"
     )
     if window.label.startswith("watching"):
-        line += f"  chart +{window.points_gained:.0f} points ({window.grew}/{window.visitors} grew)"
+        line += f"  loss chart +{window.chart_advance:.2f} epochs ({window.grew}/{window.visitors} moved)"
         if window.batches is not None:
             line += f"  training +{window.batches} batches"
     if home:
@@ -231,13 +275,10 @@ def watching_levels(args, app, browser, store, run_id: str) -> tuple[list[tuple[
     watchers: list[Watcher] = []
     results = []
     for n in [int(v) for v in args.levels.split(",")]:
-        while len(watchers) < n:
-            if mem_available_mb() < MIN_FREE_MB:
-                print(
-                    f"stopping at {len(watchers)} watchers: under {MIN_FREE_MB} MB of memory left", flush=True
-                )
-                return results, watchers
-            watchers.append(open_watcher(browser, app.url, f"watch{len(watchers):03d}", run_id, chart=True))
+        short = open_watchers(browser, app.url, watchers, n, run_id)
+        if short:
+            print(f"stopping at {len(watchers)} watchers: {short}", flush=True)
+            break
         time.sleep(args.settle)
         window = measure(app, "watching a run", watchers, args.window, store, run_id)
         home = home_page_seconds(browser, app.url, args.home_samples)
@@ -246,14 +287,20 @@ def watching_levels(args, app, browser, store, run_id: str) -> tuple[list[tuple[
     return results, watchers
 
 
-def queued_level(args, app, browser, runner) -> Window:
+def queued_level(args, app, browser, runner) -> Window | None:
     from nnlab.architectures import get_preset
     from nnlab.training import TrainConfig
 
     watchers = []
     for i in range(args.queued):
         run = runner.submit(get_preset(args.preset), TrainConfig(epochs=1), owner=f"queued{i:03d}")
-        watchers.append(open_watcher(browser, app.url, f"queued{i:03d}", run.id, chart=False))
+        try:
+            watchers.append(open_watcher(browser, app.url, f"queued{i:03d}", run.id, chart=False))
+        except PlaywrightError as exc:
+            print(f"stopping at {len(watchers)} watchers of queued runs ({exc.name})", flush=True)
+            break
+    if not watchers:
+        return None
     time.sleep(args.settle)
     window = measure(app, "queued runs", watchers, args.window, runner.store, None)
     print(report(window), flush=True)
@@ -291,7 +338,8 @@ def main() -> int:
     for window, home_times in results:
         print(
             f"  {window.visitors:>3} watching: {window.per_visitor:.4f}   home page median "
-            f"{statistics.median(home_times):.2f} s   refresh requests {window.sent_per_visitor_s:.2f}/s"
+            f"{statistics.median(home_times):.2f} s   refreshes served {window.served_per_visitor_s:.2f}/s, "
+            f"{window.per_refresh_ms:.0f} ms CPU each"
         )
     if queued is not None:
         print(f"  {queued.visitors:>3} watching queued runs: {queued.per_visitor:.4f}")

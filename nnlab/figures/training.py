@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nnlab.events import epoch_position
-from nnlab.figures.style import COLORS, PALETTE, base_figure, base_layout
+from nnlab.figures.style import COLORS, PALETTE, base_figure, base_layout, plain_figure
 
 METRIC_LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
 MAX_LINE_POINTS = 800  # points of a per-batch line sent to the browser (more cannot be seen)
@@ -112,9 +112,9 @@ def training_figure(
 ) -> go.Figure:
     """Training ``metric`` per batch (smoothed) plus training and validation per epoch.
 
-    Built as plain data in one ``go.Figure`` call (plotly's ``add_trace``/``update_*`` cost
-    milliseconds each, and a live chart is rebuilt each second for every watcher); a long
-    training's batch line is thinned to ``MAX_LINE_POINTS``.
+    Built as plain data in one call (plotly's ``add_trace``/``update_*`` cost milliseconds each,
+    and a live chart is rebuilt each second for every watcher); a long training's batch line is
+    thinned to ``MAX_LINE_POINTS``.
     """
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_LABELS)} (got {metric!r})")
@@ -132,7 +132,7 @@ def training_figure(
     layout["xaxis"]["rangemode"] = "tozero"  # training starts at epoch 0, even when one epoch is all there is
     if metric == "accuracy":
         layout["yaxis"]["tickformat"] = ".1~%"  # a decimal when the range is narrow (a run stuck at 10 %)
-    return go.Figure({"data": traces, "layout": layout})
+    return plain_figure(traces, layout)
 
 
 def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
@@ -141,7 +141,7 @@ def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
     traces = [] if epoch_df.empty else _epoch_traces(epoch_df, (("lr", "learning rate", COLORS["lr"]),))
     if traces:
         layout["yaxis"].update(type="log", exponentformat="e")
-    return go.Figure({"data": traces, "layout": layout})
+    return plain_figure(traces, layout)
 
 
 def runs_figure(

@@ -37,28 +37,37 @@ class Charts:
 
 
 class _Table:
-    """One kind of metric rows (batch or epoch), kept as a list per column."""
+    """One kind of metric rows (batch or epoch) as a growing float array per column.
+
+    Numbers only (what the charts draw); a field that is not a number is kept as NaN.
+    """
 
     def __init__(self, columns: list[str]):
-        self.columns = {c: [] for c in columns}
+        self.names = list(columns)
+        self.values = np.full((64, len(self.names)), np.nan)
         self.rows = 0
 
-    def add(self, record: dict[str, Any]) -> None:
-        for name in record.keys() - self.columns.keys():  # a field the store's columns do not list
-            self.columns[name] = [None] * self.rows
-        for name, values in self.columns.items():
-            values.append(record.get(name))
-        self.rows += 1
+    def add(self, records: list[dict[str, Any]]) -> None:
+        for name in {k for r in records for k in r} - set(self.names):  # a field the store does not list
+            self.names.append(name)
+            self.values = np.hstack([self.values, np.full((len(self.values), 1), np.nan)])
+        needed = self.rows + len(records)
+        if needed > len(self.values):  # double the room: adding stays cheap as a long run grows
+            grown = np.full((max(needed, 2 * len(self.values)), len(self.names)), np.nan)
+            grown[: self.rows] = self.values[: self.rows]
+            self.values = grown
+        block = [[_number(r.get(name)) for name in self.names] for r in records]
+        self.values[self.rows : needed] = np.asarray(block, dtype=float).reshape(
+            len(records), len(self.names)
+        )
+        self.rows = needed
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({name: _as_array(values) for name, values in self.columns.items()})
+        return pd.DataFrame(self.values[: self.rows].copy(), columns=self.names)
 
 
-def _as_array(values: list) -> np.ndarray:
-    try:
-        return np.array([np.nan if v is None else v for v in values], dtype=float)
-    except (TypeError, ValueError):  # a field that is not a number
-        return np.array(values, dtype=object)
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
 
 
 class LiveMetrics:
@@ -84,9 +93,10 @@ class LiveMetrics:
             return False
         new = store.events_after(self.run_id, self.last_event)
         self._seen = seen
-        for number, kind, record in new:
-            (self.batch if kind == "batch" else self.epoch).add(record)
-            self.last_event = number
+        if new:
+            self.batch.add([record for _, kind, record in new if kind == "batch"])
+            self.epoch.add([record for _, kind, record in new if kind == "epoch"])
+            self.last_event = new[-1][0]
         return bool(new)
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
