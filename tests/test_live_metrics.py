@@ -110,21 +110,37 @@ def test_nothing_is_read_while_the_progress_stands_still(store):
     assert len(store.reads) == reads + 1
 
 
-def test_charts_are_rebuilt_only_when_their_data_changed(store):
+def _whole(store: RunStore, run_id: str, metric: str) -> str:
+    """The chart a page reading the whole history draws, as JSON."""
+    batch_df, epoch_df = store.metrics(run_id, "batch"), store.metrics(run_id, "epoch")
+    return pio.to_json(training_figure(batch_df, epoch_df, metric, steps_per_epoch=STEPS))
+
+
+def test_charts_change_only_when_their_data_changed_and_match_the_whole_history(store):
     run_id = _running(store)
     history = LiveMetrics(run_id)
     assert history.charts(store, store.get(run_id)) is None  # nothing to chart yet
-    _write(store, run_id, 1, range(5, 101, 5), end_epoch=True)
+    _write(store, run_id, 1, range(5, 51, 5))
     first = history.charts(store, store.get(run_id))
-    again = history.charts(store, store.get(run_id))
+    assert pio.to_json(first.loss) == _whole(store, run_id, "loss")
+    lr_before = pio.to_json(first.lr)
+    again = history.charts(store, store.get(run_id))  # nothing new: the very same, untouched figures
     assert again.loss is first.loss and again.accuracy is first.accuracy and again.lr is first.lr
-    _write(store, run_id, 2, range(5, 51, 5))  # batches only: the learning-rate chart stands
-    later = history.charts(store, store.get(run_id))
-    assert later.loss is not first.loss and later.lr is first.lr
-    # What is drawn is what a page reading the whole history draws.
-    batch_df, epoch_df = store.metrics(run_id, "batch"), store.metrics(run_id, "epoch")
-    whole = training_figure(batch_df, epoch_df, "loss", steps_per_epoch=STEPS)
-    assert pio.to_json(later.loss) == pio.to_json(whole)
+    steps = [
+        (1, range(55, 101, 5), True),  # the epoch ends: epoch and validation traces appear
+        (2, range(5, 51, 5), False),  # batches only: new points in the same traces
+        (2, range(55, 101, 5), True),
+    ]
+    previous = first
+    for epoch, batches, end in steps:
+        _write(store, run_id, epoch, batches, end_epoch=end)
+        later = history.charts(store, store.get(run_id))
+        for metric, fig in (("loss", later.loss), ("accuracy", later.accuracy)):
+            assert pio.to_json(fig) == _whole(store, run_id, metric)
+        assert (pio.to_json(later.lr) == lr_before) == (not end)  # it changes at the end of an epoch
+        if epoch == 2 and not end:  # the same traces with more points: moved into the figure it had
+            assert later.loss is previous.loss and later.accuracy is previous.accuracy
+        lr_before, previous = pio.to_json(later.lr), later
 
 
 def test_a_history_follows_one_run_only(store):

@@ -101,7 +101,7 @@ def _epoch_traces(epoch_df: pd.DataFrame, columns: tuple[tuple[str, str, str], .
     return traces
 
 
-def training_figure(
+def training_chart(
     batch_df: pd.DataFrame,
     epoch_df: pd.DataFrame,
     metric: str = "loss",
@@ -109,13 +109,8 @@ def training_figure(
     steps_per_epoch: int | None = None,
     smoothing: float = 0.6,
     height: int = 320,
-) -> go.Figure:
-    """Training ``metric`` per batch (smoothed) plus training and validation per epoch.
-
-    Built as plain data in one call (plotly's ``add_trace``/``update_*`` cost milliseconds each,
-    and a live chart is rebuilt each second for every watcher); a long training's batch line is
-    thinned to ``MAX_LINE_POINTS``.
-    """
+) -> tuple[list[dict], dict]:
+    """``training_figure``'s traces and layout as plain dicts (a live view updates a figure with them)."""
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_LABELS)} (got {metric!r})")
     label = METRIC_LABELS[metric]
@@ -132,16 +127,42 @@ def training_figure(
     layout["xaxis"]["rangemode"] = "tozero"  # training starts at epoch 0, even when one epoch is all there is
     if metric == "accuracy":
         layout["yaxis"]["tickformat"] = ".1~%"  # a decimal when the range is narrow (a run stuck at 10 %)
-    return plain_figure(traces, layout)
+    return traces, layout
 
 
-def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
-    """The learning rate at the end of each epoch (log scale, since schedules shrink it by factors)."""
+def training_figure(
+    batch_df: pd.DataFrame,
+    epoch_df: pd.DataFrame,
+    metric: str = "loss",
+    *,
+    steps_per_epoch: int | None = None,
+    smoothing: float = 0.6,
+    height: int = 320,
+) -> go.Figure:
+    """Training ``metric`` per batch (smoothed) plus training and validation per epoch.
+
+    Built as plain data in one call (plotly's ``add_trace``/``update_*`` cost milliseconds each,
+    and a live chart is rebuilt each second for every watcher); a long training's batch line is
+    thinned to ``MAX_LINE_POINTS``.
+    """
+    chart = training_chart(
+        batch_df, epoch_df, metric, steps_per_epoch=steps_per_epoch, smoothing=smoothing, height=height
+    )
+    return plain_figure(*chart)
+
+
+def lr_chart(epoch_df: pd.DataFrame, *, height: int = 260) -> tuple[list[dict], dict]:
+    """``lr_figure``'s traces and layout as plain dicts."""
     layout = {**base_layout("Learning rate", height, "epoch", "learning rate"), "showlegend": False}
     traces = [] if epoch_df.empty else _epoch_traces(epoch_df, (("lr", "learning rate", COLORS["lr"]),))
     if traces:
         layout["yaxis"].update(type="log", exponentformat="e")
-    return plain_figure(traces, layout)
+    return traces, layout
+
+
+def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
+    """The learning rate at the end of each epoch (log scale, since schedules shrink it by factors)."""
+    return plain_figure(*lr_chart(epoch_df, height=height))
 
 
 def runs_figure(

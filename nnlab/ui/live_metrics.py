@@ -7,8 +7,9 @@ watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, ins
 - skips the read when the run's status and progress are those of the last refresh (the worker
   writes its events and its progress in one transaction: no new progress, no new events);
 - otherwise reads only the events stored after the last one it holds (``RunStore.events_after``);
-- rebuilds a figure only when its data changed, and otherwise hands back the same figure object
-  (Streamlit then sends the browser the same chart, which it does not redraw).
+- touches a figure only when its data changed, and then moves the new points into it rather than
+  building a new one; an unchanged figure is handed back as it was (Streamlit then sends the
+  browser the same chart, which it does not redraw).
 
 Nothing here imports Streamlit: ``live.py`` keeps one object per session and draws what it returns.
 """
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from nnlab.figures.training import lr_figure, training_figure
+from nnlab.figures.style import refreshed_figure
+from nnlab.figures.training import lr_chart, training_chart
 from nnlab.runs import Run, RunStore
 from nnlab.runs.store import BATCH_COLUMNS, EPOCH_COLUMNS
 
@@ -79,7 +81,7 @@ class LiveMetrics:
         self.batch = _Table(BATCH_COLUMNS)
         self.epoch = _Table(EPOCH_COLUMNS)
         self._seen: tuple | None = None  # (status, progress) of the run at the last read
-        self._figures: dict[str, tuple[Any, go.Figure]] = {}  # name -> (what it was built from, figure)
+        self._figures: dict[str, tuple[Any, tuple]] = {}  # name -> (its data's version, (figure, shape))
 
     def update(self, store: RunStore, run: Run) -> bool:
         """Read what the run stored since the last update (nothing if its progress is unchanged).
@@ -104,26 +106,31 @@ class LiveMetrics:
         return self.batch.frame(), self.epoch.frame()
 
     def charts(self, store: RunStore, run: Run) -> Charts | None:
-        """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart."""
+        """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart.
+
+        A chart whose data did not change is the very same figure object as at the last call; one
+        that gained points is the same object with its points replaced (``style.refreshed_figure``).
+        """
         self.update(store, run)
         if not self.batch.rows and not self.epoch.rows:
             return None
         steps = (run.progress or {}).get("steps_per_epoch")
         frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
-        def figure(name: str, made_from: Any, build) -> go.Figure:
+        def figure(name: str, made_from: Any, chart) -> go.Figure:
             nonlocal frames
             cached = self._figures.get(name)
             if cached is None or cached[0] != made_from:
                 frames = frames or self.frames()
-                self._figures[name] = (made_from, build(*frames))
-            return self._figures[name][1]
+                refreshed = refreshed_figure(cached[1] if cached else None, *chart(*frames))
+                self._figures[name] = (made_from, refreshed)
+            return self._figures[name][1][0]
 
         both = (self.batch.rows, self.epoch.rows, steps)
         return Charts(
-            loss=figure("loss", both, lambda b, e: training_figure(b, e, "loss", steps_per_epoch=steps)),
+            loss=figure("loss", both, lambda b, e: training_chart(b, e, "loss", steps_per_epoch=steps)),
             accuracy=figure(
-                "acc", both, lambda b, e: training_figure(b, e, "accuracy", steps_per_epoch=steps)
+                "acc", both, lambda b, e: training_chart(b, e, "accuracy", steps_per_epoch=steps)
             ),
-            lr=figure("lr", self.epoch.rows, lambda _b, e: lr_figure(e)),
+            lr=figure("lr", self.epoch.rows, lambda _b, e: lr_chart(e)),
         )
