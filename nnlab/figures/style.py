@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # plotly's ten default colours (D3's category10): one per run, layer or digit, in this order.
 PALETTE = [
@@ -82,10 +83,28 @@ def plain_figure(data: list[dict], layout: dict) -> go.Figure:
     """A figure from plain trace and layout dicts, without plotly's check of every property.
 
     The check costs a third of building a live chart, which is rebuilt every second for every
-    visitor watching a training (issue 13); the JSON sent to the browser is the same. The functions
-    using it build their dicts from fixed keys, and ``tests/test_charts.py`` validates their figures.
+    visitor watching a training (issue 13). The functions using it build their dicts from fixed
+    keys, and ``tests/test_charts.py`` validates their figures. The figure carries only the part of
+    plotly's default template that its traces use (the whole one is copied and sent to the browser
+    with every figure, and most of it styles kinds of charts this one does not have).
     """
+    if "template" not in layout:
+        layout = {**layout, "template": _template_for(frozenset(t.get("type", "scatter") for t in data))}
     return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _template_for(kinds: frozenset[str]) -> dict:
+    """The active default template's layout, and its trace styles for ``kinds`` of traces only."""
+    name = pio.templates.default
+    key = (name, kinds)
+    if key not in _TEMPLATES:
+        whole = pio.templates[name].to_plotly_json() if name else {}
+        data = {kind: styles for kind, styles in whole.get("data", {}).items() if kind in kinds}
+        _TEMPLATES[key] = {"layout": whole.get("layout", {}), "data": data}
+    return _TEMPLATES[key]
+
+
+_TEMPLATES: dict[tuple, dict] = {}
 
 
 def refreshed_figure(
