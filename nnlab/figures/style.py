@@ -100,7 +100,7 @@ def _template_for(kinds: frozenset[str]) -> dict:
     if key not in _TEMPLATES:
         whole = pio.templates[name].to_plotly_json() if name else {}
         data = {kind: styles for kind, styles in whole.get("data", {}).items() if kind in kinds}
-        _TEMPLATES[key] = {"layout": whole.get("layout", {}), "data": data}
+        _TEMPLATES[key] = {"layout": whole.get("layout", {}), **({"data": data} if data else {})}
     return _TEMPLATES[key]
 
 
