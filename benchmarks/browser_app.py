@@ -8,30 +8,23 @@ the page and is not running its script. Used by ``watchers.py`` and ``first_poin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+# The browser tests' harness: Debian's Chromium and its flags, a free port, the health check.
+from conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _missing, _wait_healthy  # noqa: E402
+
 # Points drawn in the loss chart (every trace), from Plotly's computed data on the chart element.
 COUNT_POINTS = """() => {
     const plots = [...document.querySelectorAll('[class*="st-key-chart_loss_"] .js-plotly-plot')];
@@ -73,39 +66,14 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of proc(5)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not answer within {timeout} s:\n{log_path.read_text()[-3000:]}")
+LIMITS = ("NNLAB_MAX_EPOCHS", "NNLAB_MAX_PARAMS", "NNLAB_MAX_QUEUED_PER_VISITOR", "NNLAB_MAX_CONCURRENT")
 
 
 def app_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of the server (and of workers started from here): no operator limits."""
-    env = {**os.environ, "NNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    for name in (
-        "NNLAB_MAX_EPOCHS",
-        "NNLAB_MAX_PARAMS",
-        "NNLAB_MAX_QUEUED_PER_VISITOR",
-        "NNLAB_MAX_CONCURRENT",
-    ):
-        env.pop(name, None)
-    env["NNLAB_SECRETS"] = str(home / "no-secrets.toml")
-    return {**env, **extra}
+    quiet = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    store = {"NNLAB_HOME": str(home), "NNLAB_SECRETS": str(home / "no-secrets.toml")}
+    return {**{k: v for k, v in os.environ.items() if k not in LIMITS}, **quiet, **store, **extra}
 
 
 @contextmanager
@@ -127,18 +95,23 @@ def serve(home: Path, **env: str) -> Iterator[App]:
         _wait_healthy(app.url, process, log_path)
         yield app
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        _end(process)
+
+
+def _end(process: subprocess.Popen) -> None:
+    """Stop the server's process group: politely, then for good after 15 s."""
+    for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=grace)
 
 
 def chromium(pw):
     """Debian's Chromium, headless, through Playwright."""
-    if not os.path.exists(CHROMIUM):
-        raise SystemExit(f"this benchmark needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    reason = _missing()
+    if reason:
+        raise SystemExit(f"this benchmark {reason}")
     return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 

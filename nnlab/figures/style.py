@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -64,19 +65,13 @@ def base_layout(
     return layout
 
 
-def base_figure(
-    title: str = "",
-    height: int = 320,
-    xaxis_title: str | None = None,
-    yaxis_title: str | None = None,
-    hovermode: str | None = "x unified",
-) -> go.Figure:
-    """An empty chart with NN Lab's title, margins and legend; zoom survives live refreshes.
+def base_figure(*args: Any, **kwargs: Any) -> go.Figure:
+    """An empty chart with NN Lab's title, margins and legend (``base_layout``'s arguments).
 
-    Built in one call from ``base_layout``: plotly's ``update_layout`` costs milliseconds per call,
-    and the live charts are rebuilt every second for every visitor watching a training.
+    Built in one call: plotly's ``update_layout`` costs milliseconds per call, and the live charts
+    are rebuilt every second for every visitor watching a training.
     """
-    return go.Figure(layout=base_layout(title, height, xaxis_title, yaxis_title, hovermode))
+    return go.Figure(layout=base_layout(*args, **kwargs))
 
 
 def plain_figure(data: list[dict], layout: dict) -> go.Figure:

@@ -131,24 +131,16 @@ def training_chart(
 
 
 def training_figure(
-    batch_df: pd.DataFrame,
-    epoch_df: pd.DataFrame,
-    metric: str = "loss",
-    *,
-    steps_per_epoch: int | None = None,
-    smoothing: float = 0.6,
-    height: int = 320,
+    batch_df: pd.DataFrame, epoch_df: pd.DataFrame, metric: str = "loss", **options
 ) -> go.Figure:
     """Training ``metric`` per batch (smoothed) plus training and validation per epoch.
 
+    ``options`` are ``training_chart``'s: ``steps_per_epoch``, ``smoothing`` (0.6), ``height``.
     Built as plain data in one call (plotly's ``add_trace``/``update_*`` cost milliseconds each,
     and a live chart is rebuilt each second for every watcher); a long training's batch line is
     thinned to ``MAX_LINE_POINTS``.
     """
-    chart = training_chart(
-        batch_df, epoch_df, metric, steps_per_epoch=steps_per_epoch, smoothing=smoothing, height=height
-    )
-    return plain_figure(*chart)
+    return plain_figure(*training_chart(batch_df, epoch_df, metric, **options))
 
 
 def lr_chart(epoch_df: pd.DataFrame, *, height: int = 260) -> tuple[list[dict], dict]:
