@@ -12,7 +12,8 @@ import streamlit as st
 
 from nnlab import data
 from nnlab.runs import StoreError
-from nnlab.ui.format import format_seconds, run_progress, status_text
+from nnlab.ui.access import visible_runs
+from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import PAGES, link
 from nnlab.ui.services import get_runner, get_store
 from nnlab.ui.visitor import visitor_id
@@ -55,7 +56,7 @@ def _runs_table() -> None:
     running (polling an unchanging table cost every open home page a rerun every 2 s, issue 13)."""
     get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
     store = get_store()
-    runs = store.list(owner=visitor_id())
+    runs = visible_runs(store, visitor_id())  # this visitor's (and the operator's, where shown)
     active = {r.id for r in runs if r.is_active}
 
     @st.fragment(run_every=2.0 if active else None)
@@ -63,7 +64,7 @@ def _runs_table() -> None:
         now = runs
         if active:
             get_runner().dispatch()
-            now = store.list(owner=visitor_id())
+            now = visible_runs(store, visitor_id())
         _draw_runs(now)
         if active and not active & {r.id for r in now if r.is_active}:
             st.rerun()  # all ended: draw the page once more, without polling
@@ -87,6 +88,7 @@ def _draw_runs(runs: list) -> None:
             "parameters": r.n_params,
             "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
             "id": r.id,
+            "by": "you" if r.owner else "the operator (an example)",
         }
         for r in runs
     ]
@@ -97,7 +99,7 @@ def _draw_runs(runs: list) -> None:
     st.dataframe(rows, hide_index=True, width="stretch", column_config=columns)
     for r in runs:
         if r.status == "running" and (r.progress or {}).get("epochs"):
-            st.progress(run_progress(r).fraction, text=f"{r.name}: {status_text(r)}")
+            st.progress(run_progress(r).fraction, text=f"{plain_text(r.name)}: {status_text(r)}")
 
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
@@ -109,6 +111,6 @@ navigation = st.navigation(
 try:
     get_store()  # every page needs the run store: a damaged one is explained here, once, in words
 except StoreError as exc:
-    st.error(f"{exc} The trained models stay safe in its runs/ folder.", icon="🛑")
+    st.error(str(exc), icon="🛑")
     st.stop()
 navigation.run()

@@ -43,7 +43,9 @@ SPECK_FRACTION = 0.02  # ink components smaller than this share of all ink are n
 
 MAX_UPLOAD_BYTES = 5_000_000  # 5 MB
 MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
-ALLOWED_FORMATS = ("PNG", "JPEG")
+# MPO is how many phones save a photo: a JPEG with extra pictures (depth, other lenses) appended;
+# Pillow reads its first picture like any JPEG.
+ALLOWED_FORMATS = ("PNG", "JPEG", "MPO")
 UPLOAD_MAX_SIDE = 1024  # uploads are reduced to this long side on loading
 
 
@@ -88,7 +90,7 @@ def _decode(data: bytes) -> Image.Image:
                     f"The image is too large ({img.width} x {img.height} pixels); the limit is "
                     f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels."
                 )
-            if img.format == "JPEG":
+            if img.format in ("JPEG", "MPO"):
                 img.draft("RGB", (UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE))  # decode big JPEGs reduced
             img.load()
             return ImageOps.exif_transpose(img)

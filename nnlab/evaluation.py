@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nnlab import data as nndata
-from nnlab.modelio import MAX_BYTES, ModelLoadError, load_model_safely, prepare_input
-from nnlab.ui.format import format_bytes
+from nnlab.modelio import MAX_BYTES, load_model_safely, prepare_input
 
 NUM_CLASSES = 10
 PREDICTIONS_FILE = "test_probs.npy"
@@ -41,24 +37,17 @@ def to_model_input(model: Any, images: np.ndarray) -> np.ndarray:
 
 
 def load_uploaded_model(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
-    """A model from uploaded ``.keras`` bytes: size-limited, loaded in Keras safe mode, shapes checked.
+    """A model from uploaded ``.keras`` or ``.h5`` bytes, in this process: size-limited, bounded before it is
+    built, loaded in Keras safe mode, shapes checked. The web pages use ``sandbox.predict_upload``,
+    which does the same in a memory-limited child process.
 
-    Keras reads only from a path, so the bytes go to a temporary file that is removed afterwards.
+    Keras reads only from a path, so the bytes go to a temporary folder that is removed afterwards.
     Raises ``ModelLoadError`` with a message for the user.
     """
-    if not data:
-        raise ModelLoadError("The uploaded file is empty.")
-    if len(data) > max_bytes:
-        raise ModelLoadError(
-            f"The uploaded file is too large ({format_bytes(len(data))}; at most {format_bytes(max_bytes)})."
-        )
-    fd, tmp = tempfile.mkstemp(prefix="nnlab-upload-", suffix=".keras")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return load_model_safely(tmp, max_bytes=max_bytes)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    from nnlab.sandbox import MODEL_FILE, upload_workspace
+
+    with upload_workspace(data, max_bytes) as folder:
+        return load_model_safely(folder / MODEL_FILE, max_bytes=max_bytes)
 
 
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
@@ -113,10 +102,16 @@ def accuracy_and_loss(probs: np.ndarray, y_true: np.ndarray) -> tuple[float, flo
     """Accuracy and mean cross-entropy (as Keras computes it) from probabilities."""
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y_true, dtype=np.int64)
-    accuracy = float(np.mean(probs.argmax(axis=1) == y))
+    accuracy = float(np.mean(predicted_digits(probs) == y))
     eps = 1e-7  # Keras clips probabilities the same way
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], eps, 1 - eps))))
     return accuracy, loss
+
+
+def predicted_digits(probs: np.ndarray) -> np.ndarray:
+    """Each image's predicted digit; -1 (wrong for every label) where the outputs are not numbers."""
+    probs = np.asarray(probs)
+    return np.where(np.isfinite(probs).all(axis=1), probs.argmax(axis=1), -1)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, normalize: bool = False) -> np.ndarray:
@@ -287,6 +282,22 @@ def upscale(image: np.ndarray, factor: int = 3) -> np.ndarray:
 EVALUABLE = ("completed", "stopped")
 
 
-def evaluable_runs(store: Any, owner: str | None = None) -> list[Any]:
-    """Finished runs (completed, or stopped with their model kept) whose model file exists, newest first."""
-    return [r for r in store.list(owner=owner, statuses=EVALUABLE) if store.model_path(r.id).is_file()]
+def evaluable_runs(store: Any, owner: str | None = None, include_unowned: bool = True) -> list[Any]:
+    """Finished runs (completed, or stopped with their model kept) that have a saved model, newest first.
+
+    With ``owner``, that owner's runs, plus the unowned ones (the operator's) with ``include_unowned``.
+    """
+    runs = store.list(owner=owner, include_unowned=include_unowned, statuses=EVALUABLE)
+    return [r for r in runs if store.has_model(r.id)]
+
+
+def broken_outputs(probs: np.ndarray) -> str | None:
+    """A warning when a model's outputs are not numbers (NaN or infinite) for some test images."""
+    broken = int((~np.isfinite(np.asarray(probs))).any(axis=1).sum())
+    if not broken:
+        return None
+    return (
+        f"The model's outputs are not numbers (NaN or infinite) for {broken:,} of the {len(probs):,} "
+        "test images: its weights are broken, often because its training diverged (train it again "
+        "with a smaller learning rate), so there is nothing meaningful to evaluate."
+    )

@@ -8,9 +8,19 @@ An operator sets them by environment variable, or in a TOML file in the style of
     NNLAB_MAX_PARAMS = 500000         #                          max_params = 500000
     NNLAB_MAX_QUEUED_PER_VISITOR = 2  #                          max_queued_per_visitor = 2
     NNLAB_MAX_CONCURRENT = 1          #                          max_concurrent = 1
+    NNLAB_MAX_LAYERS = 50             #                          max_layers = 50
+    NNLAB_MAX_ACTIVATION_MB = 3000    #                          max_activation_mb = 3000
+    NNLAB_SHOW_OPERATOR_RUNS = 1      #                          show_operator_runs = 1
 
-Environment variables win over the file. A missing value, ``0`` or ``"none"`` means no limit.
-Going past a limit is not an error for the visitor: ``Limits.problems`` says what the limit is.
+Environment variables win over the file. A missing value, ``0`` or ``"none"`` means no limit, except
+for the two that protect the machine, layers and activation memory: missing, they keep their
+defaults (``0``/``"none"`` still lifts them, up to the lab's own bound of ``shapes.MAX_LAYERS``).
+Going past a limit is not an error for the visitor: ``Limits.problems`` and
+``Limits.network_problems`` say what the limit is.
+
+Runs started in a terminal (``nnlab train``) have no owner: they are the operator's, and web
+visitors neither see nor stop them unless ``NNLAB_SHOW_OPERATOR_RUNS`` shows them, read-only, as
+examples (``operator_runs_shown``).
 """
 
 from __future__ import annotations
@@ -24,12 +34,21 @@ from typing import Any
 
 from nnlab.validation import Problem
 
+DEFAULT_MAX_LAYERS = 50  # more than any preset or lesson needs; Keras builds it in seconds
+# Estimated activation memory of one training (architectures/memory.py), in decimal MB: every preset
+# fits at every batch size the page offers (the CNNs at 8,192 need 2.7 GB); with the worker's own ~1 GB
+# a training stays under 4 GB, which a 2-core, 23 GB machine runs beside the app.
+DEFAULT_MAX_ACTIVATION_MB = 3000
+
 ENV_NAMES = {
     "max_epochs": "NNLAB_MAX_EPOCHS",
     "max_params": "NNLAB_MAX_PARAMS",
     "max_queued_per_visitor": "NNLAB_MAX_QUEUED_PER_VISITOR",
     "max_concurrent": "NNLAB_MAX_CONCURRENT",
+    "max_layers": "NNLAB_MAX_LAYERS",
+    "max_activation_mb": "NNLAB_MAX_ACTIVATION_MB",
 }
+SHOW_OPERATOR_RUNS_ENV = "NNLAB_SHOW_OPERATOR_RUNS"
 SECRETS_ENV = "NNLAB_SECRETS"  # path of the TOML file, if not .streamlit/secrets.toml
 
 
@@ -45,6 +64,8 @@ class Limits:
     max_params: int | None = None
     max_queued_per_visitor: int | None = None  # runs a visitor may have queued or running at once
     max_concurrent: int | None = None  # trainings running at once on this server
+    max_layers: int | None = DEFAULT_MAX_LAYERS  # layers of one network
+    max_activation_mb: int | None = DEFAULT_MAX_ACTIVATION_MB  # estimated activations of one training
 
     def problems(self, *, n_params: int, epochs: int, visitor_active: int) -> list[Problem]:
         """Why a visitor may not start this training now, in words that state the limit."""
@@ -68,18 +89,51 @@ class Limits:
             out.append(Problem(message, setting="max_queued_per_visitor"))
         return out
 
+    def network_problems(self, spec: dict, batch_size: int) -> list[Problem]:
+        """Why this machine cannot train a (valid) ``spec`` at ``batch_size``: too many layers, or
+        activations too large for its memory, in words that say what to change."""
+        from nnlab.architectures.memory import activation_estimate
+        from nnlab.ui.format import format_bytes
+
+        out = []
+        layers = len(spec["layers"])
+        if self.max_layers is not None and layers > self.max_layers:
+            message = (
+                f"This network has {layers:,} layers; this demo trains networks of at most "
+                f"{self.max_layers:,} layers. Remove some layers."
+            )
+            out.append(Problem(message, setting="max_layers"))
+        estimate = activation_estimate(spec, batch_size)
+        allowed = None if self.max_activation_mb is None else self.max_activation_mb * 1_000_000
+        if allowed is not None and estimate.bytes > allowed:
+            message = (
+                f"Training this network at batch size {batch_size:,} would hold about "
+                f"{format_bytes(estimate.bytes)} of intermediate values (activations) in memory; this "
+                f"server allows {format_bytes(allowed)}. The largest is layer {estimate.largest_layer + 1} "
+                f"({estimate.largest_kind}), with {estimate.largest_values:,} values per image. Use a "
+                "smaller batch size, fewer filters or units, or pooling earlier."
+            )
+            out.append(Problem(message, setting="max_activation_mb"))
+        return out
+
     def describe(self) -> list[str]:
-        """The limits in force, one line each (empty when there are none)."""
+        """The limits an operator set, one line each (empty when there are none).
+
+        The machine's own bounds (layers, activation memory) are stated only when changed: at their
+        defaults they are reached only by networks far beyond a lesson, and then the refusal says so.
+        """
         labels = {
             "max_epochs": "epochs per training",
             "max_params": "parameters per network",
             "max_queued_per_visitor": "queued or running trainings per visitor",
             "max_concurrent": "trainings at once on this server",
+            "max_layers": "layers per network",
+            "max_activation_mb": "MB of activations per training",
         }
         return [
             f"at most {getattr(self, f.name):,} {labels[f.name]}"
             for f in fields(self)
-            if getattr(self, f.name) is not None
+            if getattr(self, f.name) not in (None, f.default)
         ]
 
 
@@ -118,12 +172,28 @@ def read_secrets(path: str | Path | None = None) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise InvalidLimits(f"Cannot read the limits in {path}: {exc}") from None
+    names = {**ENV_NAMES, "show_operator_runs": SHOW_OPERATOR_RUNS_ENV}
     found: dict[str, Any] = {}
     table = data.get("limits")
     if isinstance(table, dict):
-        found.update({k: table[k] for k in ENV_NAMES if k in table})
-    found.update({k: data[env] for k, env in ENV_NAMES.items() if env in data})
+        found.update({k: table[k] for k in names if k in table})
+    found.update({k: data[env] for k, env in names.items() if env in data})
     return found
+
+
+def operator_runs_shown(
+    environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None
+) -> bool:
+    """Whether visitors see the operator's runs (no owner), read-only, as examples: off unless set."""
+    environ = os.environ if environ is None else environ
+    if SHOW_OPERATOR_RUNS_ENV in environ:
+        value: Any = environ[SHOW_OPERATOR_RUNS_ENV]
+    else:
+        try:
+            value = (read_secrets() if secrets is None else secrets).get("show_operator_runs", False)
+        except InvalidLimits:
+            return False  # a broken secrets file is reported by load_limits; meanwhile, the safe side
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_limits(environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> Limits:

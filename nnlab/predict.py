@@ -39,6 +39,11 @@ def predict_digit(model: Any, img28: np.ndarray) -> np.ndarray:
     out = np.asarray(out, dtype=np.float64).reshape(-1)
     if out.shape != (10,):
         raise ValueError(f"The model gives {out.size} outputs; a digit classifier gives 10.")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            "its outputs are not numbers (NaN or infinite): its weights are broken, often because its "
+            "training diverged (train it again with a smaller learning rate)."
+        )
     if out.min() < 0.0 or abs(out.sum() - 1.0) > 1e-3:
         out = np.exp(out - out.max())  # raw scores (logits) -> probabilities
         out = out / out.sum()

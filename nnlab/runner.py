@@ -2,12 +2,13 @@
 
 ``Runner.submit`` validates a training, stores it as a queued run and calls ``dispatch``, which
 starts queued runs (oldest first) while fewer than ``max_concurrent`` are running. Dispatching is
-safe from many processes at once: it holds the store's write transaction (``BEGIN IMMEDIATE``) as
-its lock. Each run trains in its own detached worker process (``python -m nnlab worker RUN_ID``,
-``LocalProcessExecutor``), so a training never blocks a web page and a crash in it cannot take the
-app down; the worker (``worker.py``) writes its metrics to the store, honours stop requests, saves
-the model and finally dispatches the next queued run itself. Nothing is running in between: after a worker is
-killed, the next ``dispatch`` (a page load calls it) notices, marks its run failed and moves on.
+safe from many processes (and machines) at once: it holds the store's queue lock
+(``RunStore.transaction()``). Each run trains in its own detached worker process
+(``python -m nnlab worker RUN_ID``, ``LocalProcessExecutor``), so a training never blocks a web page
+and a crash in it cannot take the app down; the worker (``worker.py``) writes its metrics to the
+store, honours stop requests, saves the model through the store and finally dispatches the next
+queued run itself. Nothing is running in between: after a worker is killed, the next ``dispatch``
+(a page load calls it) notices, marks its run failed and moves on.
 
 The executor sits behind the small ``Executor`` interface (launch a run, tell whether a launch is
 still alive), so trainings can later be handed to a distributed engine instead.
@@ -20,11 +21,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from nnlab.runs import Run, RunStore, process_alive, process_handle
+from nnlab.runs.database import ENV_DATABASE_URL
 from nnlab.validation import InvalidSettings, Problem
 
 ENV_MAX_CONCURRENT = "NNLAB_MAX_CONCURRENT"
@@ -78,6 +81,10 @@ class LocalProcessExecutor:
         run_dir.mkdir(parents=True, exist_ok=True)
         package_parent = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, **self.env, "NNLAB_HOME": str(store.root)}
+        if store.database_url:  # the same database, also when it was given in code
+            env[ENV_DATABASE_URL] = store.database_url
+        else:
+            env.pop(ENV_DATABASE_URL, None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with open(store.log_path(run_id), "ab") as log:
@@ -124,7 +131,7 @@ class Runner:
 
     def submit(self, spec: dict, config: Any, name: str | None = None, owner: str | None = None) -> Run:
         """Validate, store as queued and start it if a slot is free. Bad input: ``InvalidSettings``."""
-        spec, config_dict = check_training(spec, config)
+        spec, config_dict = check_training(spec, config, name=name)  # before anything is stored
         run = self.store.create(spec, config_dict, name=name, owner=owner)
         self.dispatch()
         return self.store.get(run.id) or run
@@ -141,29 +148,15 @@ class Runner:
             # write lock that the workers' metric writes would queue behind. A run queued after this
             # read is dispatched by its own submit().
             return started
-        with self.store.transaction() as con:
-            (running,) = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()
-            slots = self.max_concurrent - int(running)
-            if slots <= 0:
-                return started
-            rows = con.execute(
-                "SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq LIMIT ?",
-                (slots,),
-            ).fetchall()
-            for (run_id,) in rows:
-                now = time.time()
+        with self.store.transaction() as queue:
+            slots = self.max_concurrent - queue.running_count()
+            for run_id in queue.next_queued(slots) if slots > 0 else []:
                 try:
                     handle = self.executor.launch(self.store, run_id)
                 except Exception as exc:  # reported on the run, the queue goes on
-                    con.execute(
-                        "UPDATE runs SET status='failed', finished=?, error=? WHERE id=?",
-                        (now, f"The training process could not be started: {exc}", run_id),
-                    )
+                    queue.fail(run_id, f"The training process could not be started: {exc}")
                     continue
-                con.execute(
-                    "UPDATE runs SET status='running', started=?, worker=?, progress='{}' WHERE id=?",
-                    (now, _json(handle), run_id),
-                )
+                queue.start(run_id, handle)
                 started.append(run_id)
         return started
 
@@ -172,22 +165,67 @@ class Runner:
         self.store.request_stop(run_id)
 
 
-def check_training(spec: Any, config: Any) -> tuple[dict, dict]:
-    """The spec and the config as plain dicts, or ``InvalidSettings`` listing every problem."""
+def check_training(spec: Any, config: Any, name: Any = None) -> tuple[dict, dict]:
+    """The spec and the config as plain JSON-ready dicts, or ``InvalidSettings`` listing every problem.
+
+    Any input is answered in words, never with a TypeError: a spec that is not a dict of layers,
+    settings of the wrong type, a run name with control characters, a network too deep or too
+    large in memory for this machine (``Limits.network_problems``), values that cannot be stored.
+    """
     from nnlab.architectures import validate
-    from nnlab.training import TrainConfig, validate_config
+    from nnlab.training import validate_config
+    from nnlab.validation import name_problems
 
     if not isinstance(spec, dict):
         message = "The architecture must be a dict with a list of layers."
         raise InvalidSettings([Problem(message, setting="architecture")])
-    if isinstance(config, dict):
-        config = TrainConfig.from_dict(config)
-    if not isinstance(config, TrainConfig):
-        raise InvalidSettings([Problem("The training settings must be a TrainConfig or a dict.")])
-    problems = validate(spec) + validate_config(config)
+    config = _as_config(config)
+    problems = validate(spec) + validate_config(config) + name_problems(name)
+    if not problems:
+        problems = _machine_limits().network_problems(spec, config.batch_size)
     if problems:
         raise InvalidSettings(problems)
-    return spec, config.to_dict()
+    return _plain_json(spec, "architecture"), _plain_json(config.to_dict(), "training settings")
+
+
+def _as_config(config: Any) -> Any:
+    from nnlab.training import TrainConfig
+
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict({k: v for k, v in config.items() if isinstance(k, str)})
+    if not isinstance(config, TrainConfig):
+        raise InvalidSettings([Problem("The training settings must be a TrainConfig or a dict.")])
+    return config
+
+
+def _machine_limits() -> Any:
+    """The operator's limits; misconfigured ones fall back to the defaults that protect the machine."""
+    from nnlab.limits import InvalidLimits, Limits, load_limits
+
+    try:
+        return load_limits()
+    except InvalidLimits:
+        return Limits()
+
+
+def _plain_json(value: dict, what: str) -> dict:
+    """A JSON copy of ``value`` (NumPy numbers become Python ones), as the run store will keep it."""
+
+    def scalar(item: Any) -> Any:
+        if isinstance(item, np.generic):
+            return item.item()
+        raise TypeError(type(item).__name__)
+
+    try:
+        return json.loads(json.dumps(value, default=scalar))
+    except (TypeError, ValueError, RecursionError) as exc:
+        message = (
+            f"There is a value in the {what} that cannot be stored ({str(exc)[:80]}): use numbers, "
+            "text and lists."
+        )
+        raise InvalidSettings(
+            [Problem(message, setting="architecture" if what == "architecture" else None)]
+        ) from None
 
 
 def _json(value: Any) -> str:

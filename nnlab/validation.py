@@ -10,6 +10,8 @@ it belongs and the command line can print them all.
 from __future__ import annotations
 
 import math
+import reprlib
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
@@ -57,6 +59,53 @@ class SettingsDict:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxstring, _SHORT_REPR.maxother, _SHORT_REPR.maxlong = 3, 60, 60, 40
+_SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxdict = _SHORT_REPR.maxset = 6
+
+
+def quote(value: Any) -> str:
+    """A bad value as a message quotes it: its repr, cut short (a value may be huge or deeply nested)."""
+    try:
+        return _SHORT_REPR.repr(value)
+    except Exception:  # a __repr__ that fails: name the type instead
+        return f"a {type(value).__name__}"
+
+
+MAX_NAME_CHARS = 200  # the page takes 80; a generated name (a Keras twin's settings) may run longer
+# Characters a name must not hold: controls (terminal escapes, newlines), text-direction overrides
+# (which make a name read differently from what it is) and lone surrogates (not storable text).
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def _unfit_character(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS
+
+
+def name_problems(name: Any, setting: str = "name", what: str = "run name") -> list[Problem]:
+    """Why ``name`` cannot name a run or a network: not text, too long, or holding control characters.
+
+    None (no name: one is made up) is fine. Markdown and HTML are fine too: names are shown as plain text.
+    """
+    if name is None:
+        return []
+    if not isinstance(name, str):
+        return [Problem(f"The {what} must be text (got {quote(name)}).", setting=setting)]
+    problems = []
+    if len(name) > MAX_NAME_CHARS:
+        message = f"The {what} is {len(name):,} characters long; use at most {MAX_NAME_CHARS}."
+        problems.append(Problem(message, setting=setting))
+    bad = sorted({char for char in name if _unfit_character(char)})
+    if bad:
+        shown = ", ".join(ascii(char) for char in bad[:5])
+        message = (
+            f"The {what} holds control characters ({shown}), which cannot be shown as text: "
+            "use letters, digits, spaces and punctuation."
+        )
+        problems.append(Problem(message, setting=setting))
+    return problems
+
+
 def is_int(value: Any) -> bool:
     """A whole number (Python or NumPy), not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -64,7 +113,9 @@ def is_int(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     """A finite real number (Python or NumPy), not a bool."""
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return is_int(value) or math.isfinite(value)  # a whole number is finite, however large
 
 
 def range_problems(
@@ -88,12 +139,22 @@ def range_problems(
         label = labels.get(name, name.replace("_", " "))
         kind = "a whole number" if name in whole else "a number"
         if not (is_int(value) if name in whole else is_number(value)):
-            problems.append(Problem(f"The {label} must be {kind} (got {value!r}).", setting=name))
+            problems.append(Problem(f"The {label} must be {kind} (got {quote(value)}).", setting=name))
         elif not low <= value <= high:
             problems.append(
-                Problem(f"The {label} must be between {low:g} and {high:g} (got {value:g}).", setting=name)
+                Problem(
+                    f"The {label} must be between {low:g} and {high:g} (got {_number(value)}).", setting=name
+                )
             )
     return problems
+
+
+def _number(value: Any) -> str:
+    """``20000``, ``1e-07``; a whole number too large for a float is quoted cut short."""
+    try:
+        return f"{value:g}"
+    except (OverflowError, ValueError, TypeError):
+        return quote(value)
 
 
 def choice_problems(
@@ -104,8 +165,20 @@ def choice_problems(
     for name, allowed in choices.items():
         value = getattr(config, name)
         if value not in allowed:
-            message = f"Unknown {labels.get(name, name)} {value!r}; choose one of {', '.join(allowed)}."
+            message = f"Unknown {labels.get(name, name)} {quote(value)}; choose one of {', '.join(allowed)}."
             problems.append(Problem(message, setting=name))
+    return problems
+
+
+def switch_problems(config: Any, labels: Mapping[str, str]) -> list[Problem]:
+    """A problem for each attribute of ``config`` named in ``labels`` that is not True or False."""
+    problems = []
+    for name, label in labels.items():
+        value = getattr(config, name)
+        if not isinstance(value, (bool, np.bool_)):
+            problems.append(
+                Problem(f"The {label} setting must be on or off (got {quote(value)}).", setting=name)
+            )
     return problems
 
 

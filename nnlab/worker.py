@@ -8,7 +8,6 @@ end in ``execute_run``: claim the run, train it with a ``StoreRecorder`` as the 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -79,19 +78,15 @@ def execute_run(
 def _claim(store: RunStore, run_id: str) -> bool:
     """Whether this process may train the run: claimed for it by a dispatcher, or queued (claimed now)."""
     me = os.getpid()
-    # The write transaction waits until the dispatcher that launched this worker has committed.
-    with store.transaction() as con:
-        row = con.execute("SELECT status, worker, stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row is None:
+    # The queue's lock waits until the dispatcher that launched this worker has committed.
+    with store.transaction() as queue:
+        run = queue.get(run_id)
+        if run is None:
             raise RunNotFound(f"no run {run_id!r}")
-        owner = json.loads(row["worker"] or "{}").get("pid")
-        if row["status"] == "queued" and not row["stop_requested"]:
-            con.execute(
-                "UPDATE runs SET status='running', started=?, worker=?, progress='{}' WHERE id=?",
-                (time.time(), json.dumps({"kind": "local", **process_handle(me)}), run_id),
-            )
+        if run.status == "queued" and not run.stop_requested:
+            queue.start(run_id, {"kind": "local", **process_handle(me)})
             return True
-        return row["status"] == "running" and owner in (None, me)
+        return run.status == "running" and run.worker.get("pid") in (None, me)
 
 
 def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
@@ -105,13 +100,13 @@ def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
 
 
 def record_result(store: RunStore, run_id: str, result: Any, started: float | None = None) -> None:
-    """Keep a finished training's model (written atomically) and then its final status and test scores.
+    """Keep a finished training's model (in the store, atomically), then its final status and test scores.
 
     ``result`` is a ``training.TrainResult``; ``started``, if given, is when the training began.
     """
-    from nnlab.modelio import save_model_atomically
+    from nnlab.modelio import model_bytes
 
-    save_model_atomically(result.model, store.model_path(run_id))
+    store.save_model(run_id, model_bytes(result.model))
     times = {"finished": time.time()} | ({"started": started} if started is not None else {})
     status = "stopped" if result.stopped else "completed"
     store.update(
@@ -135,7 +130,7 @@ def run_here(
     one interrupts it. Bad input: ``InvalidSettings``.
     """
     store = store if store is not None else RunStore()
-    spec, config_dict = check_training(spec, config)
+    spec, config_dict = check_training(spec, config, name=name)
     run = store.create(
         spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()}
     )

@@ -7,11 +7,14 @@ import streamlit as st
 from nnlab.architectures import count_params
 from nnlab.runs import Run
 from nnlab.training import validate_config
+from nnlab.ui.access import NOT_YOURS, can_see, can_stop
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
 from nnlab.ui.format import run_label
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
+from nnlab.ui.importer import edit_refusal
 from nnlab.ui.live import newest_active, watch_run
 from nnlab.ui.services import get_runner, limits_or_warn
+from nnlab.ui.starting_points import apply_shared_link, take_home_panel
 from nnlab.ui.visitor import visitor_id
 from nnlab.validation import InvalidSettings
 
@@ -38,22 +41,35 @@ def _watch(run_id: str | None) -> None:
 
 
 def watched_run_id() -> str | None:
-    """The run to show: the URL's, else this session's, else this visitor's newest active run."""
+    """The run to show: the URL's, else this session's, else this visitor's newest active run.
+
+    Only a run this visitor may see (``access.py``): a link to another's run is answered in words.
+    """
     for candidate in (st.query_params.get("run"), st.session_state.get(_RUN)):
-        if isinstance(candidate, str) and candidate and store.get(candidate) is not None:
+        if not (isinstance(candidate, str) and candidate):
+            continue
+        if can_see(store.get(candidate) if _looks_like_id(candidate) else None, visitor):
             _watch(candidate)
             return candidate
+        st.warning(NOT_YOURS, icon="🔒")
     active = newest_active(store, visitor)
     _watch(active.id if active else None)
     return active.id if active else None
 
 
+def _looks_like_id(text: str) -> bool:
+    return len(text) <= 64 and all(c.isalnum() or c in "-_" for c in text)
+
+
 def edit_run(run: Run) -> None:
     """Load a run's network and settings into the editor (button callback, or a fresh session)."""
+    if edit_refusal(run):  # an imported network with layers NN Lab cannot build
+        return
     load_spec(run.spec)
     load_config(run.config or {})
 
 
+apply_shared_link()  # ?start=CODE: a shared starting point replaces the editor's network and settings
 watched = watched_run_id()
 if watched and not has_network():
     # A fresh session (a browser refresh, a shared link) that watches a run edits that run's network,
@@ -76,6 +92,7 @@ for problem in config_problems:
     st.error(str(problem), icon="⚠️")
 if limits.describe():
     st.caption("Limits of this demo: " + "; ".join(limits.describe()) + ".")
+take_home_panel(spec, config)
 
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
@@ -85,6 +102,7 @@ limit_problems = (
     []
     if problems
     else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
+    + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
 )
 reasons = (
     (["The network has problems (see the layers above)."] if problems else [])
@@ -137,9 +155,11 @@ if watched:
         watched,
         runner=runner,
         visitor=visitor,
-        can_stop=current is not None and current.owner in (None, visitor),
-        on_edit=edit_run,
+        can_stop=can_stop(current, visitor),  # never the operator's runs, nor another visitor's
+        on_edit=None if current is None or edit_refusal(current) else edit_run,
     )
+    if current is not None and edit_refusal(current):
+        st.info(edit_refusal(current), icon="ℹ️")
 else:
     st.info(
         "No training yet: choose a network and press **Train**. A quick run gives a result in seconds.",

@@ -7,10 +7,12 @@ import streamlit as st
 
 from nnlab import evaluation as ev
 from nnlab.modelio import ModelLoadError
+from nnlab.training import TrainConfig
+from nnlab.ui.code_export import code_panel
 from nnlab.ui.compare import compare_section
 from nnlab.ui.links import BUILD, link
 from nnlab.ui.mistakes import confusion_section, mistakes_section
-from nnlab.ui.models import finished_runs, pick_run, run_model
+from nnlab.ui.models import explain_link, finished_runs, pick_run, run_model
 from nnlab.ui.services import get_store
 from nnlab.ui.upload import upload_source
 
@@ -39,6 +41,7 @@ def report_section(probs: np.ndarray, y: np.ndarray):
 st.title("Evaluate")
 store = get_store()  # one object per root, shared: not reopened on every rerun
 runs = finished_runs(store)
+explain_link(store, runs)  # a link to a run this visitor cannot see is answered in words
 source = st.radio(
     "Evaluate",
     ["A trained run", "An uploaded model"],
@@ -67,6 +70,10 @@ else:
     if probs is None:
         st.stop()
 
+broken = ev.broken_outputs(probs)
+if broken:
+    st.warning(broken, icon="⚠️")
+    st.stop()
 x_test, y_test = ev.mnist_test_set()
 accuracy, loss = ev.accuracy_and_loss(probs, y_test)
 m1, m2, m3, m4 = st.columns(4)
@@ -78,7 +85,7 @@ if run is not None:
 
 tabs = st.tabs(
     ["Confusion matrix", "Per-digit metrics", "Confident mistakes"]
-    + (["Compare runs", "Download"] if run else [])
+    + (["Compare runs", "Download and code"] if run else [])
 )
 with tabs[0]:
     confusion_section(probs, x_test, y_test)
@@ -119,4 +126,8 @@ if run is not None:
             mime="text/csv",
             on_click="ignore",
             key="eval_dl_report",
+        )
+        st.subheader("This network as code", divider="gray")
+        code_panel(
+            run.spec, TrainConfig.from_dict(run.config or {}), source=f"run {run.id}", key="eval_export"
         )

@@ -144,7 +144,11 @@ run = pick_run(runs, "insp_run", container=run_col)
 model = run_model_or_stop(store, run.id, "The model of this run cannot be read")
 
 image, what = pick_image(source_col, index_col)
-probs = predict_digit(model, image)
+try:
+    probs = predict_digit(model, image)
+except ValueError as exc:  # outputs that are not numbers: a broken network, said in words
+    st.warning(f"This network cannot be inspected: {exc}", icon="⚠️")
+    st.stop()
 a, b = st.columns([1, 3])
 a.plotly_chart(image_figure(image, what, height=220), key="insp_image")
 b.plotly_chart(

@@ -118,14 +118,16 @@ with right:
     )
 if img28 is None:
     with middle:
-        if image is None:
-            st.info("Draw a digit on the canvas: what the network sees and reads appears here as you draw.")
-        else:
+        if source == SOURCES[0]:
             st.info(
-                "No digit found yet: draw a larger digit (a dot or a short scratch is not enough)."
-                if source == SOURCES[0]
-                else "No digit found in this picture: use a clear picture of one digit."
+                "Draw a digit on the canvas: what the network sees and reads appears here as you draw."
+                if image is None
+                else "No digit found yet: draw a larger digit (a dot or a short scratch is not enough)."
             )
+        elif image is not None:
+            st.info("No digit found in this picture: use a clear picture of one digit.")
+        elif st.session_state.get("draw_upload") is None:  # no picture yet (a refused one has its error)
+            st.info("Upload a picture of one digit: what the network sees and reads appears here.")
     st.stop()
 
 st.session_state[LAST_DRAWING] = img28  # for the Inspect page's "My last drawing"

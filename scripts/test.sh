@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine with Python 3.11 and runs them all:
-# Debian's chromium + chromium-driver (for the browser tests), a virtual environment .venv with the
-# pinned requirements, then ruff and pytest. Extra arguments go to pytest (e.g. -k draw).
+# Debian's chromium + chromium-driver (for the browser tests) and postgresql (the tests marked
+# `distributed` start their own PostgreSQL server), a virtual environment .venv with the pinned
+# requirements, then ruff and pytest. Extra arguments go to pytest (e.g. -k draw).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+packages=()
 if [ ! -x /usr/bin/chromium ] || ! command -v chromedriver >/dev/null 2>&1; then
+  packages+=(chromium chromium-driver)
+fi
+# PostgreSQL's server programs: on PATH, or where Debian puts them (tests/servers.py looks in both).
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  packages+=(postgresql)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${packages[@]}"
 fi
 
 python=$(command -v python3.11 || command -v python3)

@@ -1,12 +1,22 @@
-"""Shared fixtures. Every test gets its own run store (NNLAB_HOME) so nothing leaks between tests."""
+"""Shared fixtures. Every test gets its own run store (NNLAB_HOME) so nothing leaks between tests.
+
+``backend`` runs a test once per database the run store supports: ``sqlite`` (the embedded
+default) and ``postgresql`` (marked ``distributed``): a real PostgreSQL server that the session starts
+itself (``tests/servers.py``), with a fresh database for each test, named by ``NNLAB_DATABASE_URL``
+so that the test's subprocesses (workers, dispatchers) use it too.
+"""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from servers import PostgresServer, ServerUnavailable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.pop("NNLAB_DATABASE_URL", None)  # a developer's own database never serves the tests
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.distributed)]
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +24,33 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("nnlab_home")
     monkeypatch.setenv("NNLAB_HOME", str(home))
     yield home
+    from nnlab.runs.database import dispose_engines
+
+    dispose_engines()  # the test's pooled connections (each test has a database of its own)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the whole session; its absence is a failure, never a skip."""
+    try:
+        server = PostgresServer.start()
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch):
+    """``"sqlite"`` or ``"postgresql"``: the database every ``RunStore()`` of the test opens."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    from nnlab.runs.database import dispose_engines
+
+    server = request.getfixturevalue("postgres")
+    url = server.create_database()
+    monkeypatch.setenv("NNLAB_DATABASE_URL", url)
+    yield "postgresql"
+    dispose_engines()
+    server.drop_database(url)

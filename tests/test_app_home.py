@@ -51,3 +51,13 @@ def test_a_damaged_run_database_is_explained_not_a_traceback(_isolated_home):
     at = _home()
     assert not at.exception
     assert "cannot be opened" in at.error[0].value and "move it away" in at.error[0].value
+
+
+def test_an_unreachable_postgresql_is_explained_not_a_traceback(monkeypatch):
+    from servers import free_port
+
+    monkeypatch.setenv("NNLAB_DATABASE_URL", f"postgresql://nnlab:s3cret@127.0.0.1:{free_port()}/nnlab")
+    at = _home()
+    assert not at.exception
+    message = at.error[0].value
+    assert "cannot be reached" in message and "NNLAB_DATABASE_URL" in message and "s3cret" not in message

@@ -72,3 +72,41 @@ def test_quick_training_prints_progress_accuracy_and_where_the_model_is(tmp_path
     assert model_path.is_file() and model_path.suffix == ".keras"
     listing = json.loads(nnlab("runs", "--json").stdout)
     assert listing[0]["status"] == "completed" and listing[0]["test_accuracy"] > 0.6
+
+
+def test_export_writes_a_runs_script_or_notebook_into_the_current_folder(tmp_path):
+    from nnlab.architectures import get_preset
+    from nnlab.export import export_notebook, export_script
+    from nnlab.runs import RunStore
+    from nnlab.training import TrainConfig
+
+    config = TrainConfig(epochs=3, batch_size=64, schedule="cosine")
+    run = RunStore().create(get_preset("CNN with dropout (Keras tutorial)"), config.to_dict(), name="my cnn")
+    folder = tmp_path / "here"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def export(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "nnlab", "export", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=folder,
+        )
+
+    first, second, notebook = export(run.id), export("my cnn"), export(run.id[:6], "--notebook")
+    for out in (first, second, notebook):
+        assert out.returncode == 0, out.stderr
+    paths = [Path(out.stdout.strip()) for out in (first, second, notebook)]
+    assert [p.name for p in paths] == [
+        "cnn-with-dropout-keras-tutorial.py",
+        "cnn-with-dropout-keras-tutorial-2.py",  # never over a file that is there
+        "cnn-with-dropout-keras-tutorial.ipynb",
+    ]
+    assert all(p.parent == folder for p in paths)
+    spec = get_preset("CNN with dropout (Keras tutorial)")
+    assert paths[0].read_text() == export_script(spec, config, source=f"run {run.id}").text
+    assert paths[2].read_text() == export_notebook(spec, config, source=f"run {run.id}").text
+    missing = export("nope")
+    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr

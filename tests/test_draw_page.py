@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
@@ -30,6 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DRAW = str(ROOT / "pages" / "4_Draw.py")
 TIMEOUT = 120
 CANVAS = "draw_canvas_0"
+
+
+@pytest.fixture(autouse=True)
+def _operator_runs_shown(monkeypatch):
+    """The runs here are stored the way ``nnlab train`` leaves them (no owner): the operator's runs,
+    which visitors see only where the operator shows them as examples (ui/access.py)."""
+    monkeypatch.setenv("NNLAB_SHOW_OPERATOR_RUNS", "1")
 
 
 def _model(bias: dict[int, float], seed: int = 0):

@@ -21,6 +21,13 @@ INSPECT = str(ROOT / "pages" / "3_Inspect.py")
 TIMEOUT = 120
 
 
+@pytest.fixture(autouse=True)
+def _operator_runs_shown(monkeypatch):
+    """The runs here are stored the way ``nnlab train`` leaves them (no owner): the operator's runs,
+    which visitors see only where the operator shows them as examples (ui/access.py)."""
+    monkeypatch.setenv("NNLAB_SHOW_OPERATOR_RUNS", "1")
+
+
 def _train(preset: str):
     config = TrainConfig(epochs=1, subset=600, batch_size=64, validation_fraction=0.1, seed=0)
     return preset, config, train(get_preset(preset), config)
@@ -140,7 +147,7 @@ def test_uploading_models_on_the_evaluate_page(tmp_path, trained_mlp):
     at = AppTest.from_file(EVALUATE, default_timeout=TIMEOUT).run()
     at.radio(key="eval_source").set_value("An uploaded model").run()
     _no_errors(at)
-    assert any("Upload a `.keras` file" in i.value for i in at.info)
+    assert any("Upload a `.keras` or `.h5` file" in i.value for i in at.info)
 
     good = tmp_path / "good.keras"
     trained_mlp[2].model.save(good)
@@ -149,7 +156,7 @@ def test_uploading_models_on_the_evaluate_page(tmp_path, trained_mlp):
     assert not at.exception
     assert [e.value for e in at.error] == [
         "This model cannot be evaluated: This is not a valid '.keras' model file "
-        "(it is not a Keras archive, or it is truncated or damaged)."
+        "(nor a legacy '.h5' one): it is not a Keras archive, or it is truncated or damaged."
     ]
     assert not at.metric  # nothing evaluated
 

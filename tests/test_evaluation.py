@@ -42,12 +42,13 @@ def _run(tmp_path) -> tuple[RunStore, str]:
     return store, store.create(get_preset("MLP 784-128-10"), TrainConfig().to_dict()).id
 
 
-def test_predictions_are_computed_once_per_run_and_stored_with_it(tmp_path, trained, probs):
+def test_predictions_are_computed_once_per_run_and_stored_with_it(tmp_path, trained, probs, backend):
     store, run_id = _run(tmp_path)
     first = ev.cached_test_predictions(store, run_id, trained.model)
     np.testing.assert_allclose(first, probs, atol=1e-6)
     folder = store.run_dir(run_id)
-    assert (folder / ev.PREDICTIONS_FILE).is_file()
+    assert (folder / ev.PREDICTIONS_FILE).is_file() == (backend == "sqlite")  # PostgreSQL: in the database
+    assert len(store.read_artifact(run_id, ev.PREDICTIONS_FILE)) > first.nbytes
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left
 
     class NoPredict:  # a second look must not predict again
@@ -59,12 +60,16 @@ def test_predictions_are_computed_once_per_run_and_stored_with_it(tmp_path, trai
     np.testing.assert_array_equal(ev.cached_test_predictions(store, run_id, NoPredict()), first)
 
 
-def test_damaged_prediction_cache_is_recomputed(tmp_path, trained, probs):
+def test_damaged_prediction_cache_is_recomputed(tmp_path, trained, probs, backend):
+    import io
+
     store, run_id = _run(tmp_path)
     store.write_artifact(run_id, ev.PREDICTIONS_FILE, b"not a numpy file")
     assert ev.load_cached_predictions(store, run_id) is None
     np.testing.assert_allclose(ev.cached_test_predictions(store, run_id, trained.model), probs, atol=1e-6)
-    np.save(store.run_dir(run_id) / ev.PREDICTIONS_FILE, np.zeros((5, 10), np.float32))  # wrong shape
+    wrong = io.BytesIO()
+    np.save(wrong, np.zeros((5, 10), np.float32))  # wrong shape
+    store.write_artifact(run_id, ev.PREDICTIONS_FILE, wrong.getvalue())
     assert ev.load_cached_predictions(store, run_id) is None
 
 
@@ -259,8 +264,8 @@ def test_a_loader_is_called_only_when_predictions_are_missing(tmp_path, trained,
     assert calls == [1]
 
 
-def test_evaluable_runs_are_finished_runs_with_a_model(trained):
-    from nnlab.modelio import save_model_atomically
+def test_evaluable_runs_are_finished_runs_with_a_model(trained, backend):
+    from nnlab.modelio import model_bytes
     from nnlab.runs import RunStore
 
     store = RunStore()
@@ -270,7 +275,7 @@ def test_evaluable_runs_are_finished_runs_with_a_model(trained):
         run = store.create(spec, config, name=status)
         ids[status] = run.id
         if status in ("completed", "stopped", "failed"):
-            save_model_atomically(trained.model, store.model_path(run.id))
+            store.save_model(run.id, model_bytes(trained.model))
         store.update(
             run.id,
             status=status.replace("-no-model", ""),
@@ -279,3 +284,8 @@ def test_evaluable_runs_are_finished_runs_with_a_model(trained):
     names = [r.name for r in ev.evaluable_runs(store)]
     assert names == ["stopped", "completed"]  # newest first
     assert run_label(store.get(ids["stopped"])).startswith("stopped (⏹️ stopped, ")
+    from nnlab.modelio import load_model_safely
+
+    loaded = load_model_safely(store.model_path(ids["completed"]))  # PostgreSQL: a copy from the database
+    x = ev.to_model_input(trained.model, ev.mnist_test_set()[0][:20])
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), trained.model.predict(x, verbose=0), atol=1e-6)

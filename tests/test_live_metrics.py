@@ -1,23 +1,27 @@
 """The live view's history of a run: read a little at a time, the same as the whole, figures reused.
 
-A run store is real (SQLite in the test's own NNLAB_HOME); ``CountingStore`` is that store with a
-record of what each incremental read asked for and got, so that a test can see what was read.
+A run store is real, on both databases (the ``backend`` fixture: SQLite in the test's own NNLAB_HOME,
+and a real PostgreSQL); ``CountingStore`` is that store with a record of what each incremental read
+asked for and got, so that a test can see what was read.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 import pandas as pd
 import plotly.io as pio
 import pytest
+import sqlalchemy as sa
 from factories import batch_event, epoch_event
 
 from nnlab.architectures import get_preset
 from nnlab.figures.training import MAX_LINE_POINTS, thin, training_figure
 from nnlab.runs import RunStore, process_handle
 from nnlab.runs.recorder import StoreRecorder
+from nnlab.runs.schema import events as events_table
 from nnlab.ui.live_metrics import LiveMetrics
 
 STEPS = 100
@@ -37,7 +41,7 @@ class CountingStore(RunStore):
 
 
 @pytest.fixture
-def store(_isolated_home) -> CountingStore:
+def store(backend) -> CountingStore:
     return CountingStore()
 
 
@@ -71,6 +75,19 @@ def test_events_after_gives_only_the_newer_events_in_order(store):
     assert [record["batch"] for _, kind, record in newer if kind == "batch"] == list(range(55, 101, 5))
     assert [kind for _, kind, _ in newer][-1] == "epoch"
     assert store.events_after(run_id, newer[-1][0]) == []
+
+
+def test_events_of_an_older_version_get_their_step_as_in_the_whole_history(store):
+    """Batch events stored before ``step`` was recorded: both reads work it out the same way."""
+    run_id = _running(store)
+    old = [{"epoch": 2, "batch": b, "loss": 1.0 / b} for b in (10, 20)]
+    with store.db.write() as con:
+        con.execute(
+            sa.insert(events_table), [{"run_id": run_id, "kind": "batch", "data": json.dumps(r)} for r in old]
+        )
+    store.add_events(run_id, [], {"epoch": 2, "epochs": 3, "batch": 20, "steps_per_epoch": STEPS})
+    assert [record["step"] for _, _, record in store.events_after(run_id)] == [110, 120]
+    assert store.metrics(run_id, "batch")["step"].tolist() == [110, 120]
 
 
 def test_history_read_bit_by_bit_equals_the_whole_history(store):

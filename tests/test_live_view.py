@@ -34,9 +34,9 @@ def store(_isolated_home):
             os.kill(run.worker["pid"], signal.SIGKILL)
 
 
-def _page(run_id: str, visitor: str = "visitor-a") -> AppTest:
+def _page(run_id: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=90)
-    at.query_params["visitor"] = visitor
+    at.query_params["visitor"] = "visitor-a"  # the owner: visitors see only their own runs
     at.query_params["run"] = run_id
     at.run()
     assert not at.exception, at.exception
@@ -72,7 +72,7 @@ def test_a_refresh_draws_the_new_batches_as_a_fresh_visitor_sees_them(store):
     after = _charts(at)
     assert _points(after["loss"]) > _points(before["loss"])
     assert after["lr"] == before["lr"]  # no new epoch: the same learning-rate chart
-    fresh = _charts(_page(run.id, visitor="visitor-b"))  # a new session reads the whole history
+    fresh = _charts(_page(run.id))  # a new session (a second tab) reads the whole history at once
     assert after == fresh
 
 

@@ -2,7 +2,8 @@
 on when a worker ends, a stop request from another process, and a worker killed with SIGKILL.
 (How the queue goes on after a killed worker is tested in test_runs with lighter processes.)
 
-One scenario keeps the number of TensorFlow start-ups (the slow part) small.
+One scenario keeps the number of TensorFlow start-ups (the slow part) small. Both tests run on
+both databases (the ``backend`` fixture): SQLite, and a real PostgreSQL holding the models too.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def wait_for(store: RunStore, predicate, what: str, timeout: float = 150.0, read
 
 
 @pytest.fixture
-def store():
+def store(backend):
     """The test's store; at the end no worker is left training (even when the test fails)."""
     s = RunStore()
     yield s
@@ -127,15 +128,16 @@ def test_background_runs_queue_stop_and_kill(store):
     for name in ("quick", "stoppable"):  # the saved models load back safely
         model = load_model_safely(store.model_path(runs[name].id))
         assert model.output_shape == (None, 10)
-    assert not store.model_path(doomed.id).exists()
+    assert not store.model_path(doomed.id).exists() and not store.has_model(doomed.id)
 
 
-def test_run_here_stores_a_foreground_training(store):
+def test_run_here_stores_a_foreground_training(store, backend):
     events = []
     run = run_here(LOGREG, SHORT, name="terminal", on_event=events.append)
     assert run.status == "completed" and run.worker["pid"] == os.getpid()
     assert [e.kind for e in events][0] == "start" and events[-1].kind == "end"
     assert store.list()[0].id == run.id and len(store.metrics(run.id)) == 2
+    assert (store.run_dir(run.id) / "model.keras").is_file() == (backend == "sqlite")  # else in the database
     model = load_model_safely(store.model_path(run.id))
     x = np.zeros((2, 28, 28, 1), dtype=np.float32)
     assert model.predict(x, verbose=0).shape == (2, 10)

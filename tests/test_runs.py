@@ -1,5 +1,7 @@
 """The run store and the queue, without TensorFlow: persistence, concurrency, FIFO order, bound,
-stop requests, recovery of dead workers, deletion, and the ``runs``/``stop``/``delete`` commands."""
+stop requests, recovery of dead workers, deletion, and the ``runs``/``stop``/``delete`` commands.
+
+Every test runs on both databases (the ``backend`` fixture): SQLite and a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from nnlab.training import TrainConfig
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = get_preset("Logistic regression 784-10")
 CONFIG = TrainConfig(subset=300, epochs=1, validation_fraction=0.1).to_dict()
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 class SleepExecutor:
@@ -61,11 +65,12 @@ def sleeper():
     executor.close()
 
 
-def test_default_root_follows_the_environment(tmp_path, monkeypatch):
+def test_default_root_follows_the_environment(tmp_path, monkeypatch, backend):
     monkeypatch.setenv("NNLAB_HOME", str(tmp_path / "elsewhere"))
     assert default_root() == tmp_path / "elsewhere"
     store = RunStore()
-    assert store.root == tmp_path / "elsewhere" and (store.root / "runs.sqlite").is_file()
+    assert store.root == tmp_path / "elsewhere" and (store.root / "runs").is_dir()
+    assert (store.root / "runs.sqlite").is_file() == (backend == "sqlite")  # PostgreSQL: no file
     monkeypatch.delenv("NNLAB_HOME")
     assert "nnlab" in str(default_root())
 
@@ -283,13 +288,17 @@ def test_delete(tmp_path):
     store.update(running.id, status="running", worker=process_handle())
     store.update(done.id, status="completed")
     store.add_events(done.id, [epoch_event(1, loss=1.0)])
-    store.model_path(done.id).write_bytes(b"model")
+    store.save_model(done.id, b"model")
+    store.write_artifact(done.id, "test_probs.npy", b"probs")
+    assert store.has_model(done.id) and store.model_path(done.id).read_bytes() == b"model"
     with pytest.raises(ValueError, match="stop it first"):
         store.delete(running.id)
     store.delete(done.id)
     store.delete(queued.id)
     assert [r.id for r in store.list()] == [running.id]
     assert not store.run_dir(done.id).exists() and store.metrics(done.id).empty
+    assert not store.has_model(done.id) and store.read_artifact(done.id, "test_probs.npy") is None
+    assert not store.model_path(done.id).exists()
     with pytest.raises(RunNotFound):
         store.delete(done.id)
 
@@ -365,9 +374,14 @@ def test_execute_run_leaves_other_processes_runs_alone(tmp_path, sleeper):
         execute_run(store, "nosuchrun")
 
 
-def test_a_damaged_database_gives_a_clear_error(tmp_path):
-    from nnlab.runs import StoreError
+def test_a_worker_on_another_machine_is_left_to_its_machine(tmp_path):
+    import socket
 
-    (tmp_path / "runs.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot be opened.*move it away"):
-        RunStore(tmp_path)
+    store = RunStore(tmp_path)
+    theirs, ours = store.create(SPEC, CONFIG, name="theirs"), store.create(SPEC, CONFIG, name="ours")
+    gone = {"pid": 2**22 + 7, "start": 1}  # no such process here
+    store.update(theirs.id, status="running", worker={"host": "another-machine", **gone})
+    store.update(ours.id, status="running", worker={"host": socket.gethostname(), **gone})
+    assert store.get(ours.id).status == "failed"
+    assert store.get(theirs.id).status == "running"  # its pid means nothing on this machine
+    assert process_handle()["host"] == socket.gethostname()

@@ -20,6 +20,7 @@ from nnlab.architectures.presets import PRESETS, get_preset
 from nnlab.architectures.shapes import count_params, layer_shapes, memory_bytes, summary, validate
 from nnlab.architectures.spec import (
     ACTIVATIONS,
+    IMPORTED,
     INPUT_SHAPE,
     LAYER_DEFAULTS,
     LAYER_KINDS,
@@ -36,6 +37,7 @@ from nnlab.architectures.spec import (
 
 __all__ = [
     "ACTIVATIONS",
+    "IMPORTED",
     "INPUT_SHAPE",
     "LAYER_DEFAULTS",
     "LAYER_KINDS",

@@ -23,6 +23,7 @@ import pandas as pd
 
 from nnlab.architectures.spec import (
     ACTIVATIONS,
+    IMPORTED,
     INPUT_SHAPE,
     LAYER_KINDS,
     NUM_CLASSES,
@@ -34,9 +35,12 @@ from nnlab.architectures.spec import (
     format_shape,
     normalize,
 )
-from nnlab.validation import Problem, is_int, is_number
+from nnlab.validation import Problem, is_int, is_number, name_problems, quote
 
 MAX_WIDTH = 4096  # units of a Dense layer, filters of a Conv2D layer
+# Layers of one network, whatever an operator allows: Keras takes minutes to build a few hundred
+# and fails with a RecursionError near a thousand (an operator's limit, limits.py, is usually lower).
+MAX_LAYERS = 200
 
 LayerRow = tuple[Shape | None, int]  # a layer's output shape (None: unknown) and parameter count
 
@@ -54,6 +58,11 @@ def count_params(spec: Spec) -> int:
 def layer_shapes(spec: Spec) -> list[LayerRow]:
     """Each layer's (output shape, parameters); the shape is None from the first problem on."""
     return _infer(spec)[1]
+
+
+def values_per_image(spec: Spec) -> list[int]:
+    """How many numbers each layer outputs for one image (0 where its shape is unknown)."""
+    return [math.prod(shape) if shape is not None else 0 for shape, _ in _infer(spec)[1]]
 
 
 def memory_bytes(spec: Spec) -> int:
@@ -86,6 +95,9 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[LayerRow]]:
     """Walk the layers once: every problem, and each layer's (output shape, parameter count)."""
     if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
         return [Problem("An architecture needs a list of layers.", setting="architecture")], []
+    if len(spec["layers"]) > MAX_LAYERS:
+        message = f"The network has {len(spec['layers']):,} layers; this lab builds at most {MAX_LAYERS}."
+        return [Problem(message, setting="architecture")], []
     layers = normalize(spec)["layers"]
     if not layers:
         message = "The network has no layers: add at least a Flatten and a Dense output layer."
@@ -94,6 +106,11 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[LayerRow]]:
     rows: list[LayerRow] = []
     shape: Shape | None = INPUT_SHAPE
     for i, layer in enumerate(layers):
+        if layer["kind"] == IMPORTED:
+            shape, params, message = imported_row(layer)
+            problems.append(Problem(message, layer=i))
+            rows.append((shape, params))
+            continue
         own = _setting_problems(layer)
         problems.extend(Problem(m, layer=i) for m in own)
         if own or shape is None:
@@ -104,13 +121,31 @@ def _infer(spec: Spec) -> tuple[list[Problem], list[LayerRow]]:
         if problem:
             problems.append(Problem(problem, layer=i))
         rows.append((shape, params))
-    return problems + _whole_network_problems(layers), rows
+    name = name_problems(spec.get("name"), setting="architecture", what="network name")
+    return name + problems + _whole_network_problems(layers), rows
+
+
+def imported_row(layer: dict[str, Any]) -> tuple[Shape | None, int, str]:
+    """An imported layer's output shape and parameters as its model declared them, and its problem."""
+    declared, params = layer.get("output_shape"), layer.get("params")
+    ok_shape = (
+        isinstance(declared, (list, tuple))
+        and 1 <= len(declared) <= 3
+        and all(is_int(d) and 1 <= d <= 10**7 for d in declared)
+    )
+    name = str(layer.get("class_name"))[:40]
+    message = (
+        f"this layer ({name}) is not one NN Lab can build (it knows {', '.join(LAYER_KINDS)}): this network "
+        "can be evaluated, inspected and drawn on, but not edited or trained here"
+    )
+    known = ok_shape and is_int(params) and 0 <= params <= 10**9  # whatever came before it
+    return (tuple(declared), int(params), message) if known else (None, 0, message)
 
 
 def _whole_network_problems(layers: list[dict[str, Any]]) -> list[Problem]:
     problems = []
     last = layers[-1]
-    if not (
+    if last["kind"] != IMPORTED and not (
         last["kind"] == "Dense" and last.get("units") == NUM_CLASSES and last.get("activation") == "softmax"
     ):
         message = (
@@ -153,15 +188,24 @@ def _window_output(layer: dict[str, Any], shape: Shape) -> tuple[Shape | None, i
     h, w, c = shape
     window = layer["kernel_size"] if kind == "Conv2D" else layer["pool_size"]
     stride = layer["strides"] or window
-    if layer["padding"] == "valid" and window > min(h, w):
-        what = "kernel" if kind == "Conv2D" else "pool"
-        larger = f"its {window}x{window} {what} is larger than its {h}x{w} input"
-        return None, 0, f"{larger}; use a smaller {what}, 'same' padding, or remove a pooling layer before it"
+    if window > min(h, w):
+        return None, 0, _window_too_large(kind, window, layer["padding"], h, w)
     out_h, out_w = (_window_out(side, window, stride, layer["padding"]) for side in (h, w))
     if kind == "Conv2D":
         filters = layer["filters"]
         return (out_h, out_w, filters), window * window * c * filters + filters, None
     return (out_h, out_w, c), 0, None
+
+
+def _window_too_large(kind: str, window: int, padding: str, h: int, w: int) -> str:
+    """A window larger than its input: nothing to slide over ('valid'), or mostly padding ('same',
+    where a window of 10^9 has the worker pad every image to 10^9 pixels a side)."""
+    what = "kernel" if kind == "Conv2D" else "pool"
+    larger = f"its {window:,}x{window:,} {what} is larger than its {h}x{w} input"
+    side = min(h, w)
+    if padding == "valid":
+        return f"{larger}; use a {what} of at most {side}x{side}, or remove a pooling layer before it"
+    return f"{larger}, so it would slide mostly over padding; use a {what} of at most {side}x{side}"
 
 
 def _window_out(size: int, window: int, stride: int, padding: str) -> int:
@@ -177,7 +221,7 @@ def _setting_problems(layer: dict[str, Any]) -> list[str]:
     """Problems with a layer's own settings, independent of its input."""
     kind = layer["kind"]
     if kind not in LAYER_KINDS:
-        return [f"unknown layer kind {kind!r}; choose one of {', '.join(LAYER_KINDS)}"]
+        return [f"unknown layer kind {quote(kind)}; choose one of {', '.join(LAYER_KINDS)}"]
     out = []
     if kind in ("Dense", "Conv2D"):
         out += _width_problems(layer, "units" if kind == "Dense" else "filters")
@@ -185,20 +229,20 @@ def _setting_problems(layer: dict[str, Any]) -> list[str]:
         for key in ("kernel_size", "strides"):
             if not _at_least_one(layer[key]):
                 out.append(
-                    f"{key.replace('_', ' ')} must be a whole number of at least 1 (got {layer[key]!r})"
+                    f"{key.replace('_', ' ')} must be a whole number of at least 1 (got {quote(layer[key])})"
                 )
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         if not _at_least_one(layer["pool_size"]):
-            out.append(f"pool size must be a whole number of at least 1 (got {layer['pool_size']!r})")
+            out.append(f"pool size must be a whole number of at least 1 (got {quote(layer['pool_size'])})")
         if layer["strides"] is not None and not _at_least_one(layer["strides"]):
             out.append(
                 "strides must be empty (= pool size) or a whole number of at least 1 "
-                f"(got {layer['strides']!r})"
+                f"(got {quote(layer['strides'])})"
             )
     if kind in WINDOW_KINDS and layer["padding"] not in PADDINGS:
-        out.append(f"padding must be 'valid' or 'same' (got {layer['padding']!r})")
+        out.append(f"padding must be 'valid' or 'same' (got {quote(layer['padding'])})")
     if kind == "Dropout" and (not is_number(layer["rate"]) or not 0 <= layer["rate"] < 1):
-        out.append(f"the dropout rate must be at least 0 and below 1 (got {layer['rate']!r})")
+        out.append(f"the dropout rate must be at least 0 and below 1 (got {quote(layer['rate'])})")
     return out
 
 
@@ -206,14 +250,14 @@ def _width_problems(layer: dict[str, Any], key: str) -> list[str]:
     """Units or filters, activation and penalties of a Dense or Conv2D layer."""
     out = []
     if not _at_least_one(layer[key]):
-        out.append(f"the number of {key} must be a whole number of at least 1 (got {layer[key]!r})")
+        out.append(f"the number of {key} must be a whole number of at least 1 (got {quote(layer[key])})")
     elif layer[key] > MAX_WIDTH:
-        out.append(f"{layer[key]} {key} is too many for this lab (at most {MAX_WIDTH})")
+        out.append(f"{layer[key]:,} {key} is too many for this lab (at most {MAX_WIDTH})")
     if layer["activation"] not in ACTIVATIONS:
-        out.append(f"unknown activation {layer['activation']!r}; choose one of {', '.join(ACTIVATIONS)}")
+        out.append(f"unknown activation {quote(layer['activation'])}; choose one of {', '.join(ACTIVATIONS)}")
     for pen in ("l1", "l2"):
         if not is_number(layer[pen]) or layer[pen] < 0:
-            out.append(f"the {pen.upper()} penalty must be a number of 0 or more (got {layer[pen]!r})")
+            out.append(f"the {pen.upper()} penalty must be a number of 0 or more (got {quote(layer[pen])})")
     return out
 
 

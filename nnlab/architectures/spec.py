@@ -22,6 +22,10 @@ LAYER_KINDS = (
     "BatchNormalization",
 )
 WINDOW_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers that slide a window over an image
+# A layer of an imported model that NN Lab cannot build or edit (an LSTM, a Reshape...): it keeps the
+# Keras class, output shape and parameter count the file's model gave it, so that the network's summary
+# and parameter count stay true, and always carries a problem (such a network cannot be trained here).
+IMPORTED = "Imported"
 
 # Every setting a layer kind takes, with its default. Settings not listed are ignored.
 LAYER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -40,6 +44,7 @@ LAYER_DEFAULTS: dict[str, dict[str, Any]] = {
     "Flatten": {},
     "Dropout": {"rate": 0.5},
     "BatchNormalization": {},
+    IMPORTED: {"class_name": "Layer", "output_shape": None, "params": 0},
 }
 
 Spec = dict[str, Any]
@@ -50,9 +55,10 @@ def normalize(spec: Spec) -> Spec:
     """A copy of ``spec`` with every layer's missing settings filled with defaults."""
     layers = []
     for layer in spec.get("layers", []):
-        kind = layer.get("kind") if isinstance(layer, dict) else None
+        own = layer if isinstance(layer, dict) else {}  # not a dict: a layer of no known kind
+        kind = own.get("kind")
         defaults = LAYER_DEFAULTS.get(kind, {}) if isinstance(kind, str) else {}
-        layers.append({"kind": kind, **defaults, **{k: v for k, v in (layer or {}).items() if k in defaults}})
+        layers.append({"kind": kind, **defaults, **{k: v for k, v in own.items() if k in defaults}})
     return {"name": spec.get("name", "Custom network"), "layers": layers}
 
 
@@ -89,6 +95,8 @@ def describe_layer(layer: dict[str, Any]) -> str:
         return f"{d['pool_size']}x{d['pool_size']}" + (f", stride {d['strides']}" if d.get("strides") else "")
     if kind == "Dropout":
         return f"rate {d['rate']}"
+    if kind == IMPORTED:
+        return f"{str(d['class_name'])[:40]} from an imported model"
     return ""
 
 

@@ -1,7 +1,9 @@
 """``python -m nnlab runs | stop RUN | delete RUN`` and the background ``worker RUN_ID``.
 
 RUN is a run id, a unique prefix of one, or a run's exact name. An unknown RUN is a one-line
-error with exit status 2.
+error with exit status 2. The command line is the operator's: it lists every visitor's runs. Names
+and errors reach the terminal with their control characters written out (``\\x1b``), so a name
+cannot move the cursor, retitle the window or clear the screen.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 from nnlab.cli import UsageError
 from nnlab.runs import STATUSES, Run, RunNotFound, RunStore, StoreError
-from nnlab.ui.format import plain_error, short_status
+from nnlab.ui.format import plain_error, short_status, terminal_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +76,7 @@ def run_record(run: Run, store: RunStore) -> dict:
         "progress": run.progress,
         "stop_requested": run.stop_requested,
         "queue_position": store.queue_position(run.id) if run.status == "queued" else None,
-        "model_path": str(store.model_path(run.id)) if store.model_path(run.id).exists() else None,
+        "model_path": str(store.model_path(run.id)) if store.has_model(run.id) else None,
         "config": run.config,
     }
 
@@ -94,9 +96,9 @@ def _runs(args: argparse.Namespace) -> int:
         acc = f"{run.test_accuracy:.2%}" if run.test_accuracy is not None else "-"
         status = short_status(run, store.queue_position(run.id) if run.status == "queued" else None)
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created))
-        print(f"{run.id:<12}  {status:<9}  {acc:>8}  {created:<16}  {run.name}")
+        print(f"{run.id:<12}  {status:<9}  {acc:>8}  {created:<16}  {terminal_text(run.name)}")
         if run.status == "failed":
-            print(f"{'':<12}  {plain_error(run.error)}")
+            print(f"{'':<12}  {terminal_text(plain_error(run.error))}")
     return 0
 
 
@@ -107,7 +109,7 @@ def _stop(args: argparse.Namespace) -> int:
         print(f"run {run.id} is already {run.status}")
         return 0
     store.request_stop(run.id)
-    print(f"stop requested for run {run.id} ({run.name})")
+    print(f"stop requested for run {run.id} ({terminal_text(run.name)})")
     return 0
 
 
@@ -118,7 +120,7 @@ def _delete(args: argparse.Namespace) -> int:
         store.delete(run.id)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    print(f"deleted run {run.id} ({run.name})")
+    print(f"deleted run {run.id} ({terminal_text(run.name)})")
     return 0
 
 

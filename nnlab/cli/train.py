@@ -75,5 +75,9 @@ def _train(args: argparse.Namespace) -> int:
     if problems:
         raise UsageError(" ".join(str(p) for p in problems))
     from nnlab.cli.train_run import run_in_terminal
+    from nnlab.validation import InvalidSettings
 
-    return run_in_terminal(architectures.get_preset(preset), config, name=args.name or preset)
+    try:
+        return run_in_terminal(architectures.get_preset(preset), config, name=args.name or preset)
+    except InvalidSettings as exc:  # a name with control characters, a batch too large for the memory...
+        raise UsageError(str(exc)) from None

@@ -11,6 +11,7 @@ so batch and epoch points line up.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 
 import numpy as np
 import pandas as pd
@@ -183,7 +184,7 @@ def runs_figure(
                 continue
             rows = df.dropna(subset=[column]).sort_values("epoch")
             line = {"color": PALETTE[i % len(PALETTE)], "dash": dash}
-            name = f"{label} ({part})" if part else label
+            name = escape(f"{label} ({part})" if part else label, quote=False)  # plotly reads <a>, <b>...
             x, y = rows["epoch"].astype(float), rows[column].astype(float)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line=line, legendgroup=label))
     fig.update_xaxes(rangemode="tozero")

@@ -1,95 +1,208 @@
-"""The SQLite database under a run store: its schema, and one short-lived connection per operation.
+"""The database under a run store: an embedded SQLite file by default, PostgreSQL when configured.
 
-Why SQLite: one file, no server, and transactions make every change all-or-nothing, so a crash or a
-``kill -9`` can never leave a half-written run that breaks the listing. Each operation opens its own
-connection (cheap), so one store object can be shared between Streamlit's threads and used from any
-number of processes at once; writes take ``BEGIN IMMEDIATE`` so that two writers wait for each
-other (``busy_timeout``) instead of failing. WAL mode lets readers go on while a writer writes.
+This is the one module that knows SQL dialects; the rest of ``runs/`` builds SQLAlchemy Core
+statements over the tables of ``schema.py``, which read the same on both.
+
+**SQLite** (``runs.sqlite`` under the store's root; nothing to set up): one file, no server, and
+transactions make every change all-or-nothing, so a crash or a ``kill -9`` never leaves a
+half-written run. Each operation takes a connection from a small pool for its own transaction, so
+one store object can be shared between Streamlit's threads and used from any number of processes at
+once; writers take ``BEGIN IMMEDIATE``, the database's one write lock, so two writers wait for each
+other (``busy_timeout``) instead of failing, and that lock is also the queue's. WAL mode lets readers
+go on while a writer writes. (Kept open, pooled connections also spare each write the checkpoint
+SQLite makes when the last connection to a file closes: a metric flush takes under a millisecond.)
+
+**PostgreSQL** (``NNLAB_DATABASE_URL=postgresql://user:password@host:5432/db``; driver: psycopg 3):
+a small pool of connections per process, checked before use so that a restarted server is simply
+reconnected; read-committed transactions. Writers do not take turns here, so the queue's lock
+(dispatch and claims) is a transaction-level advisory lock, and a statement that reads a row before
+changing it locks that row (``SELECT ... FOR UPDATE``, which SQLite ignores: it does not need it).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nnlab.runs.record import Run
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import QueuePool
 
+from nnlab.runs import schema
+from nnlab.runs.record import Run, StoreError
+
+ENV_DATABASE_URL = "NNLAB_DATABASE_URL"
 BUSY_TIMEOUT_MS = 10_000
-SCHEMA_VERSION = 1
+CONNECT_TIMEOUT_S = 10
+# Advisory lock keys (PostgreSQL): the queue (dispatch, claims) and the schema while it migrates.
+QUEUE_LOCK = 0x4E4E_4C01
+SCHEMA_LOCK = 0x4E4E_4C02
+_WRITE = "nnlab_write"  # execution option marking a connection whose transaction writes
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- creation order: the queue is FIFO on it
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    owner TEXT,
-    status TEXT NOT NULL,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    spec TEXT NOT NULL,
-    config TEXT NOT NULL,
-    error TEXT,
-    test_loss REAL,
-    test_accuracy REAL,
-    n_params INTEGER NOT NULL DEFAULT 0,
-    progress TEXT NOT NULL DEFAULT '{}',
-    stop_requested INTEGER NOT NULL DEFAULT 0,
-    worker TEXT NOT NULL DEFAULT '{}'        -- executor handle, e.g. {"pid": 123, "start": 456}
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    kind TEXT NOT NULL,                      -- "epoch" or "batch"
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id, kind, seq);
-"""
+_engines: dict[str, sa.Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def hide_password(text: str) -> str:
+    """A database URL as it may be shown: any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
+
+
+def postgres_url(text: str) -> sa.URL:
+    """``NNLAB_DATABASE_URL`` as SQLAlchemy's URL for psycopg 3; ``StoreError`` if it is not PostgreSQL's."""
+    example = "postgresql://user:password@host:5432/nnlab"
+    try:
+        url = sa.make_url(text.strip())
+    except sa.exc.ArgumentError:
+        url = None
+    if url is None or url.get_backend_name() not in ("postgresql", "postgres"):
+        raise StoreError(
+            f"{ENV_DATABASE_URL} must be a PostgreSQL URL such as {example} "
+            f"(got {hide_password(text)!r}); leave it unset to keep the runs in an SQLite file."
+        )
+    return url.set(drivername="postgresql+psycopg")
+
+
+def sqlite_url(path: Path) -> sa.URL:
+    return sa.URL.create("sqlite", database=str(path))
+
+
+def describe_error(exc: BaseException) -> str:
+    """What the database driver said, on one line, without SQLAlchemy's statement and links."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def cannot_open(url: sa.URL, exc: BaseException) -> str:
+    """Why the database at ``url`` cannot be opened, and what to do, in words."""
+    if url.get_backend_name() == "sqlite":
+        return (
+            f"The run database {url.database} cannot be opened ({describe_error(exc)}); move it away "
+            "to start with an empty store. The trained models stay safe in its runs/ folder."
+        )
+    return (
+        f"The run database {url.render_as_string(hide_password=True)} cannot be reached or opened "
+        f"({describe_error(exc)}): check {ENV_DATABASE_URL} and that PostgreSQL is running there."
+    )
+
+
+def engine_for(url: sa.URL) -> sa.Engine:
+    """The process's one engine (connection pool) for ``url``, made on first use."""
+    key = url.render_as_string(hide_password=False)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgres_engine(url)
+            _engines[key] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (a test dropping its database, a shutdown)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    engine = sa.create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=5,
+        max_overflow=20,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_con, _record) -> None:
+        dbapi_con.isolation_level = None  # the driver begins no transaction: ``_begin`` does
+        dbapi_con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        dbapi_con.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(con: sa.Connection) -> None:
+        # A writer takes the write lock up front; a reader gets one snapshot for its statements.
+        con.exec_driver_sql("BEGIN IMMEDIATE" if con.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: sa.URL) -> sa.Engine:
+    return sa.create_engine(
+        url,
+        pool_size=5,
+        max_overflow=10,
+        pool_pre_ping=True,  # a connection the server dropped (a restart) is replaced, not used
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "nnlab"},
+    )
 
 
 class Database:
-    """The runs database file at ``path``, created with its schema on first use."""
+    """The runs database at ``url``, its schema created or upgraded on first use."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, url: sa.URL):
+        self.url = url
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        self.engine = engine_for(url)
+        if self._current_version() != schema.SCHEMA_VERSION:
+            self._migrate()
+
+    def describe(self) -> str:
+        """Where the database is, for messages: a file path, or the URL without its password."""
+        return str(self.url.database) if self.is_sqlite else self.url.render_as_string(hide_password=True)
+
+    def _current_version(self) -> int | None:
+        """The schema version (the cheap check each opening makes); None where it cannot be read."""
         with self.connect() as con:
-            if con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-                return  # already set up (pages open the store on every rerun: keep that cheap)
-            con.execute("PRAGMA journal_mode=WAL")  # persistent: set once for the database file
-        with self.write() as con:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    con.execute(statement)
-            con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reads (autocommit), closed afterwards."""
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        try:
-            con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.row_factory = sqlite3.Row
-            yield con
-        finally:
-            con.close()
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front (the queue's lock)."""
-        with self.connect() as con:
-            con.execute("BEGIN IMMEDIATE")
             try:
+                return con.scalar(sa.select(schema.schema_version.c.version))
+            except sa.exc.DBAPIError:  # no such table yet (or a damaged file: the migration says so)
+                return None
+
+    def _migrate(self) -> None:
+        if self.is_sqlite:  # WAL is a property of the file, set outside any transaction
+            raw = self.engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+            finally:
+                raw.close()
+        with self.write(lock=SCHEMA_LOCK) as con:
+            schema.migrate(con)
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection for reads (one snapshot on SQLite), closed or given back afterwards."""
+        with self.engine.connect() as con:
+            yield con
+
+    @contextmanager
+    def write(self, lock: int | None = None) -> Iterator[sa.Connection]:
+        """A write transaction: committed at the end, rolled back on an error.
+
+        ``lock`` (``QUEUE_LOCK``, ``SCHEMA_LOCK``) makes others asking for it wait until this one
+        ends: an advisory lock on PostgreSQL; on SQLite every writer already waits for every other.
+        """
+        with self.engine.connect() as con:
+            con.execution_options(**{_WRITE: True})
+            with con.begin():
+                if lock is not None and not self.is_sqlite:
+                    con.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+
+    def upsert(self, con: sa.Connection, table: sa.Table, values: dict[str, Any]) -> None:
+        """Insert a row, or replace the one with the same primary key (atomically, on both dialects)."""
+        insert = (sqlite_insert if self.is_sqlite else postgres_insert)(table).values(**values)
+        keys = [c.name for c in table.primary_key.columns]
+        changes = {name: insert.excluded[name] for name in values if name not in keys}
+        con.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes))
 
 
 def loads(text: str | None, default: Any) -> Any:
@@ -100,23 +213,24 @@ def loads(text: str | None, default: Any) -> Any:
         return default
 
 
-def row_to_run(row: sqlite3.Row) -> Run:
+def row_to_run(row: sa.Row) -> Run:
     """A ``runs`` table row as a ``Run`` (JSON columns decoded)."""
+    values = row._mapping
     return Run(
-        id=row["id"],
-        name=row["name"],
-        owner=row["owner"],
-        status=row["status"],
-        created=row["created"],
-        started=row["started"],
-        finished=row["finished"],
-        spec=loads(row["spec"], {}),
-        config=loads(row["config"], {}),
-        error=row["error"],
-        test_loss=row["test_loss"],
-        test_accuracy=row["test_accuracy"],
-        n_params=int(row["n_params"] or 0),
-        progress=loads(row["progress"], {}),
-        stop_requested=bool(row["stop_requested"]),
-        worker=loads(row["worker"], {}),
+        id=values["id"],
+        name=values["name"],
+        owner=values["owner"],
+        status=values["status"],
+        created=values["created"],
+        started=values["started"],
+        finished=values["finished"],
+        spec=loads(values["spec"], {}),
+        config=loads(values["config"], {}),
+        error=values["error"],
+        test_loss=values["test_loss"],
+        test_accuracy=values["test_accuracy"],
+        n_params=int(values["n_params"] or 0),
+        progress=loads(values["progress"], {}),
+        stop_requested=bool(values["stop_requested"]),
+        worker=loads(values["worker"], {}),
     )

@@ -1,13 +1,16 @@
-"""How a local worker process is identified: its pid plus the process's start time.
+"""How a local worker process is identified: its machine, its pid and the process's start time.
 
 A pid alone is not enough: after a worker dies the system may give its pid to another process, which
 must not be taken for the worker. The start time (field 22 of ``/proc/<pid>/stat``) tells them apart.
+With a shared database (PostgreSQL) the run may belong to a worker on another machine, whose pid means
+nothing here: such a worker is taken as alive (only its own machine, or its executor, can tell).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +38,21 @@ def process_start_time(pid: int) -> int | None:
 
 
 def process_handle(pid: int | None = None) -> dict[str, Any]:
-    """The handle that identifies a local process: its pid and start time."""
+    """The handle that identifies a local process: its machine, pid and start time."""
     pid = os.getpid() if pid is None else pid
-    return {"pid": pid, "start": process_start_time(pid)}
+    return {"host": socket.gethostname(), "pid": pid, "start": process_start_time(pid)}
 
 
 def process_alive(handle: dict[str, Any]) -> bool:
     """Whether the local process named by ``handle`` still runs (a zombie counts as dead).
 
-    A handle without a pid (another kind of executor) is taken as alive: only its executor can tell.
+    A handle without a pid (another kind of executor), or from another machine, is taken as alive:
+    only its executor can tell. A handle without a machine is one of this machine's.
     """
     if not handle:
         return False  # a running run that no worker owns
     pid = handle.get("pid")
-    if pid is None:
+    if pid is None or handle.get("host", socket.gethostname()) != socket.gethostname():
         return True
     if not isinstance(pid, int) or pid <= 0:
         return False

@@ -1,14 +1,19 @@
-"""The run store: every training as a row in an embedded SQLite database plus a folder.
+"""The run store: every training as a row in a database plus a folder.
 
 Layout under the root (``$NNLAB_HOME``, else the per-user data directory)::
 
-    runs.sqlite            the runs, their metric events (WAL mode, safe for many processes)
-    runs/<run id>/         model.keras (written atomically) and worker.log
+    runs.sqlite            the database (WAL mode, safe for many processes), unless
+                           NNLAB_DATABASE_URL names a PostgreSQL one
+    runs/<run id>/         a local worker's worker.log; with SQLite also the run's artifacts:
+                           model.keras (written atomically), test_probs.npy
+    cache/artifacts/       with PostgreSQL: this machine's copies of artifacts opened by path
 
-The database itself (schema, connections, why SQLite) is in ``database.py``.
+The database (SQLite or PostgreSQL, connections, locks) is in ``database.py``, its tables and
+migrations in ``schema.py``, the two homes of artifacts in ``artifacts.py``, the dispatcher's view
+of the queue in ``queue.py``. The store behaves the same on both databases.
 
 A run whose worker process has died while it was ``running`` is turned into ``failed`` by
-``recover()``, which ``list()`` and ``get()`` apply; a worker is identified by its pid plus the
+``recover()``, which ``list()`` and ``get()`` apply; a worker is identified by its host, pid and
 process start time, so a recycled pid is not taken for a live worker.
 """
 
@@ -17,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -26,17 +30,33 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
-from nnlab.events import Event, global_step, to_record
-from nnlab.runs.database import Database, loads, row_to_run
+from nnlab.events import Event, to_record
+from nnlab.runs.artifacts import DatabaseArtifacts, FileArtifacts
+from nnlab.runs.database import (
+    ENV_DATABASE_URL,
+    QUEUE_LOCK,
+    Database,
+    cannot_open,
+    loads,
+    postgres_url,
+    row_to_run,
+    sqlite_url,
+)
+from nnlab.runs.metrics import metric_frame, read_events
 from nnlab.runs.processes import log_hint, process_alive
+from nnlab.runs.queue import QueueTransaction
 from nnlab.runs.record import DIED_MESSAGE, STATUSES, Run, RunNotFound, StoreError
+from nnlab.runs.schema import artifacts, runs
+from nnlab.runs.schema import events as events_table
 
 ENV_HOME = "NNLAB_HOME"
 DB_NAME = "runs.sqlite"
+MODEL_FILE = "model.keras"
 
-EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"]
-BATCH_COLUMNS = ["epoch", "batch", "step", "loss", "accuracy", "elapsed", "samples_per_sec"]
+UPDATABLE = {"name", "status", "started", "finished", "error", "test_loss", "test_accuracy", "progress"}
+UPDATABLE |= {"stop_requested", "worker"}
 
 
 def default_root() -> Path:
@@ -49,33 +69,48 @@ def default_root() -> Path:
     return Path(platformdirs.user_data_dir("nnlab", appauthor=False))
 
 
+def default_database_url() -> str | None:
+    """``$NNLAB_DATABASE_URL`` (a PostgreSQL URL) if set, else None: the SQLite file under the root."""
+    return os.environ.get(ENV_DATABASE_URL, "").strip() or None
+
+
 # ---- the store -----------------------------------------------------------------------------------
 
 
 class RunStore:
-    """Runs in SQLite plus a folder each, safe for many threads and processes at once."""
+    """Runs in a database (SQLite, or PostgreSQL) plus a folder each, safe for many threads and processes.
 
-    def __init__(self, root: str | Path | None = None):
+    ``database_url`` (default: ``$NNLAB_DATABASE_URL``) selects PostgreSQL; without it (or with
+    ``""``) the runs are in ``runs.sqlite`` under ``root``. Bad settings or a database that cannot
+    be opened: ``StoreError``.
+    """
+
+    def __init__(self, root: str | Path | None = None, database_url: str | None = None):
         # Absolute, so that a worker started in another directory finds the same store.
         self.root = (Path(root).expanduser() if root is not None else default_root()).absolute()
         (self.root / "runs").mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / DB_NAME
+        given = default_database_url() if database_url is None else database_url.strip()
+        self.database_url = given or None  # "" means SQLite, whatever the environment says
+        url = postgres_url(self.database_url) if self.database_url else sqlite_url(self.root / DB_NAME)
         try:
-            self.db = Database(self.db_path)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"The run database {self.db_path} cannot be opened ({exc}); "
-                "move it away to start with an empty store."
-            ) from exc
+            self.db = Database(url)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(cannot_open(url, exc)) from exc
+        self.artifacts = (
+            FileArtifacts(self.run_dir)
+            if self.db.is_sqlite
+            else DatabaseArtifacts(self.db, self.root / "cache" / "artifacts")
+        )
 
     def __repr__(self) -> str:
-        return f"RunStore({str(self.root)!r})"
+        where = "" if self.db.is_sqlite else f", {self.db.describe()!r}"
+        return f"RunStore({str(self.root)!r}{where})"
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction for the runner (dispatch): every other writer waits until it ends."""
-        with self.db.write() as con:
-            yield con
+    def transaction(self) -> Iterator[QueueTransaction]:
+        """The queue's lock, for dispatch and claims: every other ``transaction()`` waits until it ends."""
+        with self.db.write(lock=QUEUE_LOCK) as con:
+            yield QueueTransaction(con)
 
     # -- paths -------------------------------------------------------------------------------------
 
@@ -83,30 +118,31 @@ class RunStore:
         return self.root / "runs" / _safe_id(run_id)
 
     def model_path(self, run_id: str) -> Path:
-        return self.run_dir(run_id) / "model.keras"
+        """The run's ``model.keras`` as a local file (with PostgreSQL, this machine's copy of the
+        database's); a path that does not exist where the run has no model."""
+        return self.artifacts.path(_safe_id(run_id), MODEL_FILE)
 
     def log_path(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "worker.log"
 
-    # -- artifacts: what a training leaves besides its metrics (test predictions, snapshots) -----------
+    # -- artifacts: what a training leaves besides its metrics (model, test predictions) ---------------
 
     def write_artifact(self, run_id: str, name: str, data: bytes) -> None:
         """Keep ``data`` as the run's artifact ``name``, atomically (readers see the old or the new whole)."""
-        path = self.run_dir(run_id) / _safe_name(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        self.artifacts.write(_safe_id(run_id), name, data)
 
     def read_artifact(self, run_id: str, name: str) -> bytes | None:
         """The run's artifact ``name``, or None where it has none."""
-        try:
-            return (self.run_dir(run_id) / _safe_name(name)).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        return self.artifacts.read(_safe_id(run_id), name)
+
+    def save_model(self, run_id: str, model: bytes | Path) -> None:
+        """Keep a ``.keras`` file (its bytes, or its path) as the run's model, replacing any before."""
+        data = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self.write_artifact(run_id, MODEL_FILE, data)
+
+    def has_model(self, run_id: str) -> bool:
+        """Whether the run has a saved model (without copying it anywhere)."""
+        return self.artifacts.exists(_safe_id(run_id), MODEL_FILE)
 
     # -- creating and reading ----------------------------------------------------------------------
 
@@ -130,23 +166,20 @@ class RunStore:
         spec_name = str(spec.get("name", "Custom network")) if isinstance(spec, dict) else "Custom network"
         name = (name or "").strip() or f"{spec_name}, {time.strftime('%b %d %H:%M:%S', time.localtime(now))}"
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+        row = {
+            "id": run_id,
+            "name": name,
+            "owner": owner,
+            "status": "queued" if worker is None else "running",
+            "created": now,
+            "started": None if worker is None else now,
+            "spec": json.dumps(spec),
+            "config": json.dumps(config),
+            "n_params": n_params,
+            "worker": json.dumps(worker or {}),
+        }
         with self.db.write() as con:
-            con.execute(
-                "INSERT INTO runs (id, name, owner, status, created, started, spec, config, n_params, worker)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    name,
-                    owner,
-                    "queued" if worker is None else "running",
-                    now,
-                    None if worker is None else now,
-                    json.dumps(spec),
-                    json.dumps(config),
-                    n_params,
-                    json.dumps(worker or {}),
-                ),
-            )
+            con.execute(sa.insert(runs).values(**row))
         run = self.get(run_id)
         assert run is not None
         return run
@@ -161,7 +194,7 @@ class RunStore:
 
     def _get(self, run_id: str) -> Run | None:
         with self.db.connect() as con:
-            row = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = con.execute(sa.select(runs).where(runs.c.id == run_id)).first()
         return row_to_run(row) if row else None
 
     def find(self, ref: str) -> Run:
@@ -169,12 +202,11 @@ class RunStore:
         run = self.get(ref)
         if run is not None:
             return run
+        query = sa.select(runs.c.id).where(
+            sa.or_(runs.c.id.startswith(ref, autoescape=True), runs.c.name == ref)
+        )
         with self.db.connect() as con:
-            rows = con.execute(
-                "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' OR name=?",
-                (ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", ref),
-            ).fetchall()
-        ids = sorted({r["id"] for r in rows})
+            ids = sorted(set(con.scalars(query)))
         if len(ids) == 1:
             run = self.get(ids[0])
             if run is not None:
@@ -188,82 +220,55 @@ class RunStore:
     ) -> list[Run]:
         """Runs, newest first; ``owner`` keeps that owner's runs (plus unowned ones if asked)."""
         self.recover()
-        query, params = "SELECT * FROM runs", []
-        where = []
+        query = sa.select(runs).order_by(runs.c.seq.desc())
         if owner is not None:
-            where.append("(owner=? OR owner IS NULL)" if include_unowned else "owner=?")
-            params.append(owner)
+            mine = runs.c.owner == owner
+            query = query.where(sa.or_(mine, runs.c.owner.is_(None)) if include_unowned else mine)
         if statuses is not None:
-            wanted = list(statuses)
-            where.append(f"status IN ({','.join('?' * len(wanted))})" if wanted else "0")
-            params.extend(wanted)
-        if where:
-            query += " WHERE " + " AND ".join(where)
+            query = query.where(runs.c.status.in_(list(statuses)))
         with self.db.connect() as con:
-            rows = con.execute(query + " ORDER BY seq DESC", params).fetchall()
-        return [row_to_run(r) for r in rows]
+            return [row_to_run(r) for r in con.execute(query)]
 
     def queue_position(self, run_id: str) -> int | None:
         """1 = the next queued run to start; None if the run is not waiting in the queue."""
         with self.db.connect() as con:
-            row = con.execute("SELECT seq, status, stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None or row["status"] != "queued" or row["stop_requested"]:
+            row = con.execute(
+                sa.select(runs.c.seq, runs.c.status, runs.c.stop_requested).where(runs.c.id == run_id)
+            ).first()
+            if row is None or row.status != "queued" or row.stop_requested:
                 return None
-            (ahead,) = con.execute(
-                "SELECT COUNT(*) FROM runs WHERE status='queued' AND stop_requested=0 AND seq<=?",
-                (row["seq"],),
-            ).fetchone()
-        return int(ahead)
+            ahead = sa.select(sa.func.count()).where(_WAITING, runs.c.seq <= row.seq)
+            return int(con.scalar(ahead))
 
     def queued_ids(self) -> list[str]:
         """Ids waiting in the queue, next first."""
         with self.db.connect() as con:
-            rows = con.execute(
-                "SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY seq"
-            ).fetchall()
-        return [r["id"] for r in rows]
+            return list(con.scalars(sa.select(runs.c.id).where(_WAITING).order_by(runs.c.seq)))
 
     # -- metrics -----------------------------------------------------------------------------------
 
     def add_events(self, run_id: str, events: Iterable[Event], progress: dict | None = None) -> None:
         """Append metric events (epoch and batch events) and the latest progress, in one transaction."""
-        rows = [(run_id, e.kind, json.dumps(to_record(e))) for e in events]
+        rows = [{"run_id": run_id, "kind": e.kind, "data": json.dumps(to_record(e))} for e in events]
         with self.db.write() as con:
             if rows:
-                con.executemany("INSERT INTO events (run_id, kind, data) VALUES (?,?,?)", rows)
+                con.execute(sa.insert(events_table), rows)
             if progress is not None:
-                con.execute("UPDATE runs SET progress=? WHERE id=?", (json.dumps(progress), run_id))
+                con.execute(sa.update(runs).where(runs.c.id == run_id).values(progress=json.dumps(progress)))
 
     def metrics(self, run_id: str, kind: str = "epoch") -> pd.DataFrame:
         """The metric history: one row per epoch (``kind="epoch"``) or per reported batch (``"batch"``).
 
         Batch rows carry ``step``, the batch number counted over the whole training.
         """
-        if kind not in ("epoch", "batch"):
-            raise ValueError("kind must be 'epoch' or 'batch'")
         with self.db.connect() as con:
-            rows = con.execute(
-                "SELECT data FROM events WHERE run_id=? AND kind=? ORDER BY seq", (run_id, kind)
-            ).fetchall()
-            prog = con.execute("SELECT progress FROM runs WHERE id=?", (run_id,)).fetchone()
-        records = [loads(r["data"], {}) for r in rows]
-        columns = list(EPOCH_COLUMNS if kind == "epoch" else BATCH_COLUMNS)
-        if kind == "batch":
-            steps = loads(prog["progress"], {}).get("steps_per_epoch") if prog else None
-            for rec in records:  # rows stored by an older version have no step
-                if "step" not in rec and steps and "epoch" in rec and "batch" in rec:
-                    rec["step"] = global_step(rec["epoch"], rec["batch"], steps)
-        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
-        extra = [c for c in frame.columns if c not in columns]
-        return frame.reindex(columns=columns + extra)
+            return metric_frame(con, run_id, kind)
 
     def events_after(self, run_id: str, after: int = 0) -> list[tuple[int, str, dict]]:
         """``(number, kind, record)`` of the run's metric events stored after number ``after``, oldest
         first: a live view reads only what is new each second (issue 13), not the whole history."""
-        query = "SELECT seq, kind, data FROM events WHERE run_id=? AND kind IN ('batch','epoch') AND seq>?"
         with self.db.connect() as con:
-            rows = con.execute(query + " ORDER BY seq", (run_id, after)).fetchall()
-        return [(int(r["seq"]), r["kind"], loads(r["data"], {})) for r in rows]
+            return read_events(con, run_id, after=after)
 
     # -- changes -----------------------------------------------------------------------------------
 
@@ -271,50 +276,35 @@ class RunStore:
         """Set columns of one run (JSON-encoding dicts); for the runner and the worker."""
         if not values:
             return
-        allowed = {
-            "name",
-            "status",
-            "started",
-            "finished",
-            "error",
-            "test_loss",
-            "test_accuracy",
-            "progress",
-            "stop_requested",
-            "worker",
-        }
-        bad = set(values) - allowed
+        bad = set(values) - UPDATABLE
         if bad:
             raise ValueError(f"cannot update {', '.join(sorted(bad))}")
         if "status" in values and values["status"] not in STATUSES:
             raise ValueError(f"unknown status {values['status']!r}")
-        cols = ", ".join(f"{k}=?" for k in values)
-        params = [json.dumps(v) if isinstance(v, dict) else v for v in values.values()]
+        values = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()}
         with self.db.write() as con:
-            con.execute(f"UPDATE runs SET {cols} WHERE id=?", (*params, run_id))
+            con.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
 
     def stop_requested(self, run_id: str) -> bool:
         with self.db.connect() as con:
-            row = con.execute("SELECT stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
-        return bool(row and row["stop_requested"])
+            return bool(con.scalar(sa.select(runs.c.stop_requested).where(runs.c.id == run_id)))
 
     def request_stop(self, run_id: str) -> None:
         """Ask a run to stop: a queued run is marked stopped at once (it never trains); a running one
         stops within a batch, keeping its model as it stands; a finished run is left as it is."""
+        this = runs.c.id == run_id
         with self.db.write() as con:
-            row = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
+            status = con.scalar(sa.select(runs.c.status).where(this).with_for_update())
+            if status is None:
                 raise RunNotFound(f"no run {run_id!r}")
-            if row["status"] == "queued":
-                con.execute(
-                    "UPDATE runs SET status='stopped', stop_requested=1, finished=?, error=NULL WHERE id=?",
-                    (time.time(), run_id),
-                )
-            elif row["status"] == "running":
-                con.execute("UPDATE runs SET stop_requested=1 WHERE id=?", (run_id,))
+            if status == "queued":
+                stopped = {"status": "stopped", "stop_requested": 1, "finished": time.time(), "error": None}
+                con.execute(sa.update(runs).where(this).values(**stopped))
+            elif status == "running":
+                con.execute(sa.update(runs).where(this).values(stop_requested=1))
 
     def delete(self, run_id: str) -> None:
-        """Remove a run, its metrics and its folder.
+        """Remove a run, its metrics, its artifacts and its folder.
 
         Refuses (ValueError) while the run is running: stop it first and delete it once it has
         stopped. A queued run can be deleted at once (it leaves the queue).
@@ -323,17 +313,19 @@ class RunStore:
         if run is None:
             raise RunNotFound(f"no run {run_id!r}")
         with self.db.write() as con:
-            row = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
+            status = con.scalar(sa.select(runs.c.status).where(runs.c.id == run_id).with_for_update())
+            if status is None:
                 return
-            if row["status"] == "running":
+            if status == "running":
                 raise ValueError(
                     f"Run {run.name!r} is still training: stop it first, then delete it once it has stopped."
                 )
-            con.execute("DELETE FROM events WHERE run_id=?", (run_id,))
-            con.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            for table in (events_table, artifacts):
+                con.execute(sa.delete(table).where(table.c.run_id == run_id))
+            con.execute(sa.delete(runs).where(runs.c.id == run_id))
         # The folder goes after the row: a crash in between leaves only an orphan folder, which
         # the listing never reads and ``clean_orphans`` removes.
+        self.artifacts.forget(run_id)
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     def clean_orphans(self) -> list[str]:
@@ -342,11 +334,11 @@ class RunStore:
         A folder that still holds a model is never removed: a model is what a user made.
         """
         with self.db.connect() as con:
-            known = {r["id"] for r in con.execute("SELECT id FROM runs").fetchall()}
+            known = set(con.scalars(sa.select(runs.c.id)))
         removed = []
         cutoff = time.time() - 60  # a folder being created right now has no row yet
         for path in (self.root / "runs").iterdir():
-            orphan = path.is_dir() and path.name not in known and not (path / "model.keras").exists()
+            orphan = path.is_dir() and path.name not in known and not (path / MODEL_FILE).exists()
             if orphan and path.stat().st_mtime < cutoff:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
@@ -359,22 +351,21 @@ class RunStore:
         """
         is_alive = is_alive or process_alive
         with self.db.connect() as con:
-            rows = con.execute("SELECT id, worker FROM runs WHERE status='running'").fetchall()
-        dead = [(r["id"], r["worker"]) for r in rows if not is_alive(loads(r["worker"], {}))]
-        if not dead:
-            return []
+            rows = con.execute(sa.select(runs.c.id, runs.c.worker).where(runs.c.status == "running")).all()
+        dead = [(r.id, r.worker) for r in rows if not is_alive(loads(r.worker, {}))]
         failed = []
-        with self.db.write() as con:
-            for run_id, worker in dead:
-                # Only if nothing changed meanwhile (the worker may have just finished cleanly).
-                message = DIED_MESSAGE + log_hint(self.log_path(run_id))
-                cur = con.execute(
-                    "UPDATE runs SET status='failed', finished=?, error=?"
-                    " WHERE id=? AND status='running' AND worker=?",
-                    (time.time(), message, run_id, worker),
+        for run_id, worker in dead:
+            message = DIED_MESSAGE + log_hint(self.log_path(run_id))
+            # Only if nothing changed meanwhile (the worker may have just finished cleanly).
+            unchanged = sa.and_(runs.c.id == run_id, runs.c.status == "running", runs.c.worker == worker)
+            with self.db.write() as con:
+                result = con.execute(
+                    sa.update(runs)
+                    .where(unchanged)
+                    .values(status="failed", finished=time.time(), error=message)
                 )
-                if cur.rowcount:
-                    failed.append(run_id)
+            if result.rowcount:
+                failed.append(run_id)
         return failed
 
     def require(self, run_id: str) -> Run:
@@ -385,14 +376,10 @@ class RunStore:
         return run
 
 
+_WAITING = sa.and_(runs.c.status == "queued", runs.c.stop_requested == 0)
+
+
 def _safe_id(run_id: str) -> str:
     if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
         raise RunNotFound(f"no run {run_id!r}")
     return run_id
-
-
-def _safe_name(name: str) -> str:
-    """An artifact's file name: letters, digits, '.', '-' and '_' only, not starting with a dot."""
-    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
-        raise ValueError(f"not an artifact name: {name!r}")
-    return name

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nnlab.validation import Problem, SettingsDict, choice_problems, range_problems, subset_problems
+from nnlab.validation import (
+    Problem,
+    SettingsDict,
+    choice_problems,
+    range_problems,
+    subset_problems,
+    switch_problems,
+)
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "plateau", "cosine", "exponential")
@@ -76,6 +83,7 @@ WHOLE = {
     "batch_event_every",
 }
 LABELS = {"subset": "training subset", "validation_fraction": "validation fraction"}
+SWITCHES = {"early_stopping": "early stopping", "augment": "augmentation"}  # settings that are on or off
 
 
 def validate_config(config: TrainConfig) -> list[Problem]:
@@ -83,6 +91,7 @@ def validate_config(config: TrainConfig) -> list[Problem]:
     choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
     problems = choice_problems(config, choices, {"schedule": "learning-rate schedule"})
     problems += range_problems(config, BOUNDS, whole=WHOLE, labels=LABELS, optional={"subset"})
+    problems += switch_problems(config, SWITCHES)
     if not problems and config.subset is not None and config.validation_fraction > 0:
         if int(config.subset * config.validation_fraction) < 10:
             message = (

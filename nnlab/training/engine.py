@@ -16,6 +16,7 @@ import numpy as np
 
 from nnlab import data as nndata
 from nnlab.architectures import Spec, build_model
+from nnlab.architectures.memory import evaluation_batch
 from nnlab.events import EndEvent, EpochEvent, EventSink, StopCheck
 from nnlab.training.config import TrainConfig, validate_config
 from nnlab.validation import InvalidSettings
@@ -107,7 +108,9 @@ def train(
         verbose=0,
     )
     elapsed = time.perf_counter() - t0
-    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0)
+    test_loss, test_accuracy = model.evaluate(
+        data.x_test, data.y_test, batch_size=evaluation_batch(config.batch_size), verbose=0
+    )
     result = TrainResult(
         model, events.history, float(test_loss), float(test_accuracy), events.stopped, elapsed, n_train, n_val
     )

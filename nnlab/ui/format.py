@@ -6,6 +6,7 @@ the same everywhere. No Streamlit here.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +39,50 @@ def format_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def format_bytes(n: float) -> str:
+def format_bytes(n: float, digits: int = 1) -> str:
     """A size in the decimal units browsers and upload widgets use: ``1,500`` -> ``1.5 kB``."""
     for unit in ("bytes", "kB", "MB"):
         if abs(n) < 1000:
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.{digits}f} {unit}"
         n /= 1000
-    return f"{n:,.1f} GB"
+    return f"{n:,.{digits}f} GB"
+
+
+def size_and_limit(size: int, limit: int) -> str:
+    """``(50.2 MB; at most 50.0 MB)``; where one decimal, then two, would read the same, in bytes."""
+    for digits in (1, 2):
+        shown, allowed = format_bytes(size, digits), format_bytes(limit, digits)
+        if shown != allowed:
+            return f"({shown}; at most {allowed})"
+    return f"({size:,} bytes; at most {limit:,} bytes)"
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(text: Any) -> str:
+    """``text`` (a run's name) for a place that reads Markdown: shown as typed, never as a link or image.
+
+    Every ASCII punctuation mark is backslash-escaped (CommonMark's rule), so ``![x](http://...)``,
+    ``<img>``, ``**``, ``$`` and Streamlit's ``:red[...]`` stay characters; control characters become
+    spaces.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _UNPRINTABLE.sub(" ", str(text)))
+
+
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_~$|\[\]<>])")  # what makes links, images, HTML, code, emphasis
+
+
+def markdown_safe(text: Any) -> str:
+    """A message that may quote what a file or a visitor wrote (a layer's name), for a Markdown element:
+    nothing in it becomes a link, an image, HTML or emphasis, and its ordinary punctuation stays as is."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", _UNPRINTABLE.sub(" ", str(text)))
+
+
+def terminal_text(text: Any) -> str:
+    """``text`` for a terminal: control characters (escape sequences) shown as ``\\x1b``, never sent."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
 @dataclass(frozen=True)

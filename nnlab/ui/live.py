@@ -15,7 +15,7 @@ import streamlit as st
 
 from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore
-from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, run_progress
+from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_text, run_progress
 from nnlab.ui.links import result_links
 from nnlab.ui.live_metrics import LiveMetrics
 
@@ -83,7 +83,7 @@ def _body(
 ) -> None:
     # Everything below comes from one read of the run (and of its queue position while it waits),
     # so the status line and the message never disagree.
-    st.markdown(f"#### {run.name}")
+    st.markdown(f"#### {plain_text(run.name)}")  # a name is shown as typed, never as Markdown
     st.caption(f"{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · {run.id}")
     if run.status == "queued":
         waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from nnlab.figures.style import refreshed_figure
 from nnlab.figures.training import lr_chart, training_chart
 from nnlab.runs import Run, RunStore
-from nnlab.runs.store import BATCH_COLUMNS, EPOCH_COLUMNS
+from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from nnlab.figures import scratch as figs
 from nnlab.figures.training import runs_figure, training_figure
 from nnlab.scratch.lessons import lessons
 from nnlab.scratch.session import ScratchJob, Slot, Snapshot, keras_status, stop
-from nnlab.ui.format import STATUS_WORDS, plain_error
+from nnlab.ui.format import STATUS_WORDS, plain_error, plain_text
 from nnlab.ui.services import get_runner
 
 REFRESH_SECONDS = 1.0
@@ -114,7 +114,7 @@ def _twin(slot: Slot, scratch_epochs, run, keras_epochs) -> None:
         st.warning("The Keras run no longer exists.")
         return
     score = f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else ""
-    st.caption(f"Keras twin: {run.name} · {STATUS_WORDS.get(run.status, run.status)}{score}")
+    st.caption(f"Keras twin: {plain_text(run.name)} · {STATUS_WORDS.get(run.status, run.status)}{score}")
     if run.status == "failed":
         st.error(plain_error(run.error))
     runs = {"from scratch (NumPy)": scratch_epochs, "Keras": keras_epochs}

@@ -10,27 +10,31 @@ import streamlit as st
 
 from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Runner
-from nnlab.runs import RunStore, default_root
+from nnlab.runs import RunStore, default_database_url, default_root
+from nnlab.sandbox import clean_stale, uploads_root
 
 
 @st.cache_resource(show_spinner=False)
-def _store_for(root: str) -> RunStore:
-    return RunStore(root)
+def _store_for(root: str, database_url: str | None) -> RunStore:
+    store = RunStore(root, database_url or "")  # exactly the database of the key ("": SQLite)
+    clean_stale(uploads_root(store.root))  # once per server start: what a killed server left behind
+    return store
 
 
 @st.cache_resource(show_spinner=False)
-def _runner_for(root: str, max_concurrent: int | None) -> Runner:
-    return Runner(_store_for(root), max_concurrent=max_concurrent)
+def _runner_for(root: str, database_url: str | None, max_concurrent: int | None) -> Runner:
+    return Runner(_store_for(root, database_url), max_concurrent=max_concurrent)
 
 
 def get_store() -> RunStore:
-    """The run store of ``$NNLAB_HOME`` (one object per root, shared by sessions)."""
-    return _store_for(str(default_root()))
+    """The run store of ``$NNLAB_HOME`` and ``$NNLAB_DATABASE_URL`` (one object each, shared by sessions)."""
+    return _store_for(str(default_root()), default_database_url())
 
 
 def get_runner(max_concurrent: int | None = None) -> Runner:
     """The runner for ``get_store()``; ``max_concurrent`` None: $NNLAB_MAX_CONCURRENT, else 1."""
-    return _runner_for(str(get_store().root), max_concurrent)
+    store = get_store()
+    return _runner_for(str(store.root), store.database_url, max_concurrent)
 
 
 def limits_or_warn() -> Limits:
