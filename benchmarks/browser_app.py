@@ -1,7 +1,9 @@
 """What the browser benchmarks share: a real ``streamlit run app.py`` on a fresh store, and Chromium.
 
 ``serve(home)`` starts the app on a free localhost port with ``NNLAB_HOME=home`` and yields an
-``App`` (its URL, the server's pid and CPU seconds so far, its log); ``chromium(pw)`` launches
+``App`` (its URL, the server's pid and CPU seconds so far, its log); ``serve(home, app_dir=...)``
+starts another checkout's app instead (``--app-dir``: the "before" figures, e.g. main's code run by
+this branch's benchmark); ``chromium(pw)`` launches
 Debian's headless Chromium through Playwright; ``wait_idle(page)`` waits until Streamlit has drawn
 the page and is not running its script. Used by ``watchers.py`` and ``first_point.py``.
 """
@@ -76,9 +78,16 @@ def app_env(home: Path, **extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k not in LIMITS}, **quiet, **store, **extra}
 
 
+def add_app_dir(parser) -> None:
+    """The ``--app-dir`` option of a browser benchmark."""
+    parser.add_argument(
+        "--app-dir", type=Path, default=ROOT, help="checkout whose app.py is served (default: this one)"
+    )
+
+
 @contextmanager
-def serve(home: Path, **env: str) -> Iterator[App]:
-    """``streamlit run app.py`` on a free port of 127.0.0.1 over the store at ``home``."""
+def serve(home: Path, app_dir: Path = ROOT, **env: str) -> Iterator[App]:
+    """``streamlit run app.py`` of ``app_dir`` on a free port of 127.0.0.1 over the store at ``home``."""
     port = _free_port()
     log_path = home / "streamlit.log"
     command = [
@@ -87,7 +96,7 @@ def serve(home: Path, **env: str) -> Iterator[App]:
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=app_env(home, **env), stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=app_dir, env=app_env(home, **env), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     app = App(f"http://127.0.0.1:{port}", home, process, log_path)

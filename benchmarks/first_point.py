@@ -6,7 +6,7 @@ clicks Train on a quick run with the page's defaults (the default network, 6,000
 and times, in the browser, until the new run's loss chart draws its first point, then waits for the
 run's result. Target (issue 13): median under 1.5 s on a warm app.
 
-    .venv/bin/python benchmarks/first_point.py [--repeats 5]
+    .venv/bin/python benchmarks/first_point.py [--repeats 5] [--app-dir /work/main]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_app import chromium, serve, stop_runs, wait_idle  # noqa: E402
+from browser_app import add_app_dir, chromium, serve, stop_runs, wait_idle  # noqa: E402
 
 PAGE = "Build_and_Train"
 TARGET_S = 1.5
@@ -61,13 +61,14 @@ def one_run(page) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    add_app_dir(parser)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     home = Path(tempfile.mkdtemp(prefix="nnlab-first-point-"))
     print(f"Machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, store {home}", flush=True)
     firsts, dones = [], []
-    with serve(home) as app, sync_playwright() as pw:
+    with serve(home, args.app_dir) as app, sync_playwright() as pw:
         browser = chromium(pw)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()

@@ -2,18 +2,22 @@
 
 Starts the real app (``streamlit run app.py``) on a fresh store, starts one long training (a worker
 process of its own, niced so that it takes what the browsers and the server leave), then opens N
-real browser contexts (Playwright + Debian's Chromium), each a visitor watching that training on
-Build & Train (live charts, progress). For each N it reads the server's utime + stime from
-``/proc/<pid>/stat`` before and after a measured window and reports the server's CPU seconds per
-visitor-second, with what the watchers saw meanwhile (refresh requests they sent, points their loss
-charts gained) so that a cheaper server is not mistaken for a stalled one. While the N watch, new
-visitors open the home page (a new browser context each) and the time until it is drawn is reported.
+real browser contexts (Playwright + Debian's Chromium), each a session watching that training on
+Build & Train (live charts, progress, Stop). Visitors see only their own runs, so every context
+opens the page as the run's owner (its visitor id in the URL, as a second tab would): each is a
+Streamlit session of its own, which is what a watcher costs the server. For each N it reads the
+server's utime + stime from ``/proc/<pid>/stat`` before and after a measured window and reports the
+server's CPU seconds per visitor-second, with what the watchers saw meanwhile (refresh requests they
+sent, points their loss charts gained) so that a cheaper server is not mistaken for a stalled one.
+While the N watch, new visitors open the home page (a new browser context each) and the time until
+it is drawn is reported.
 A last window has N visitors each watching their own queued run (the queue-position view).
 
 Target (issue 13): at most 0.01 CPU seconds per visitor-second (1 % of a core per watcher), and the
 home page in under 1 s while 50 others watch.
 
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
+        [--app-dir /work/main]   (another checkout's app: the "before" figures)
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from browser_app import CHART_END, COUNT_POINTS, chromium, serve, stop_runs, wait_idle  # noqa: E402
+from browser_app import CHART_END, COUNT_POINTS, add_app_dir, chromium, serve, stop_runs, wait_idle  # noqa: E402
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 PAGE = "Build_and_Train"
 OPEN_TIMEOUT_MS = 180_000  # a page that a saturated server does not draw within this is not served
 TARGET_PER_VISITOR = 0.01
+OWNER = "teacher"  # the visitor whose run every watcher opens
 MIN_FREE_MB = 1500  # stop adding browser contexts when the machine has less memory available
 
 
@@ -100,7 +105,7 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def start_training(home: Path, preset: str, epochs: int, nice: int, owner: str = "teacher"):
+def start_training(home: Path, preset: str, epochs: int, nice: int, owner: str = OWNER):
     """Submit one long training through the runner (its worker is a process of its own) and renice it."""
     from nnlab.architectures import get_preset
     from nnlab.runner import Runner
@@ -146,7 +151,7 @@ def open_watchers(browser, url: str, watchers: list[Watcher], n: int, run_id: st
         if mem_available_mb() < MIN_FREE_MB:
             return f"under {MIN_FREE_MB} MB of memory left"
         try:
-            watchers.append(open_watcher(browser, url, f"watch{len(watchers):03d}", run_id, chart=True))
+            watchers.append(open_watcher(browser, url, OWNER, run_id, chart=True))
         except PlaywrightError as exc:
             return (
                 f"watcher {len(watchers) + 1} was not served within {OPEN_TIMEOUT_MS // 1000} s ({exc.name})"
@@ -268,6 +273,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--worker-nice", type=int, default=10)
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of the server (not timed)")
+    add_app_dir(parser)
     return parser.parse_args()
 
 
@@ -319,7 +325,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="nnlab-watchers-"))
     print(f"Machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, store {home}", flush=True)
-    with serve(home) as app, sync_playwright() as pw:
+    with serve(home, args.app_dir) as app, sync_playwright() as pw:
         browser = chromium(pw)
         try:
             home_page_seconds(browser, app.url, 1)  # a warm app: the data glance is cached
