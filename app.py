@@ -13,8 +13,9 @@ import streamlit as st
 from nnlab import data
 from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
+from nnlab.ui.class_mode import visible_pages
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
-from nnlab.ui.links import PAGES, link
+from nnlab.ui.links import link
 from nnlab.ui.services import get_runner, get_store
 from nnlab.ui.visitor import visitor_id
 
@@ -45,7 +46,7 @@ def home() -> None:
         st.bar_chart({"training images": counts_train}, height=180, x_label="digit", y_label="images")
     with right:
         st.subheader("The pages")
-        for page in PAGES:
+        for page in visible_pages(visitor_id()):
             link(page)
     st.subheader("Your runs")
     _runs_table()
@@ -106,7 +107,7 @@ st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
 visitor_id()  # every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs)
 navigation = st.navigation(
     [st.Page(home, title="Home", icon="🏠", default=True)]
-    + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
+    + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in visible_pages(visitor_id())]
 )
 try:
     get_store()  # every page needs the run store: a damaged one is explained here, once, in words

@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from nnlab.architectures import count_params
+from nnlab.classes import Training
 from nnlab.runs import Run
 from nnlab.training import validate_config
 from nnlab.ui.access import NOT_YOURS, can_see, can_stop
 from nnlab.ui.augment_view import augmentation_preview
+from nnlab.ui.class_mode import class_context
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
 from nnlab.ui.diagram_view import spec_diagram
 from nnlab.ui.format import run_label
@@ -17,6 +19,7 @@ from nnlab.ui.importer import edit_refusal
 from nnlab.ui.live import newest_active, watch_run
 from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.starting_points import apply_shared_link, take_home_panel
+from nnlab.ui.sweep_form import sweep_link
 from nnlab.ui.visitor import visitor_id
 from nnlab.validation import InvalidSettings
 
@@ -32,6 +35,8 @@ visitor = visitor_id()
 limits = limits_or_warn()
 runner = get_runner(limits.max_concurrent)
 store = runner.store
+klass = class_context(store, visitor)  # a student's class: its banner, rules and hidden parts
+klass.banner()
 
 
 def _watch(run_id: str | None) -> None:
@@ -82,7 +87,7 @@ if watched and not has_network():
 
 # ---- 1. the network ----------------------------------------------------------------------------
 st.header("1 · Network", divider="gray")
-spec, problems = compose_network()
+spec, problems = compose_network(presets_only=klass.hides("layer_editor"))
 with st.expander("Summary: output shape and parameters per layer", expanded=True):
     summary_panel(spec, problems)
 with st.expander("The network as a picture", expanded=True):
@@ -90,7 +95,7 @@ with st.expander("The network as a picture", expanded=True):
 
 # ---- 2. the training settings ---------------------------------------------------------------------
 st.header("2 · Training settings", divider="gray")
-config = hyperparameter_form(limits, preset=st.session_state.get("compose_preset"))
+config = hyperparameter_form(klass.limits(limits), preset=st.session_state.get("compose_preset"))
 config_problems = validate_config(config)
 if config.augment and not config_problems:
     with st.expander("What augmentation does", expanded=True):
@@ -99,7 +104,10 @@ for problem in config_problems:
     st.error(str(problem), icon="⚠️")
 if limits.describe():
     st.caption("Limits of this demo: " + "; ".join(limits.describe()) + ".")
-take_home_panel(spec, config)
+if not klass.hides("take_home"):
+    take_home_panel(spec, config)
+if not klass.hides("sweeps"):
+    sweep_link(spec, config)
 
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
@@ -110,6 +118,7 @@ limit_problems = (
     if problems
     else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
     + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
+    + klass.problems([Training(spec, config)])  # a class's limits for its students
 )
 reasons = (
     (["The network has problems (see the layers above)."] if problems else [])
@@ -129,7 +138,7 @@ if cols[1].button(
     "Train", type="primary", icon="▶️", disabled=bool(reasons), key="train_button", width="stretch"
 ):
     try:
-        run = runner.submit(spec, config, name=run_name.strip() or None, owner=visitor)
+        run = klass.submit(runner, spec, config, name=run_name.strip() or None, owner=visitor)
     except InvalidSettings as exc:  # the runner re-validates: say why in words
         for problem in exc.problems:
             st.error(str(problem))

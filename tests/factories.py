@@ -23,3 +23,28 @@ def batch_event(
 def epoch_event(epoch: float, loss: float, accuracy: float = 0.5, **more) -> EpochEvent:
     values = {"lr": 1e-3, "elapsed": 10.0 * epoch, "samples_per_sec": 1000.0, **more}
     return EpochEvent(epoch=epoch, loss=loss, accuracy=accuracy, **values)
+
+
+def busy_runner(owner: str = "someone-else"):
+    """A runner whose one training slot is taken by a run that looks alive (its worker is this test
+    process), so that what a test submits stays queued: no worker starts, no TensorFlow loads."""
+    import time
+
+    from nnlab.architectures import get_preset
+    from nnlab.runner import Runner
+    from nnlab.runs import RunStore, process_handle
+
+    store = RunStore()
+    run = store.create(get_preset("Logistic regression 784-10"), {"epochs": 1, "subset": 300}, owner=owner)
+    store.update(run.id, status="running", started=time.time(), worker=process_handle())
+    return Runner(store, max_concurrent=1)
+
+
+def finish(store, run_id: str, accuracy: float, seconds: float = 10.0, status: str = "completed") -> None:
+    """Mark a stored run as ended with a test accuracy, as a worker would."""
+    import time
+
+    now = time.time()
+    store.update(
+        run_id, status=status, started=now - seconds, finished=now, test_accuracy=accuracy, test_loss=0.3
+    )

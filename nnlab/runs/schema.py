@@ -6,6 +6,11 @@
   as bytes keyed by run id and name, with their SHA-256 (a cached copy is named after it). Only a
   PostgreSQL store keeps them here (reachable from every machine); an SQLite store keeps them as
   files in the run's folder, and its table stays empty;
+- ``classes``, ``class_members``, ``class_runs``: class mode (``nnlab/classes/``): a class (its
+  teacher secret kept only as a SHA-256 hash, its challenge, limits, hidden parts of the UI and starting
+  network), its students (display name per visitor id) and the runs each student trained in it;
+- ``sweeps``, ``sweep_runs``: a grid of trainings queued as a group (``nnlab/sweeps/``), each run
+  with its place in the grid;
 - ``nnlab_schema``: the schema version, one row.
 
 Migrations: a new database gets the current tables at once; an older one is upgraded step by step
@@ -22,7 +27,7 @@ import sqlalchemy as sa
 
 from nnlab.runs.record import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -75,6 +80,71 @@ artifacts = sa.Table(
     sa.Column("updated", sa.Double, nullable=False),
 )
 
+# ---- class mode (version 3) -------------------------------------------------------------------------
+
+
+def _numbered_table(name: str, *columns: sa.Column) -> sa.Table:
+    """A table whose rows are numbered in the order they were written (``seq``), like ``runs``."""
+    seq = sa.Column("seq", _COUNTER, primary_key=True, autoincrement=True)
+    return sa.Table(name, metadata, seq, *columns, sqlite_autoincrement=True)
+
+
+classes = sa.Table(
+    "classes",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # the public id in the join link
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("teacher_hash", sa.Text, nullable=False, unique=True),  # SHA-256 of the teacher's secret
+    sa.Column("created", sa.Double, nullable=False),
+    sa.Column("challenge", sa.Text, nullable=False, server_default="{}"),  # JSON
+    sa.Column("limits", sa.Text, nullable=False, server_default="{}"),  # JSON
+    sa.Column("hidden", sa.Text, nullable=False, server_default="[]"),  # JSON: parts of the UI hidden
+    sa.Column("start", sa.Text),  # a sharing code: the network students start from
+)
+
+class_members = sa.Table(
+    "class_members",
+    metadata,
+    sa.Column("visitor", sa.Text, primary_key=True),  # a visitor is in one class at most
+    sa.Column("class_id", sa.Text, nullable=False),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False),  # the name folded for comparison: unique per class
+    sa.Column("joined", sa.Double, nullable=False),
+    sa.UniqueConstraint("class_id", "name_key", name="class_members_name"),
+)
+
+class_runs = _numbered_table(
+    "class_runs",
+    sa.Column("class_id", sa.Text, nullable=False),
+    sa.Column("visitor", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, unique=True),  # None while the slot is reserved, before the run exists
+    sa.Column("created", sa.Double, nullable=False),
+)
+sa.Index("class_runs_member", class_runs.c.class_id, class_runs.c.visitor)
+
+# ---- sweeps (version 3) -----------------------------------------------------------------------------
+
+sweeps = _numbered_table(
+    "sweeps",
+    sa.Column("id", sa.Text, nullable=False, unique=True),
+    sa.Column("owner", sa.Text),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created", sa.Double, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: the base network
+    sa.Column("config", sa.Text, nullable=False),  # JSON: the base training settings
+    sa.Column("axes", sa.Text, nullable=False),  # JSON: the settings varied and their values
+)
+sa.Index("sweeps_owner", sweeps.c.owner, sweeps.c.seq)
+
+sweep_runs = sa.Table(
+    "sweep_runs",
+    metadata,
+    sa.Column("sweep_id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("grid_row", sa.Integer, nullable=False),  # the index of the value of the first axis
+    sa.Column("grid_col", sa.Integer, nullable=False),  # ... of the second (0 with one axis)
+)
+
 schema_version = sa.Table("nnlab_schema", metadata, sa.Column("version", sa.Integer, nullable=False))
 
 
@@ -91,8 +161,13 @@ def _to_v2(con: sa.Connection) -> None:
     metadata.create_all(con, tables=[artifacts, schema_version])
 
 
+def _to_v3(con: sa.Connection) -> None:
+    """Version 3: class mode and sweeps (new tables only; ``create_all`` skips any that exist)."""
+    metadata.create_all(con, tables=[classes, class_members, class_runs, sweeps, sweep_runs])
+
+
 # The step that brings a database from version ``n - 1`` to ``n``.
-STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2}
+STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2, 3: _to_v3}
 
 
 def migrate(con: sa.Connection) -> int:

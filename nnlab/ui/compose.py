@@ -157,8 +157,11 @@ def _sync() -> None:
                 layer[field] = st.session_state[key]
 
 
-def compose_network() -> tuple[Spec, list[Problem]]:
-    """Draw the composer; returns the network as it stands and its problems (empty = trainable)."""
+def compose_network(presets_only: bool = False) -> tuple[Spec, list[Problem]]:
+    """Draw the composer; returns the network as it stands and its problems (empty = trainable).
+
+    ``presets_only`` (a class that hides the layer editor): the preset picker, no layer editing.
+    """
     st.session_state.setdefault(_PRESET, DEFAULT_PRESET)
     if _LAYERS not in st.session_state:
         load_spec(PRESETS[st.session_state[_PRESET]])
@@ -175,6 +178,9 @@ def compose_network() -> tuple[Spec, list[Problem]]:
     layers = st.session_state[_LAYERS]
     spec = current_spec()
     problems = validate(spec)
+    if presets_only:
+        st.caption("Your class trains the preset networks (and the class's own): the layer editor is hidden.")
+        return spec, problems
     table = summary(spec)
     for i, layer in enumerate(layers):
         row = table.iloc[i] if i < len(table) else None

@@ -9,7 +9,7 @@ from Draw to Inspect carries ``?image=drawing`` and the drawing itself travels i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -57,7 +57,10 @@ INSPECT = Page("pages/3_Inspect.py", "Inspect", "🔬", "kernels, feature maps, 
 DRAW = Page("pages/4_Draw.py", "Draw", "✏️", "draw a digit and let your network read it")
 DATA = Page("pages/5_Data.py", "Data", "🖼️", "explore the MNIST images")
 SCRATCH = Page("pages/6_From_Scratch.py", "From scratch", "🧮", "a network in pure NumPy, next to Keras")
-PAGES = (BUILD, EVALUATE, INSPECT, DRAW, DATA, SCRATCH)
+SWEEPS = Page("pages/7_Sweeps.py", "Sweeps", "🧪", "train a grid of settings and compare them")
+CLASS = Page("pages/8_Class.py", "Class", "🎓", "join your class, its challenge and leaderboard")
+TEACHER = Page("pages/9_Teacher.py", "Teacher", "🧑‍🏫", "create a class, follow it, set its challenge")
+PAGES = (BUILD, EVALUATE, INSPECT, DRAW, DATA, SCRATCH, SWEEPS, CLASS, TEACHER)
 
 RESULT_PAGES = (
     (EVALUATE, "Test-set accuracy per digit, confusion matrix, mistakes."),
@@ -76,6 +79,20 @@ def link(
     except Exception:  # StreamlitPageNotFoundError and friends
         query = f"?{urlencode(query_params)}" if query_params else ""
         st.markdown(f"{page.icon} [{label}](./{page.url_path}{query})", help=help)
+
+
+def page_url(page: Page, query: dict[str, str]) -> str:
+    """The full address of ``page`` with ``query`` on this server (relative where it is unknown), to
+    copy into a message: a share link, a class's join link, a teacher link."""
+    encoded = urlencode(query)
+    try:
+        parts = urlsplit(st.context.url or "")
+    except Exception:  # no browser behind this session (a test)
+        parts = urlsplit("")
+    if not parts.scheme or not parts.netloc:
+        return f"./{page.url_path}?{encoded}"
+    base = parts.path.rsplit("/", 1)[0]  # the app's own base path, if it is served under one
+    return f"{parts.scheme}://{parts.netloc}{base}/{page.url_path}?{encoded}"
 
 
 def inspect_link(

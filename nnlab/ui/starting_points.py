@@ -10,7 +10,6 @@ whoever opens it works as themselves.
 from __future__ import annotations
 
 import math
-from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -21,7 +20,7 @@ from nnlab.training import TrainConfig
 from nnlab.ui.code_export import code_panel
 from nnlab.ui.compose import load_spec
 from nnlab.ui.hyperparams import load_config
-from nnlab.ui.links import BUILD
+from nnlab.ui.links import BUILD, page_url
 from nnlab.validation import InvalidSettings, Problem
 
 PARAM = "start"
@@ -95,15 +94,7 @@ def _not_shown(config: TrainConfig) -> list[str]:
 
 def share_url(code: str) -> str:
     """The address of Build & Train with ``?start=CODE`` on this server (relative where it is unknown)."""
-    query = urlencode({PARAM: code})
-    try:
-        parts = urlsplit(st.context.url or "")
-    except Exception:  # no browser behind this session (a test)
-        parts = urlsplit("")
-    if not parts.scheme or not parts.netloc:
-        return f"./{BUILD.url_path}?{query}"
-    base = parts.path.rsplit("/", 1)[0]  # the app's own base path, if it is served under one
-    return f"{parts.scheme}://{parts.netloc}{base}/{BUILD.url_path}?{query}"
+    return page_url(BUILD, {PARAM: code})
 
 
 def share_section(spec: Spec, config: TrainConfig) -> None:
