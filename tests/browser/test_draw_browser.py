@@ -3,6 +3,7 @@ digit it reads with its probabilities; with no trained network the page points t
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 
@@ -141,3 +142,49 @@ def test_without_a_model_the_page_links_to_build_and_train(open_app):
     link.click()
     expect(page.get_by_role("heading", name="Build & Train")).to_be_visible(timeout=LOAD_MS)
     assert re.search(r"/Build_and_Train(\?|$)", page.url), page.url
+
+
+def _finger_seven(page, canvas) -> None:
+    """The same '7' drawn with a finger: real touch events (Chromium's input, as a phone sends them)."""
+    box = canvas.bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    cdp = page.context.new_cdp_session(page)
+    path = [(0.28, 0.22), (0.72, 0.22), (0.62, 0.45), (0.50, 0.80)]
+    points = [path[0]]
+    for (ax, ay), (bx, by) in itertools.pairwise(path):
+        points += [(ax + (bx - ax) * i / 12, ay + (by - ay) * i / 12) for i in range(1, 13)]
+    for i, (fx, fy) in enumerate(points):
+        kind = "touchStart" if i == 0 else "touchMove"
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x0 + fx * w, "y": y0 + fy * h}]}
+        )
+        page.wait_for_timeout(15)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_a_finger_drawing_on_a_phone_gets_a_prediction(browser, app_server, trained_run):
+    run, visitor = trained_run
+    context = browser.new_context(viewport={"width": 400, "height": 860}, has_touch=True, is_mobile=True)
+    context.set_default_timeout(30_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{app_server.url}/{PAGE}?visitor={visitor}")
+        wait_idle(page)
+        canvas = page.locator("canvas.upper-canvas")
+        expect(canvas).to_be_visible(timeout=LOAD_MS)
+        box = canvas.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 400, box  # the canvas fits the phone
+        for attempt in range(3):  # a canvas mounted a moment ago may miss the first stroke (see _stroke)
+            _finger_seven(page, page.locator("canvas.upper-canvas"))
+            try:
+                expect(page.get_by_role("button", name="Undo")).to_be_enabled(timeout=10_000)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+        _read_digit(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400  # no sideways scrolling
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
