@@ -97,11 +97,13 @@ take_home_panel(spec, config)
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
 mine = store.list(owner=visitor, include_unowned=False)  # this visitor's runs, newest first: read once
-active = sum(r.is_active for r in mine)
+active, queued = sum(r.is_active for r in mine), len(store.queued_ids())  # the runner checks them again
 limit_problems = (
     []
     if problems
-    else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
+    else limits.problems(
+        n_params=count_params(spec), epochs=config.epochs, visitor_active=active, queued=queued
+    )
     + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
 )
 reasons = (

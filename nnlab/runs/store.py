@@ -148,13 +148,14 @@ class RunStore:
     # -- creating and reading ----------------------------------------------------------------------
 
     def create(
-        self, spec: dict, config: dict, *,
-        name: str | None = None, owner: str | None = None, worker: dict | None = None,
+        self, spec: dict, config: dict, *, name: str | None = None, owner: str | None = None,
+        worker: dict | None = None, admit: Callable[[QueueTransaction], None] | None = None,
     ) -> Run:  # fmt: skip
         """A new queued run (the caller validates spec and config; see ``Runner.submit``).
 
         With ``worker`` (a handle), the run is created already running, claimed by that worker
-        (a foreground training), so that no dispatcher can start it elsewhere.
+        (a foreground training), so that no dispatcher can start it elsewhere. ``admit``, if given,
+        runs first inside the queue's transaction (limits: it raises to refuse; nothing is stored).
         """
         from nnlab.architectures import count_params
 
@@ -166,7 +167,6 @@ class RunStore:
         now = time.time()
         spec_name = str(spec.get("name", "Custom network")) if isinstance(spec, dict) else "Custom network"
         name = (name or "").strip() or f"{spec_name}, {time.strftime('%b %d %H:%M:%S', time.localtime(now))}"
-        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
         row = {
             "id": run_id,
             "name": name,
@@ -179,8 +179,11 @@ class RunStore:
             "n_params": n_params,
             "worker": json.dumps(worker or {}),
         }
-        with self.db.write() as con:
-            con.execute(sa.insert(runs).values(**row))
+        with self.transaction() as queue:
+            if admit is not None:
+                admit(queue)
+            queue.insert(row)
+            self.run_dir(run_id).mkdir(parents=True, exist_ok=True)  # not committed without its folder
         run = self.get(run_id)
         assert run is not None
         return run
