@@ -15,7 +15,7 @@ from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import PAGES, link
-from nnlab.ui.services import get_runner, get_store
+from nnlab.ui.services import get_runner, get_store, start_background_dispatch
 from nnlab.ui.visitor import visitor_id
 
 
@@ -92,6 +92,7 @@ navigation = st.navigation(
 )
 try:
     get_store()  # every page needs the run store: a damaged one is explained here, once, in words
+    start_background_dispatch()  # once per server: the queue moves on even when no page is open
 except StoreError as exc:
     st.error(str(exc), icon="🛑")
     st.stop()

@@ -7,8 +7,9 @@ safe from many processes (and machines) at once: it holds the store's queue lock
 (``python -m nnlab worker RUN_ID``, ``LocalProcessExecutor``), so a training never blocks a web page
 and a crash in it cannot take the app down; the worker (``worker.py``) writes its metrics to the
 store, honours stop requests, saves the model through the store and finally dispatches the next
-queued run itself. Nothing is running in between: after a worker is killed, the next ``dispatch``
-(a page load calls it) notices, marks its run failed and moves on.
+queued run itself. After a worker is killed (SIGKILL, out of memory), the next ``dispatch`` notices,
+marks its run failed and moves on: page loads call it, and so does the web server's background
+dispatcher every few seconds (``dispatcher.py``), so the queue never waits for a visitor.
 
 The executor sits behind the small ``Executor`` interface (launch a run, tell whether a launch is
 still alive), so trainings can later be handed to a distributed engine instead.
