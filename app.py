@@ -96,4 +96,7 @@ try:
 except StoreError as exc:
     st.error(str(exc), icon="🛑")
     st.stop()
-navigation.run()
+try:
+    navigation.run()
+except StoreError as exc:  # damaged, full or read-only while a page was reading or writing: in words
+    st.error(str(exc), icon="🛑")
