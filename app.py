@@ -15,7 +15,7 @@ from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import PAGES, link
-from nnlab.ui.services import get_runner, get_store, start_background_dispatch
+from nnlab.ui.services import get_runner, get_store, start_background_dispatch, store_problems_in_words
 from nnlab.ui.visitor import visitor_id
 
 
@@ -53,7 +53,8 @@ def home() -> None:
 
 @st.fragment(run_every=2.0)
 def _runs_table() -> None:
-    get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
+    with store_problems_in_words():  # a full disk stops the queue, not the list of runs
+        get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
     runs = visible_runs(get_store(), visitor_id())  # this visitor's (and the operator's, where shown)
     if not runs:
         st.info(
@@ -96,7 +97,5 @@ try:
 except StoreError as exc:
     st.error(str(exc), icon="🛑")
     st.stop()
-try:
+with store_problems_in_words():  # damaged, full or read-only while a page reads or writes
     navigation.run()
-except StoreError as exc:  # damaged, full or read-only while a page was reading or writing: in words
-    st.error(str(exc), icon="🛑")

@@ -106,7 +106,8 @@ def explain(exc: BaseException, database: Path) -> StoreError | None:
     number = getattr(exc, "errno", None)
     text = _first_line(exc).lower()
     folder = Path(database).parent
-    if number == errno.ENOSPC or any(s in text for s in _FULL):
+    io_error = "disk i/o error" in text or "unable to open database file" in text  # SQLite's vaguer words
+    if number == errno.ENOSPC or any(s in text for s in _FULL) or (io_error and _no_space(folder)):
         return StoreError(
             f"The disk is full: NN Lab cannot write to the run store in {folder}. Free some space on that "
             "disk and try again; the runs and models already there are kept as they are."
@@ -120,6 +121,15 @@ def explain(exc: BaseException, database: Path) -> StoreError | None:
     if number is None and any(s in text for s in _DAMAGED):
         return damaged(Path(database), folder / "runs", _first_line(exc))
     return None
+
+
+def _no_space(folder: Path) -> bool:
+    """Whether the disk under ``folder`` is (all but) full: under 64 KB free."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
 
 
 def _first_line(exc: BaseException) -> str:

@@ -48,7 +48,7 @@ from nnlab.runs.database import (
     sqlite_url,
 )
 from nnlab.runs.folders import write_record
-from nnlab.runs.integrity import MODEL_FILE
+from nnlab.runs.integrity import MODEL_FILE, explain
 from nnlab.runs.processes import process_alive
 from nnlab.runs.queue import QueueTransaction
 from nnlab.runs.record import STATUSES, Run, RunNotFound, StoreError
@@ -93,7 +93,10 @@ class RunStore:
     def __init__(self, root: str | Path | None = None, database_url: str | None = None):
         # Absolute, so that a worker started in another directory finds the same store.
         self.root = (Path(root).expanduser() if root is not None else default_root()).absolute()
-        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only folder, a full disk: in words
+            raise explain(exc, self.root / DB_NAME) or StoreError(f"{self.root}: {exc.strerror}") from exc
         given = default_database_url() if database_url is None else database_url.strip()
         self.database_url = given or None  # "" means SQLite, whatever the environment says
         url = postgres_url(self.database_url) if self.database_url else sqlite_url(self.root / DB_NAME)
@@ -188,15 +191,16 @@ class RunStore:
                 admit(queue)
             queue.insert(row)
             self.run_dir(run_id).mkdir(parents=True, exist_ok=True)  # not committed without its folder
+            self._keep_record(queue.get(run_id))  # nor without its record (a full disk: neither)
         run = self.get(run_id)
         assert run is not None
-        self._keep_record(run)
         return run
 
     def _keep_record(self, run: Run | None) -> None:
         """With SQLite, the run's record also in its folder (``folders.py``: what a repair reads)."""
         if run is not None and self.db.is_sqlite:
-            write_record(self.run_dir(run.id), run)
+            with self.db.explained():  # a full disk or a read-only folder, in words
+                write_record(self.run_dir(run.id), run)
 
     def get(self, run_id: str) -> Run | None:
         """The run, or None. A run whose worker has died is reported (and stored) as failed."""

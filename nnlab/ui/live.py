@@ -18,6 +18,7 @@ from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore
 from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_text, run_progress
 from nnlab.ui.links import result_links
+from nnlab.ui.services import store_problems_in_words
 
 REFRESH_SECONDS = 1.0
 
@@ -150,7 +151,8 @@ def watch_run(
     @st.fragment(run_every=REFRESH_SECONDS if first.is_active else None)
     def live() -> None:
         if first.is_active:
-            runner.dispatch()  # starts queued runs when a slot is free (cheap when none is)
+            with store_problems_in_words():  # a full disk: said, and the run is still shown
+                runner.dispatch()  # starts queued runs when a slot is free (cheap when none is)
         run = store.get(run_id)
         if run is None:
             st.warning("That run no longer exists.")

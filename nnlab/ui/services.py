@@ -8,12 +8,15 @@ queue on by itself, also after a worker was killed, whether or not anyone opens 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from nnlab.dispatcher import BackgroundDispatcher
 from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Runner
-from nnlab.runs import RunStore, default_database_url, default_root
+from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
 
 
@@ -58,3 +61,13 @@ def limits_or_warn() -> Limits:
     except InvalidLimits as exc:
         st.error(f"The operator's limits for this demo are misconfigured, so none are applied: {exc}")
         return Limits()
+
+
+@contextmanager
+def store_problems_in_words() -> Iterator[None]:
+    """A store that cannot be used (damaged, a full disk, a read-only folder) said on the page, in
+    words, where it happened; also inside fragments, whose errors no page-wide handler sees."""
+    try:
+        yield
+    except StoreError as exc:
+        st.error(str(exc), icon="🛑")
