@@ -1,4 +1,4 @@
-"""What a training reports while it runs: four kinds of event, and where a batch sits in time.
+"""What a training reports while it runs: five kinds of event, and where a batch sits in time.
 
 Live metrics travel this path, one file each::
 
@@ -80,7 +80,23 @@ class EndEvent:
     diverged: bool = False  # the loss became NaN or infinite (the NumPy network)
 
 
-Event = StartEvent | BatchEvent | EpochEvent | EndEvent
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SnapshotEvent:
+    """A few times in the first epoch and after each epoch (a worker's training asks for them): the
+    first weight layer's kernels or weights, and the predictions on a fixed probe set of test images.
+
+    ``nnlab.snapshots`` keeps them with the run; the Inspect page replays them.
+    """
+
+    kind: ClassVar[str] = "snapshot"
+    epoch: float  # epochs trained so far: 0 (the random start), 0.1, 0.25, 0.5, 1, 2, ...
+    layer: str  # the Keras layer the weights come from
+    weights: Any  # np.ndarray: a Conv2D's (kh, kw, in, filters) or a Dense layer's (inputs, units)
+    probs: Any  # np.ndarray (probe images, 10): the network's probabilities for the probe images
+    probe: tuple[int, ...]  # the probe images' numbers in the MNIST test set
+
+
+Event = StartEvent | BatchEvent | EpochEvent | EndEvent | SnapshotEvent
 EventSink = Callable[[Event], None]
 StopCheck = Callable[[], bool]
 

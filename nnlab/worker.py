@@ -99,7 +99,8 @@ def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
 
     recorder = StoreRecorder(store, run.id, on_event)
     stop = StoreStopCheck(store, run.id, stop_flag)
-    result = train(run.spec, TrainConfig.from_dict(run.config), on_event=recorder, should_stop=stop)
+    config = TrainConfig.from_dict(run.config)
+    result = train(run.spec, config, on_event=recorder, should_stop=stop, snapshots=True)
     recorder.flush()
     record_result(store, run.id, result)
 

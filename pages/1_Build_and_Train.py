@@ -8,7 +8,9 @@ from nnlab.architectures import count_params
 from nnlab.runs import Run
 from nnlab.training import validate_config
 from nnlab.ui.access import NOT_YOURS, can_see, can_stop
+from nnlab.ui.augment_view import augmentation_preview
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
+from nnlab.ui.diagram_view import spec_diagram
 from nnlab.ui.format import run_label
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.importer import edit_refusal
@@ -83,11 +85,16 @@ st.header("1 · Network", divider="gray")
 spec, problems = compose_network()
 with st.expander("Summary: output shape and parameters per layer", expanded=True):
     summary_panel(spec, problems)
+with st.expander("The network as a picture", expanded=True):
+    spec_diagram(spec, problems)
 
 # ---- 2. the training settings ---------------------------------------------------------------------
 st.header("2 · Training settings", divider="gray")
 config = hyperparameter_form(limits, preset=st.session_state.get("compose_preset"))
 config_problems = validate_config(config)
+if config.augment and not config_problems:
+    with st.expander("What augmentation does", expanded=True):
+        augmentation_preview(config.seed)
 for problem in config_problems:
     st.error(str(problem), icon="⚠️")
 if limits.describe():

@@ -88,14 +88,14 @@ tabs = st.tabs(
     + (["Compare runs", "Download and code"] if run else [])
 )
 with tabs[0]:
-    confusion_section(probs, x_test, y_test)
+    confusion_section(probs, x_test, y_test, run.id if run else None)
 with tabs[1]:
     report = report_section(probs, y_test)
 with tabs[2]:
     st.caption(
         "The wrong answers the network was surest of: often badly written digits, sometimes wrong labels."
     )
-    mistakes_section(probs, x_test, y_test)
+    mistakes_section(probs, x_test, y_test, run.id if run else None)
 if run is not None:
     with tabs[3]:
         compare_section(store, runs, run)

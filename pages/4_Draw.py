@@ -11,7 +11,7 @@ from nnlab.figures.evaluation import image_figure, probabilities_figure
 from nnlab.figures.inspection import saliency_figure
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.runs import Run
-from nnlab.ui.links import DRAWING_LINK, INSPECT, LAST_DRAWING, link
+from nnlab.ui.links import DRAWING_LINK, IMAGE_PARAM, LAST_DRAWING, inspect_link
 from nnlab.ui.models import finished_runs_or_stop, pick_run, run_model_or_stop
 from nnlab.ui.services import get_store
 
@@ -181,4 +181,11 @@ with right:
                 f"{answer.digit} most; uncoloured ones hardly matter. Your digit is drawn in dim "
                 "grey underneath."
             )
-    link(INSPECT, "See this drawing's feature maps on Inspect", query_params={**DRAWING_LINK, "run": run.id})
+    drawing = DRAWING_LINK[IMAGE_PARAM]
+    inspect_link(
+        "Step by step: how the network computes each number for this drawing",
+        run_id=run.id,
+        image=drawing,
+        view="step",
+    )
+    inspect_link("Try to fool the network with this drawing", run_id=run.id, image=drawing, view="fooling")

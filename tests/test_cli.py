@@ -63,6 +63,7 @@ def test_quick_training_prints_progress_accuracy_and_where_the_model_is(tmp_path
         "1",
         "--batch-size",
         "50",
+        "--raw-pixels",
     )
     assert out.returncode == 0, out.stderr
     assert "epoch 2/2" in out.stderr and "samples/s" in out.stderr
@@ -72,6 +73,7 @@ def test_quick_training_prints_progress_accuracy_and_where_the_model_is(tmp_path
     assert model_path.is_file() and model_path.suffix == ".keras"
     listing = json.loads(nnlab("runs", "--json").stdout)
     assert listing[0]["status"] == "completed" and listing[0]["test_accuracy"] > 0.6
+    assert listing[0]["config"]["scale_inputs"] is False  # --raw-pixels is recorded with the run
 
 
 def test_export_writes_a_runs_script_or_notebook_into_the_current_folder(tmp_path):

@@ -43,9 +43,10 @@ def test_tile_places_every_image():
 def test_image_grid_labels_every_image():
     images = np.zeros((12, 28, 28), dtype=np.uint8)
     fig = figs.image_grid_figure(images, np.arange(12) % 10, np.arange(100, 112), cols=5)
-    assert [a.text for a in fig.layout.annotations] == [f"<b>{d % 10}</b>" for d in range(12)]
+    assert list(fig.data[1].text) == [f"<b>{d % 10}</b>" for d in range(12)]  # above each image
+    assert fig.data[1].y[5] < fig.data[2].y[5] and fig.data[1].x[5] == fig.data[2].x[5] - 0.5
     assert fig.data[0].source.startswith("data:image/png;base64,")
-    assert fig.data[1].text[11] == "label 1 · image #111"
+    assert fig.data[2].text[11] == "label 1 · image #111"
     assert figs.image_grid_figure(images[:0], np.array([])).layout.title.text == "No images"
 
 

@@ -301,5 +301,6 @@ def test_the_link_to_inspect_asks_for_the_drawing():
     _draw(at, _canvas())
     at.run()
     _no_errors(at)
-    (linked,) = [m.value for m in at.markdown if "Inspect" in m.value]
-    assert "image=drawing" in linked and f"run={run_id}" in linked
+    step, fooling = [m.value for m in at.markdown if "Inspect" in m.value]
+    for linked, view in ((step, "step"), (fooling, "fooling")):
+        assert "image=drawing" in linked and f"run={run_id}" in linked and f"view={view}" in linked

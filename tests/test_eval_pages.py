@@ -13,6 +13,7 @@ from nnlab import evaluation as ev
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore
 from nnlab.training import TrainConfig, train
+from nnlab.ui.links import INSPECT_VIEWS
 from nnlab.worker import record_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,19 +114,17 @@ def test_inspect_page_renders_cnn_and_mlp_runs(trained_mlp, trained_cnn):
     at = AppTest.from_file(INSPECT, default_timeout=TIMEOUT).run()
     _no_errors(at)
     assert at.selectbox(key="insp_run").value == cnn_id
-    assert [t.label for t in at.tabs] == [
-        "Convolution kernels",
-        "Feature maps",
-        "Saliency",
-        "Weight histograms",
-    ]
+    assert [t.label for t in at.tabs] == list(INSPECT_VIEWS.values())  # the Network view first
+    at.session_state["insp_view"] = "Kernels & weights"
+    at.run()
+    _no_errors(at)
     assert at.selectbox(key="insp_conv").options == ["conv2d_1", "conv2d_3"]
     at.selectbox(key="insp_conv").set_value("conv2d_3").run()
     _no_errors(at)
     assert at.slider(key="insp_channel").max == 31  # the second convolution reads 32 maps
     at.selectbox(key="insp_run").set_value(mlp_id).run()
     _no_errors(at)
-    assert at.tabs[0].label == "First-layer weights"
+    assert any("first dense layer" in str(c.proto.spec) for c in at.get("plotly_chart"))
 
 
 def test_inspect_page_shows_the_last_drawing(trained_mlp):
@@ -134,6 +133,7 @@ def test_inspect_page_shows_the_last_drawing(trained_mlp):
     drawing = np.zeros((28, 28), np.float32)
     drawing[5:23, 13:15] = 1.0  # a "1"
     at.session_state["nnlab_last_drawing"] = drawing
+    at.session_state["insp_view"] = "Feature maps"
     at.run()
     _no_errors(at)
     at.radio(key="insp_source").set_value("My last drawing").run()
@@ -203,6 +203,7 @@ def test_draws_link_opens_inspect_on_the_drawing(trained_mlp):
     drawing = np.zeros((28, 28), np.float32)
     drawing[5:23, 13:15] = 1.0
     at.session_state["nnlab_last_drawing"] = drawing
+    at.session_state["insp_view"] = "Feature maps"
     at.query_params["image"] = "drawing"
     at.run()
     _no_errors(at)

@@ -209,7 +209,7 @@ def test_exported_scripts_are_lint_clean(tmp_path, name):
 
 def test_a_hostile_name_stays_in_comments():
     spec = get_preset("MLP 784-128-10")
-    spec["name"] = 'x"""\nimport os\nos.system("touch /tmp/pwned")  # \r\n<img src=x onerror=alert(1)>'
+    spec["name"] = 'x""" ; import os; os.system("touch /tmp/pwned")  # <img src=x onerror=alert(1)>'
     script = export_script(spec, TrainConfig()).text
     tree = ast.parse(script)
     calls = {
@@ -220,6 +220,9 @@ def test_a_hostile_name_stays_in_comments():
     assert imported == {"argparse", "gzip", "importlib.util", "struct", "keras", "numpy"}
     title = nbformat.reads(export_notebook(spec, TrainConfig()).text, as_version=4).cells[0].source
     assert "\\<img" in title and not re.search(r"(?<!\\)<", title)  # Markdown shows it as text
+    spec["name"] = "two\nlines"  # a name that could break out of a comment is refused in words
+    with pytest.raises(InvalidSettings, match="control characters"):
+        export_script(spec, TrainConfig())
 
 
 def test_an_invalid_network_or_setting_is_not_exported():

@@ -53,6 +53,11 @@ def _texts(at: AppTest, kind: str) -> list[str]:
     return [str(e.value) for e in getattr(at, kind)]
 
 
+def _training_charts(at: AppTest) -> list:
+    """The live view's charts (not the network's diagram, drawn above them)."""
+    return [c for c in at.get("plotly_chart") if getattr(c, "key", None) != "build_diagram"]
+
+
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -196,7 +201,7 @@ def test_running_run_shows_progress_charts_and_reattaches(store):
     assert metrics["Samples per second"] == "1,234"
     assert metrics["Elapsed"] == "0:10"
     assert metrics["Time left (estimate)"] == "0:17"  # 150 of 400 batches in 10 s
-    charts = at.get("plotly_chart")
+    charts = _training_charts(at)
     assert len(charts) == 3
     # A second visitor does not see it.
     other = _page(visitor="visitor-b")
@@ -393,7 +398,7 @@ def test_a_starting_run_says_so_instead_of_empty_charts(store):
     store.update(run.id, status="running", started=time.time(), worker=process_handle())
     at = _page(run=run.id)
     assert any("Starting: loading TensorFlow" in i for i in _texts(at, "info"))
-    assert not at.get("plotly_chart")  # no empty axes with made-up ranges
+    assert not _training_charts(at)  # no empty axes with made-up ranges
 
 
 def test_charts_start_at_epoch_zero(store):
@@ -401,5 +406,5 @@ def test_charts_start_at_epoch_zero(store):
 
     run_id = _fake_running(store)
     at = _page(run=run_id)
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    specs = [json.loads(c.proto.spec) for c in _training_charts(at)]
     assert [s["layout"]["xaxis"].get("rangemode") for s in specs[:2]] == ["tozero", "tozero"]

@@ -1,4 +1,9 @@
-"""A valid spec as a ``keras.Sequential`` model, one Keras layer per spec layer."""
+"""A valid spec as a ``keras.Sequential`` model, one Keras layer per spec layer.
+
+With ``raw_pixels`` the model starts with a ``Rescaling(255)`` layer named ``raw_pixels``: it is fed
+0-1 images like every other model (so every page feeds every model the same way), but its weights
+see the raw 0-255 pixel values, the lesson of the "scale the inputs" training setting.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from nnlab.architectures.shapes import validate
 from nnlab.architectures.spec import INPUT_SHAPE, Spec, normalize
 from nnlab.validation import InvalidSettings
 
+RAW_PIXELS_LAYER = "raw_pixels"
 
-def build_model(spec: Spec) -> Any:
+
+def build_model(spec: Spec, *, raw_pixels: bool = False) -> Any:
     """A Keras model for a valid spec (raises ``InvalidSettings`` listing every problem)."""
     problems = validate(spec)
     if problems:
@@ -18,6 +25,8 @@ def build_model(spec: Spec) -> Any:
 
     model = keras.Sequential(name="nnlab")
     model.add(keras.Input(shape=INPUT_SHAPE, name="image"))
+    if raw_pixels:
+        model.add(keras.layers.Rescaling(255.0, name=RAW_PIXELS_LAYER))
     for i, layer in enumerate(normalize(spec)["layers"]):
         model.add(_keras_layer(keras, layer, name=f"{layer['kind'].lower()}_{i + 1}"))
     return model

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"), default=None)
     p.add_argument("--schedule", choices=("constant", "plateau", "cosine", "exponential"), default=None)
     p.add_argument("--augment", action="store_true", help="light random shifts and rotations")
+    p.add_argument(
+        "--raw-pixels",
+        action="store_true",
+        help="do not scale the inputs: the network's weights see raw 0-255 pixels (the classic lesson)",
+    )
     p.add_argument("--name", default=None, help="a name for the run")
     p.set_defaults(func=_train)
 
@@ -70,7 +75,8 @@ def _train(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer,
         "schedule": args.schedule,
     }
-    config = TrainConfig(**{k: v for k, v in overrides.items() if v is not None}, augment=args.augment)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    config = TrainConfig(**given, augment=args.augment, scale_inputs=not args.raw_pixels)
     problems = validate_config(config)
     if problems:
         raise UsageError(" ".join(str(p) for p in problems))

@@ -70,9 +70,14 @@ def layer_code(layer: dict[str, Any], indent: int = 0, width: int = 100) -> str:
     return f"{pad}{name}(\n{inner}{pad}),"
 
 
-def model_code(layers: list[dict[str, Any]]) -> str:
-    """The ``keras.Sequential`` model, one layer per line."""
+def model_code(layers: list[dict[str, Any]], raw_pixels: bool = False) -> str:
+    """The ``keras.Sequential`` model, one layer per line (``raw_pixels``: input scaling off)."""
     lines = ["model = keras.Sequential(", "    [", "        keras.Input(shape=(28, 28, 1)),"]
+    if raw_pixels:  # as build_model(raw_pixels=True) builds it
+        lines += [
+            "        # Input scaling off: the images stay 0-1, but the weights see raw 0-255 pixels.",
+            "        layers.Rescaling(255.0),",
+        ]
     lines += [layer_code(layer, indent=8) for layer in layers]
     lines += ["    ]", ")", "model.summary()"]
     return "\n".join(lines)

@@ -140,7 +140,11 @@ def sections(spec: Spec, config: TrainConfig) -> list[Section]:
             "A seed, the training subset, scaling and the validation images.",
             _PREPARE_CODE,
         ),
-        Section("The network", "One Keras layer per layer of the network, in order.", model_code(layers)),
+        Section(
+            "The network",
+            "One Keras layer per layer of the network, in order.",
+            model_code(layers, not config.scale_inputs),
+        ),
         Section(
             "Compiling",
             "The optimizer, its learning rate, the loss to minimise and the accuracy to report.",

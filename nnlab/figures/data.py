@@ -13,9 +13,18 @@ from nnlab.figures.style import GRAY, MARGIN, PALETTE, png_uri, tile
 
 
 def image_grid_figure(
-    images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, cols: int = 10, title: str = ""
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray | None = None,
+    cols: int = 10,
+    title: str = "",
+    colors: list[str] | None = None,
+    hover: list[str] | None = None,
 ) -> go.Figure:
-    """One figure holding every image with its label above it (and its dataset index on hover)."""
+    """One figure holding every image with its label above it (and its dataset index on hover).
+
+    ``colors`` gives each label its own colour, ``hover`` each image its own hover text.
+    """
     images = np.asarray(images)
     labels = np.asarray(labels)
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
@@ -30,32 +39,7 @@ def image_grid_figure(
     mosaic = tile(images, cols, pad, top)
     vmax = 255.0 if np.nanmax(mosaic) > 1 else 1.0
     fig.add_trace(go.Image(source=png_uri(mosaic, vmax), hoverinfo="skip"))
-    # One invisible point per image, for the hover text.
-    xs, ys, texts = [], [], []
-    for k, (lab, ix) in enumerate(zip(labels, indices, strict=True)):
-        r, c = divmod(k, cols)
-        x0, y0 = c * (w + pad), r * (h + pad + top) + top
-        fig.add_annotation(
-            x=x0 + w / 2 - 0.5,
-            y=y0 - top / 2 - 0.5,
-            text=f"<b>{lab}</b>",
-            showarrow=False,
-            font={"size": 12, "color": PALETTE[0]},
-        )
-        xs.append(x0 + w / 2)
-        ys.append(y0 + h / 2)
-        texts.append(f"label {lab} · image #{ix}")
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="markers",
-            marker={"size": 30, "opacity": 0},
-            text=texts,
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
-        )
-    )
+    _add_labels(fig, labels, indices, cols, (h, w, pad, top), colors, hover)
     cell = 78
     fig.update_layout(
         title=title,
@@ -95,6 +79,37 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = F
     if share:
         fig.update_yaxes(tickformat=".0%")
     return fig
+
+
+def _add_labels(fig: go.Figure, labels, indices, cols: int, geometry: tuple, colors, hover) -> None:
+    """Each label as text above its image, and an invisible point on each image for its hover text: two
+    traces (a hundred annotations would take seconds to build)."""
+    h, w, pad, top = geometry
+    r, c = np.divmod(np.arange(len(labels)), cols)
+    xs, tops = c * (w + pad) + w / 2, r * (h + pad + top) + top
+    fig.add_trace(
+        go.Scatter(
+            x=xs - 0.5,
+            y=tops - top / 2 - 0.5,
+            mode="text",
+            text=[f"<b>{lab}</b>" for lab in labels],
+            textfont={"size": 12, "color": colors or PALETTE[0]},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    texts = hover or [f"label {lab} · image #{ix}" for lab, ix in zip(labels, indices, strict=True)]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=tops + h / 2,
+            mode="markers",
+            marker={"size": 30, "opacity": 0},
+            text=texts,
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+        )
+    )
 
 
 def mean_images_figure(means: np.ndarray, title: str = "The mean image of each digit") -> go.Figure:

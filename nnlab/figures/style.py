@@ -106,3 +106,48 @@ def png_uri(mosaic: np.ndarray, vmax: float = 255.0) -> str:
     buffer = io.BytesIO()
     Image.fromarray(np.dstack([gray, gray, gray, alpha]), mode="RGBA").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def diverging_rgb(values: np.ndarray, limit: float | None = None, scale: int = 1) -> np.ndarray:
+    """Weights as an RGB image: blue negative, white 0, red positive (NaN: white), each pixel ``scale``
+    times as large. An image element, far lighter to refresh every second than a heatmap."""
+    v = np.asarray(values, dtype=np.float64)
+    limit = limit or float(np.nanmax(np.abs(v))) or 1.0
+    t = np.clip(np.nan_to_num(v, nan=0.0) / limit, -1.0, 1.0)[..., np.newaxis]
+    blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
+    rgb = np.where(t < 0, white + (blue - white) * -t, white + (red - white) * t)
+    return np.kron(rgb, np.ones((scale, scale, 1))).astype(np.uint8)
+
+
+Panel = tuple[np.ndarray, object, float, float]  # an image, its colour scale, and the scale's ends
+
+
+def panels_figure(
+    panels: list[Panel], titles: list[str], height: int, text_format: str | None = None
+) -> go.Figure:
+    """Images side by side with square pixels, each on its own colour scale; with ``text_format``
+    (e.g. ".2f") every cell also shows its number (blank for NaN)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.03)
+    for col, (z, scale, low, high) in enumerate(panels, start=1):
+        z = np.asarray(z, dtype=np.float64)
+        numbers = {}
+        if text_format:
+            text = np.vectorize(lambda v: "" if np.isnan(v) else format(v, text_format))(z)
+            numbers = {"text": text, "texttemplate": "%{text}", "textfont": {"size": 10}}
+        heatmap = go.Heatmap(
+            z=z,
+            colorscale=scale,
+            zmin=low,
+            zmax=high,
+            showscale=False,
+            hovertemplate="%{z:.4f}<extra></extra>",
+            **numbers,
+        )
+        fig.add_trace(heatmap, row=1, col=col)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed")
+    for col in range(1, len(panels) + 1):
+        fig.update_yaxes(scaleanchor=f"x{col if col > 1 else ''}", row=1, col=col)
+    return fig.update_layout(height=height, margin={"l": 5, "r": 5, "t": 40, "b": 5})

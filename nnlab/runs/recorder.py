@@ -5,6 +5,7 @@ and written at most every ``BATCH_FLUSH_SECONDS`` (a batch takes milliseconds: o
 cost more than the training), epoch events at once, and the run's ``progress`` (epoch, batch, pace,
 latest metrics) is kept up to date with them in the same transaction. ``StoreStopCheck`` is the
 ``should_stop`` it is given: it reads the run's stop flag at most every ``STOP_POLL_SECONDS``.
+Snapshot events (learning replayed) are kept as the run's artifacts by ``nnlab.snapshots``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import threading
 import time
 from typing import Any
 
-from nnlab.events import BatchEvent, EpochEvent, Event, EventSink, StartEvent
+from nnlab.events import BatchEvent, EpochEvent, Event, EventSink, SnapshotEvent, StartEvent
 from nnlab.runs.store import RunStore
+from nnlab.snapshots import SnapshotWriter
 
 BATCH_FLUSH_SECONDS = 0.5
 STOP_POLL_SECONDS = 0.2
@@ -29,6 +31,7 @@ class StoreRecorder:
         self.buffer: list[Event] = []
         self.progress: dict[str, Any] = {}
         self.last_flush = 0.0
+        self.snapshots = SnapshotWriter(store, run_id)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, StartEvent):
@@ -54,6 +57,8 @@ class StoreRecorder:
             )
             self.progress["batch"] = self.progress.get("steps_per_epoch") or self.progress.get("batch")
             self.flush()
+        elif isinstance(event, SnapshotEvent):
+            self.snapshots(event)
         if self.forward is not None:
             self.forward(event)
 

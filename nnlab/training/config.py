@@ -37,6 +37,7 @@ class TrainConfig(SettingsDict):
     early_stopping: bool = False
     early_stopping_patience: int = 3
     augment: bool = False  # small random shifts (up to 2 px) and rotations (up to 8 degrees)
+    scale_inputs: bool = True  # False: the weights see raw 0-255 pixels (a Rescaling(255) first layer)
     batch_event_every: int = 5  # report batch metrics every this many batches
 
 
@@ -83,7 +84,11 @@ WHOLE = {
     "batch_event_every",
 }
 LABELS = {"subset": "training subset", "validation_fraction": "validation fraction"}
-SWITCHES = {"early_stopping": "early stopping", "augment": "augmentation"}  # settings that are on or off
+SWITCHES = {  # settings that are on or off
+    "early_stopping": "early stopping",
+    "augment": "augmentation",
+    "scale_inputs": "input scaling",
+}
 
 
 def validate_config(config: TrainConfig) -> list[Problem]:
@@ -101,4 +106,4 @@ def validate_config(config: TrainConfig) -> list[Problem]:
             problems.append(Problem(message, setting="validation_fraction"))
     if not problems:
         problems += subset_problems(config)
-    return problems
+    return problems + switch_problems(config, SWITCHES)

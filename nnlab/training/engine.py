@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from nnlab import data as nndata
 from nnlab.architectures import Spec, build_model
 from nnlab.architectures.memory import evaluation_batch
@@ -68,12 +66,13 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
 
 def train(
     spec: Spec, config: TrainConfig, *, on_event: EventSink | None = None,
-    should_stop: StopCheck | None = None, data: PreparedData | None = None,
+    should_stop: StopCheck | None = None, data: PreparedData | None = None, snapshots: bool = False,
 ) -> TrainResult:  # fmt: skip
     """Train ``spec`` with ``config``; events go to ``on_event``; ``should_stop()`` ends it early.
 
-    Raises ``InvalidSettings`` (every problem of the config or the spec). The same seed gives the
-    same numbers on the CPU.
+    With ``snapshots``, ``on_event`` also gets ``SnapshotEvent``s (``nnlab.snapshots``); with
+    ``config.scale_inputs`` off the model's first layer multiplies its 0-1 input by 255. Raises
+    ``InvalidSettings`` (every problem of the config or the spec). The same seed, the same numbers.
     """
     problems = validate_config(config)
     if problems:
@@ -84,7 +83,7 @@ def train(
     keras.utils.set_random_seed(config.seed)
     if data is None:
         data = prepare_data(config)
-    model = build_model(spec)  # raises InvalidSettings with every problem of the spec
+    model = build_model(spec, raw_pixels=not config.scale_inputs)  # InvalidSettings: every problem
     n_train, n_val = len(data.y_train), len(data.y_val)
     steps = math.ceil(n_train / config.batch_size)
     model.compile(
@@ -104,7 +103,8 @@ def train(
         **_fit_inputs(data, config),
         epochs=config.epochs,
         validation_data=validation,
-        callbacks=[events, *_keras_callbacks(config, monitor="val_loss" if n_val else "loss")],
+        callbacks=[events, *_keras_callbacks(config, monitor="val_loss" if n_val else "loss")]
+        + (_snapshot_callbacks(on_event, data, steps) if snapshots else []),
         verbose=0,
     )
     elapsed = time.perf_counter() - t0
@@ -153,25 +153,20 @@ def _keras_callbacks(config: TrainConfig, monitor: str) -> list[Any]:
 def _fit_inputs(data: PreparedData, config: TrainConfig) -> dict[str, Any]:
     """``fit``'s data arguments: the arrays, or a shuffled and augmented dataset."""
     if config.augment:
+        from nnlab.training.augmentation import augmented_dataset
+
         # the dataset shuffles itself and makes the batches
-        return {"x": _augmented_dataset(data.x_train, data.y_train, config), "y": None, "shuffle": False}
+        dataset = augmented_dataset(data.x_train, data.y_train, config.batch_size, config.seed)
+        return {"x": dataset, "y": None, "shuffle": False}
     return {"x": data.x_train, "y": data.y_train, "batch_size": config.batch_size, "shuffle": True}
 
 
-def _augmented_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig):
-    """Shuffled batches with small random shifts and rotations, seeded."""
-    from nnlab._tf import keras, tf
+def _snapshot_callbacks(on_event: EventSink | None, data: PreparedData, steps: int) -> list[Any]:
+    """The callback taking snapshots (``nnlab.snapshots``) for ``on_event``, or none without a sink."""
+    if on_event is None:
+        return []
+    from nnlab.snapshots import probe_indices
+    from nnlab.training.snapshots import SnapshotCallback
 
-    augment = keras.Sequential(
-        [
-            keras.layers.RandomRotation(8 / 360, fill_mode="constant", seed=config.seed),
-            keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=config.seed + 1),
-        ]
-    )
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
-        len(y), seed=config.seed, reshuffle_each_iteration=True
-    )
-    ds = ds.batch(config.batch_size).map(
-        lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
-    )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    probe = probe_indices(data.y_test)
+    return [SnapshotCallback(on_event, data.x_test[probe], probe, steps)]

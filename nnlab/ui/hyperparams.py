@@ -38,6 +38,10 @@ HELP = {
     "data, better generalisation, slower epochs.",
     "subset": "How many of the 60,000 training images to use (a stratified sample keeps every digit "
     "equally present). Fewer trains faster but worse.",
+    "scale_inputs": "On: pixels are divided by 255, so the network sees values 0-1. Off: its weights see the "
+    "raw 0-255 values (its first layer multiplies the image by 255; every page still feeds it the same "
+    "images): huge inputs make huge steps, so sgd stalls near chance and adam learns worse. The classic "
+    "lesson.",
     "seed": "Starting point of all randomness (weights, shuffling, split): the same seed gives the "
     "same result.",
 }
@@ -107,7 +111,11 @@ def load_config(config: dict) -> None:
         state["hp_val"] = round(float(val) * 20) / 20
     if isinstance(config.get("seed"), int):
         state["hp_seed"] = config["seed"]
-    for name, key in (("early_stopping", "hp_early"), ("augment", "hp_augment")):
+    for name, key in (
+        ("early_stopping", "hp_early"),
+        ("augment", "hp_augment"),
+        ("scale_inputs", "hp_scale"),
+    ):
         if isinstance(config.get(name), bool):
             state[key] = config[name]
     if config.get("optimizer") in ("sgd", "rmsprop") and isinstance(config.get("momentum"), (int, float)):
@@ -124,6 +132,7 @@ FORM_DEFAULTS = {
     "hp_seed": 0,
     "hp_early": False,
     "hp_augment": False,
+    "hp_scale": True,
     "hp_momentum_sgd": 0.9,
     "hp_momentum_rmsprop": 0.0,
 }
@@ -255,4 +264,10 @@ def _regularisation() -> dict:
             )
         )
     augment = st.toggle("Augmentation", key="hp_augment", help=HELP["augment"])
-    return {"early_stopping": early_stopping, "early_stopping_patience": patience, "augment": augment}
+    scale = st.toggle("Scale pixels to 0-1", key="hp_scale", help=HELP["scale_inputs"])
+    return {
+        "early_stopping": early_stopping,
+        "early_stopping_patience": patience,
+        "augment": augment,
+        "scale_inputs": scale,
+    }

@@ -2,7 +2,8 @@
 
 ``PAGES`` is the one list of pages: ``app.py`` builds the navigation and the home page's links from
 it. A link to a run's results carries ``?run=ID`` (and the visitor id, kept by ``app.py``); a link
-from Draw to Inspect carries ``?image=drawing`` and the drawing itself travels in the session state.
+from Draw to Inspect carries ``?image=drawing`` and the drawing itself travels in the session state;
+``?image=123`` opens test image 123 and ``?view=step`` one of Inspect's views (``INSPECT_VIEWS``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,20 @@ import streamlit as st
 
 SELECTED = "nnlab_selected_run"  # the run last looked at, shared by Evaluate, Inspect and Draw
 LAST_DRAWING = "nnlab_last_drawing"  # written by Draw, read by Inspect: a 28x28 float32 image in [0, 1]
-DRAWING_LINK = {"image": "drawing"}  # query parameters of Draw's link to Inspect: open on the drawing
+IMAGE_PARAM = "image"  # Inspect's image from a link: "drawing" (Draw's last drawing) or a test image number
+DRAWING_LINK = {IMAGE_PARAM: "drawing"}  # query parameters of Draw's link to Inspect: open on the drawing
+VIEW_PARAM = "view"  # Inspect's view from a link: one of INSPECT_VIEWS' slugs, e.g. ?view=step
+INSPECT_VIEWS = {
+    "network": "Network",
+    "step": "Step by step",
+    "kernels": "Kernels & weights",
+    "maps": "Feature maps",
+    "saliency": "Saliency",
+    "fooling": "Fooling it",
+    "digit-map": "Digit map",
+    "replay": "Learning replayed",
+    "histograms": "Weight histograms",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,15 @@ def link(
     except Exception:  # StreamlitPageNotFoundError and friends
         query = f"?{urlencode(query_params)}" if query_params else ""
         st.markdown(f"{page.icon} [{label}](./{page.url_path}{query})", help=help)
+
+
+def inspect_link(
+    label: str, *, run_id: str | None = None, image: str | None = None, view: str | None = None,
+    help: str | None = None,
+) -> None:  # fmt: skip
+    """A link to Inspect opening a run, an image (``"drawing"`` or a test image's number) and a view."""
+    params = {"run": run_id, IMAGE_PARAM: image, VIEW_PARAM: view}
+    link(INSPECT, label, query_params={k: v for k, v in params.items() if v is not None}, help=help)
 
 
 def result_links(run_id: str, visitor: str | None = None) -> None:

@@ -18,6 +18,7 @@ from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore
 from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_text, run_progress
 from nnlab.ui.links import result_links
+from nnlab.ui.replay_view import live_kernels
 from nnlab.ui.services import store_problems_in_words
 
 REFRESH_SECONDS = 1.0
@@ -86,6 +87,7 @@ def _body(
         ):
             st.rerun()  # the whole page: the editor above shows the loaded network
     if run.status != "queued":
+        live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
         _charts(store, run)
 
 

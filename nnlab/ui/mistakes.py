@@ -7,18 +7,36 @@ import streamlit as st
 
 from nnlab import evaluation as ev
 from nnlab.figures.evaluation import confusion_figure
+from nnlab.ui.clicks import clickable_chart
+from nnlab.ui.links import inspect_link
 
 
-def gallery(x: np.ndarray, indices, captions: list[str], limit: int = 48) -> None:
-    indices = list(indices)[:limit]
+def gallery(
+    x: np.ndarray, indices, captions: list[str], limit: int = 48, run_id: str | None = None, key: str = ""
+) -> None:
+    """Test images with their captions; with ``run_id``, a link to look inside one of them on Inspect."""
+    indices = [int(i) for i in list(indices)[:limit]]
     if not indices:
         st.info("No test images here.")
         return
     st.image([ev.upscale(x[i], 3) for i in indices], caption=captions[:limit], width=84)
+    if run_id is None:
+        return
+    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    chosen = left.selectbox(
+        "Look inside one of them", indices, key=key, format_func=lambda i: f"test image #{i}"
+    )
+    with right:
+        inspect_link(
+            f"Inspect test image #{chosen}: how the network read it, step by step",
+            run_id=run_id,
+            image=str(chosen),
+            view="step",
+        )
 
 
 @st.fragment  # its widgets rerun only this section
-def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray, run_id: str | None = None) -> None:
     pred = probs.argmax(axis=1)
     cm = ev.confusion(y, pred)
     normalized = st.toggle("Normalise each row (share of each true digit)", key="eval_norm")
@@ -30,20 +48,11 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         fig = confusion_figure(
             shown, normalized, selected=(st.session_state["eval_true"], st.session_state["eval_pred"])
         )
-        event = st.plotly_chart(
-            fig, key="eval_cm", on_select="rerun", selection_mode="points", config={"displayModeBar": False}
-        )
-        try:
-            points = list(event["selection"]["points"]) if event else []
-        except (KeyError, TypeError):
-            points = []
-        if points:
-            cell = (int(points[0]["y"]), int(points[0]["x"]))
-            if cell != st.session_state.get("eval_last_click"):
-                st.session_state["eval_last_click"] = cell
-                st.session_state["eval_true"], st.session_state["eval_pred"] = cell
-                # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
-                st.rerun()
+        point = clickable_chart(fig, "eval_cm")
+        if point is not None:
+            st.session_state["eval_true"], st.session_state["eval_pred"] = int(point["y"]), int(point["x"])
+            # the whole page: a click may first be seen in a full run, where scope="fragment" is refused
+            st.rerun()
         st.caption(
             "Rows are the true digits, columns the network's answers; the outlined diagonal "
             "holds the right answers, "
@@ -63,11 +72,13 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
             st.caption(
                 f"Under each image: its number in the test set and how sure the network was that it is a {p}."
             )
-        gallery(x, order, [f"#{i}: {probs[i, p]:.0%} sure" for i in order])
+        gallery(
+            x, order, [f"#{i}: {probs[i, p]:.0%} sure" for i in order], run_id=run_id, key="eval_cell_look"
+        )
 
 
 @st.fragment  # its widgets rerun only this section
-def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray, run_id: str | None = None) -> None:
     a, b, c = st.columns(3)
     choices = ["any", *range(10)]
     t = a.selectbox("True digit", choices, key="eval_mis_true")
@@ -81,4 +92,4 @@ def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         "Under each image: its true digit, the network's answer and how sure the network was of that answer."
     )
     captions = [f"true {r.true}, said {r.predicted}, {r.probability:.0%} sure" for r in table.itertuples()]
-    gallery(x, table["index"], captions, limit=k)
+    gallery(x, table["index"], captions, limit=k, run_id=run_id, key="eval_mis_look")

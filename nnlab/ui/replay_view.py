@@ -1,0 +1,72 @@
+"""Learning replayed: the run's snapshots on Inspect (a slider), and the newest one in the live view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nnlab.figures.replay import CAPTIONS, probe_accuracy_figure, probe_figure, weight_mosaic
+from nnlab.figures.style import diverging_rgb
+from nnlab.runs import Run, RunStore
+from nnlab.snapshots import Snapshot, epoch_label, latest_snapshot, read_snapshots
+from nnlab.ui.links import inspect_link
+
+NONE = (
+    "This run has no snapshots to replay: only networks trained here since NN Lab keeps them have some "
+    "(imported models and older runs have none). Train its network again on Build & Train (“Edit this "
+    "network / train it again”) to watch it learn."
+)
+
+
+def _weights(snap: Snapshot, width: int) -> None:
+    mosaic = weight_mosaic(snap.weights)
+    if mosaic is None:
+        st.info("The first layer's weights are not images here.")
+        return
+    what = "kernels" if snap.weights.ndim == 4 else "units' weights (28 x 28 each)"
+    scale = max(1, width // mosaic.shape[1])
+    caption = f"{snap.layer}: {what} after {epoch_label(snap.epoch)}"
+    st.image(diverging_rgb(mosaic, scale=scale), caption=caption, output_format="PNG")
+    st.caption(CAPTIONS["weights"])
+
+
+def live_kernels(store: RunStore, run: Run) -> None:
+    """The live view's newest snapshot of the first layer (an image: cheap to refresh every second)."""
+    snap = latest_snapshot(store, run.id)
+    if snap is None:
+        return
+    with st.expander("First layer, live: how its weights change", expanded=run.is_active):
+        cols = st.columns([2, 1])
+        with cols[0]:
+            _weights(snap, width=480)
+        cols[1].metric(
+            "Probe digits right", f"{snap.accuracy:.0%}", help="100 fixed test images, 10 per digit."
+        )
+        cols[1].caption(f"Snapshot after {epoch_label(snap.epoch)}.")
+        with cols[1]:
+            inspect_link("Replay the whole training on Inspect", run_id=run.id, view="replay")
+
+
+def replay_view(store: RunStore, run: Run) -> None:
+    """Inspect: a slider over the snapshots; the weights and the probe digits' answers at each."""
+    snaps = read_snapshots(store, run.id)
+    if not snaps:
+        st.info(NONE)
+        return
+    if st.session_state.get("insp_replay") not in range(len(snaps)):
+        st.session_state.pop("insp_replay", None)  # another run's position
+    index = st.select_slider(
+        "How the network saw these 100 digits after",
+        options=list(range(len(snaps))),
+        value=len(snaps) - 1,
+        format_func=lambda i: epoch_label(snaps[i].epoch),
+        key="insp_replay",
+    )
+    snap = snaps[index]
+    left, right = st.columns([2, 3])
+    with left:
+        _weights(snap, width=420)
+        st.plotly_chart(probe_accuracy_figure(snaps, index), key="insp_replay_acc")
+        st.caption(CAPTIONS["accuracy"])
+    with right:
+        st.plotly_chart(probe_figure(snap), key="insp_replay_probe")
+        st.caption(CAPTIONS["probe"])
