@@ -51,11 +51,30 @@ def home() -> None:
     _runs_table()
 
 
-@st.fragment(run_every=2.0)
 def _runs_table() -> None:
+    """This visitor's runs; the table refreshes itself every 2 s only while one of them is queued or
+    running (polling an unchanging table cost every open home page a rerun every 2 s, issue 13)."""
     with store_problems_in_words():  # a full disk stops the queue, not the list of runs
         get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
-    runs = visible_runs(get_store(), visitor_id())  # this visitor's (and the operator's, where shown)
+    store = get_store()
+    runs = visible_runs(store, visitor_id())  # this visitor's (and the operator's, where shown)
+    active = {r.id for r in runs if r.is_active}
+
+    @st.fragment(run_every=2.0 if active else None)
+    def table() -> None:
+        now = runs
+        if active:
+            with store_problems_in_words():
+                get_runner().dispatch()
+            now = visible_runs(store, visitor_id())
+        _draw_runs(now)
+        if active and not active & {r.id for r in now if r.is_active}:
+            st.rerun()  # all ended: draw the page once more, without polling
+
+    table()
+
+
+def _draw_runs(runs: list) -> None:
     if not runs:
         st.info(
             "No runs yet. Start one on the Build & Train page, or "

@@ -96,3 +96,20 @@ def test_overlay_has_one_line_per_run_with_data():
     fig = charts.runs_figure({"run A": _epoch_df(), "run B": other, "empty": pd.DataFrame()}, "val_accuracy")
     assert [t.name for t in fig.data] == ["run A", "run B"]
     assert list(fig.data[1].y) == [0.7, 0.75]
+
+
+def test_live_charts_are_valid_plotly_figures():
+    """The live charts skip plotly's property check when built (``style.plain_figure``): a checked
+    rebuild of each gives the same figure, so nothing in them is misspelt or out of range."""
+    import json
+
+    import plotly.graph_objects as go
+
+    figures = [
+        charts.training_figure(_batch_df(), _epoch_df(), metric, steps_per_epoch=10)
+        for metric in ("loss", "accuracy")
+    ]
+    figures += [charts.lr_figure(_epoch_df()), charts.training_figure(pd.DataFrame(), pd.DataFrame())]
+    for fig in figures:
+        checked = go.Figure(fig.to_dict())  # raises on an unknown property or a bad value
+        assert json.loads(checked.to_json()) == json.loads(fig.to_json())  # nothing was rewritten

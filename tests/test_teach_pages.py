@@ -25,6 +25,13 @@ EVALUATE = str(ROOT / "pages" / "2_Evaluate.py")
 TIMEOUT = 180
 
 
+@pytest.fixture(autouse=True)
+def _operator_runs_shown(monkeypatch):
+    """Runs copied without an owner are the operator's (as ``nnlab train`` leaves them): visitors see
+    them only where the operator shows them as examples (ui/access.py)."""
+    monkeypatch.setenv("NNLAB_SHOW_OPERATOR_RUNS", "1")
+
+
 def _trained(tmp_path_factory, preset: str, **config) -> tuple[RunStore, str]:
     store = RunStore(tmp_path_factory.mktemp("teach_src"))
     settings = TrainConfig(epochs=1, subset=500, batch_size=64, validation_fraction=0.0, seed=0, **config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from nnlab.figures.style import COLORS, DIGITS, SMALL_MARGIN, image_axes
+from nnlab.figures.style import COLORS, DIGITS, SMALL_MARGIN, image_layout
 
 
 def confusion_figure(
@@ -71,29 +71,32 @@ def _outline(fig: go.Figure, true: int, predicted: int, color: str, width: int) 
 
 
 def image_figure(image: np.ndarray, title: str = "", height: int = 240) -> go.Figure:
+    """One grey image (the Draw page's "what the network sees"), built in one plotly call."""
     img = np.asarray(image, dtype=float)
-    fig = go.Figure(go.Heatmap(z=img, colorscale="gray", showscale=False, hoverinfo="skip"))
-    return image_axes(fig.update_layout(title=title), height)
+    heatmap = {"type": "heatmap", "z": img, "colorscale": "gray", "showscale": False, "hoverinfo": "skip"}
+    return go.Figure({"data": [heatmap], "layout": {"title": {"text": title}, **image_layout(height)}})
 
 
 def probabilities_figure(probs: np.ndarray, height: int = 300) -> go.Figure:
-    """The ten digit probabilities as bars, the top one highlighted (the Draw page's answer)."""
+    """The ten digit probabilities as bars, the top one highlighted (the Draw page's answer).
+
+    Built in one plotly call: the Draw page draws it after every stroke of every visitor.
+    """
     top = int(np.argmax(probs))
-    fig = go.Figure(
-        go.Bar(
-            x=[str(d) for d in range(10)],
-            y=probs,
-            marker_color=[COLORS["highlight"] if d == top else COLORS["bar"] for d in range(10)],
-            text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs],
-            textposition="outside",
-            hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title="Probability of each digit",
-        height=height,
-        margin=SMALL_MARGIN,
-        xaxis={"title": "digit", "type": "category"},
-        yaxis={"title": "probability", "range": [0, 1.12], "tickformat": ".0%"},
-    )
-    return fig
+    bars = {
+        "type": "bar",
+        "x": DIGITS,
+        "y": probs,
+        "marker": {"color": [COLORS["highlight"] if d == top else COLORS["bar"] for d in range(10)]},
+        "text": [f"{p:.0%}" if p >= 0.01 else "" for p in probs],
+        "textposition": "outside",
+        "hovertemplate": "digit %{x}: %{y:.1%}<extra></extra>",
+    }
+    layout = {
+        "title": {"text": "Probability of each digit"},
+        "height": height,
+        "margin": SMALL_MARGIN,
+        "xaxis": {"title": {"text": "digit"}, "type": "category"},
+        "yaxis": {"title": {"text": "probability"}, "range": [0, 1.12], "tickformat": ".0%"},
+    }
+    return go.Figure({"data": [bars], "layout": layout})

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import io
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # plotly's ten default colours (D3's category10): one per run, layer or digit, in this order.
 PALETTE = [
@@ -41,36 +43,100 @@ IMAGE_MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}  # images: no axes to label
 LEGEND_BELOW = {"orientation": "h", "y": -0.25}
 
 
-def base_figure(
+def base_layout(
     title: str = "",
     height: int = 320,
     xaxis_title: str | None = None,
     yaxis_title: str | None = None,
     hovermode: str | None = "x unified",
-) -> go.Figure:
-    """An empty chart with NN Lab's title, margins and legend; zoom survives live refreshes."""
-    fig = go.Figure()
-    fig.update_layout(
-        hovermode=hovermode,
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        height=height,
-        margin=MARGIN,
-        xaxis_title=xaxis_title,
-        yaxis_title=yaxis_title,
-        legend=LEGEND_BELOW,
-        uirevision="keep",  # keep a visitor's zoom while the chart refreshes
-    )
-    return fig
+) -> dict:
+    """NN Lab's chart layout (title, margins, legend below, zoom kept across refreshes) as a dict."""
+    layout = {
+        "hovermode": hovermode,
+        "title": {"text": title, "x": 0.0, "xanchor": "left"},
+        "height": height,
+        "margin": MARGIN,
+        "legend": LEGEND_BELOW,
+        "uirevision": "keep",  # keep a visitor's zoom while the chart refreshes
+    }
+    for axis, text in (("xaxis", xaxis_title), ("yaxis", yaxis_title)):
+        if text is not None:
+            layout[axis] = {"title": {"text": text}}
+    return layout
+
+
+def base_figure(*args: Any, **kwargs: Any) -> go.Figure:
+    """An empty chart with NN Lab's title, margins and legend (``base_layout``'s arguments).
+
+    Built in one call: plotly's ``update_layout`` costs milliseconds per call, and the live charts
+    are rebuilt every second for every visitor watching a training.
+    """
+    return go.Figure(layout=base_layout(*args, **kwargs))
+
+
+def plain_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout dicts, without plotly's check of every property.
+
+    The check costs a third of building a live chart, which is rebuilt every second for every
+    visitor watching a training (issue 13). The functions using it build their dicts from fixed
+    keys, and ``tests/test_charts.py`` validates their figures. The figure carries only the part of
+    plotly's default template that its traces use (the whole one is copied and sent to the browser
+    with every figure, and most of it styles kinds of charts this one does not have).
+    """
+    if "template" not in layout:
+        layout = {**layout, "template": _template_for(frozenset(t.get("type", "scatter") for t in data))}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def _template_for(kinds: frozenset[str]) -> dict:
+    """The active default template's layout, and its trace styles for ``kinds`` of traces only."""
+    name = pio.templates.default
+    key = (name, kinds)
+    if key not in _TEMPLATES:
+        whole = pio.templates[name].to_plotly_json() if name else {}
+        data = {kind: styles for kind, styles in whole.get("data", {}).items() if kind in kinds}
+        _TEMPLATES[key] = {"layout": whole.get("layout", {}), **({"data": data} if data else {})}
+    return _TEMPLATES[key]
+
+
+_TEMPLATES: dict[tuple, dict] = {}
+
+
+def refreshed_figure(
+    previous: tuple[go.Figure, object] | None, data: list[dict], layout: dict
+) -> tuple[go.Figure, object]:
+    """A figure showing ``data`` in ``layout``, and its shape (everything but the points).
+
+    ``previous`` is what the last call returned: when only the points changed, the new x and y are
+    moved into that figure in place, a twentieth of the cost of building one (plotly copies its
+    template into every new figure), which a live chart would pay every second for every watcher.
+    """
+    shape = (layout, [{k: v for k, v in trace.items() if k not in ("x", "y")} for trace in data])
+    if previous is None or previous[1] != shape:
+        return plain_figure(data, layout), shape
+    fig = previous[0]
+    with fig.batch_update():
+        for trace, new in zip(fig.data, data, strict=True):
+            trace.x, trace.y = new["x"], new["y"]
+    return fig, shape
+
+
+IMAGE_AXIS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+
+
+def image_layout(height: int, margin: dict | None = None) -> dict:
+    """The layout of an image: square pixels, row 0 at the top, no ticks or grid."""
+    return {
+        "height": height,
+        "margin": margin or IMAGE_MARGIN,
+        "xaxis": {**IMAGE_AXIS, "constrain": "domain"},
+        "yaxis": {**IMAGE_AXIS, "autorange": "reversed", "scaleanchor": "x"},
+    }
 
 
 def image_axes(fig: go.Figure, height: int, margin: dict | None = None) -> go.Figure:
-    """Axes for an image: square pixels, row 0 at the top, no ticks or grid."""
-    fig.update_layout(height=height, margin=margin or IMAGE_MARGIN)
-    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(
-        showticklabels=False, ticks="", showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x"
-    )
-    return fig
+    """Axes for an image: square pixels, row 0 at the top, no ticks or grid (one layout update)."""
+    return fig.update_layout(image_layout(height, margin))
 
 
 def fit_height(shape: tuple[int, int], width: int = 800, margin: int = 50) -> int:

@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from nnlab.events import epoch_position
-from nnlab.figures.style import COLORS, PALETTE, base_figure
+from nnlab.figures.style import COLORS, PALETTE, base_figure, base_layout, plain_figure
 
 METRIC_LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
+MAX_LINE_POINTS = 800  # points of a per-batch line sent to the browser (more cannot be seen)
 EPOCH_METRICS = {
     "loss": "training loss",
     "accuracy": "training accuracy",
@@ -48,7 +50,59 @@ def batch_positions(batch_df: pd.DataFrame, steps_per_epoch: int | None = None) 
     return epoch_position(batch_df["epoch"].astype(float), batch_df["batch"].astype(float), steps_per_epoch)
 
 
-def training_figure(
+def thin(x: np.ndarray, y: np.ndarray, most: int = MAX_LINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``most`` evenly spread points of a line, the first and the last kept.
+
+    A chart a few hundred pixels wide cannot show more, and every point is sent to each watching
+    browser every second.
+    """
+    if len(x) <= most:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, most).round().astype(int))
+    return x[keep], y[keep]
+
+
+def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    return df[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _batch_trace(batch_df: pd.DataFrame, metric: str, steps_per_epoch: int | None, smoothing: float) -> dict:
+    epoch, batch, values = (_column(batch_df, c) for c in ("epoch", "batch", metric))
+    keep = ~np.isnan(values)
+    order = np.lexsort((batch[keep], epoch[keep]))  # by epoch, then batch
+    epoch, batch, values = epoch[keep][order], batch[keep][order], values[keep][order]
+    steps = steps_per_epoch or (int(batch.max()) if len(batch) else 0) or 1
+    x = np.asarray(epoch_position(epoch, batch, steps), dtype=float)
+    y = smooth(pd.Series(values), smoothing).to_numpy()
+    x, y = thin(x, y)
+    line = {"color": COLORS["train_batch"], "width": 1.5}
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "mode": "lines",
+        "name": "training (per batch, smoothed)",
+        "line": line,
+    }
+
+
+def _epoch_traces(epoch_df: pd.DataFrame, columns: tuple[tuple[str, str, str], ...]) -> list[dict]:
+    """One line with markers per (column, name, colour) that has values, in epoch order."""
+    traces = []
+    epochs = _column(epoch_df, "epoch")
+    order = np.argsort(epochs, kind="stable")
+    for column, name, color in columns:
+        if column not in epoch_df:
+            continue
+        values = _column(epoch_df, column)[order]
+        keep = ~np.isnan(values)
+        if keep.any():
+            trace = {"type": "scatter", "x": epochs[order][keep], "y": values[keep], "mode": "lines+markers"}
+            traces.append({**trace, "name": name, "line": {"color": color}})
+    return traces
+
+
+def training_chart(
     batch_df: pd.DataFrame,
     epoch_df: pd.DataFrame,
     metric: str = "loss",
@@ -56,45 +110,52 @@ def training_figure(
     steps_per_epoch: int | None = None,
     smoothing: float = 0.6,
     height: int = 320,
-) -> go.Figure:
-    """Training ``metric`` per batch (smoothed) plus training and validation per epoch."""
+) -> tuple[list[dict], dict]:
+    """``training_figure``'s traces and layout as plain dicts (a live view updates a figure with them)."""
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_LABELS)} (got {metric!r})")
     label = METRIC_LABELS[metric]
-    fig = base_figure(label, height, "epoch", label.lower())
+    layout = base_layout(label, height, "epoch", label.lower())
+    traces = []
     if not batch_df.empty and metric in batch_df:
-        rows = batch_df.dropna(subset=[metric]).sort_values(["epoch", "batch"])
-        line = {"color": COLORS["train_batch"], "width": 1.5}
-        x, y = batch_positions(rows, steps_per_epoch), smooth(rows[metric], smoothing)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="training (per batch, smoothed)", line=line))
+        traces.append(_batch_trace(batch_df, metric, steps_per_epoch, smoothing))
     if not epoch_df.empty:
-        rows = epoch_df.sort_values("epoch")
-        for column, name, color in (
+        columns = (
             (metric, "training (epoch)", COLORS["train"]),
             (f"val_{metric}", "validation (epoch)", COLORS["val"]),
-        ):
-            if column in rows and rows[column].notna().any():
-                part = rows.dropna(subset=[column])
-                x, y = part["epoch"].astype(float), part[column].astype(float)
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line={"color": color}))
-    fig.update_xaxes(rangemode="tozero")  # training starts at epoch 0, even when one epoch is all there is
+        )
+        traces += _epoch_traces(epoch_df, columns)
+    layout["xaxis"]["rangemode"] = "tozero"  # training starts at epoch 0, even when one epoch is all there is
     if metric == "accuracy":
-        fig.update_yaxes(tickformat=".1~%")  # a decimal when the range is narrow (a run stuck at 10 %)
-    return fig
+        layout["yaxis"]["tickformat"] = ".1~%"  # a decimal when the range is narrow (a run stuck at 10 %)
+    return traces, layout
+
+
+def training_figure(
+    batch_df: pd.DataFrame, epoch_df: pd.DataFrame, metric: str = "loss", **options
+) -> go.Figure:
+    """Training ``metric`` per batch (smoothed) plus training and validation per epoch.
+
+    ``options`` are ``training_chart``'s: ``steps_per_epoch``, ``smoothing`` (0.6), ``height``.
+    Built as plain data in one call (plotly's ``add_trace``/``update_*`` cost milliseconds each,
+    and a live chart is rebuilt each second for every watcher); a long training's batch line is
+    thinned to ``MAX_LINE_POINTS``.
+    """
+    return plain_figure(*training_chart(batch_df, epoch_df, metric, **options))
+
+
+def lr_chart(epoch_df: pd.DataFrame, *, height: int = 260) -> tuple[list[dict], dict]:
+    """``lr_figure``'s traces and layout as plain dicts."""
+    layout = {**base_layout("Learning rate", height, "epoch", "learning rate"), "showlegend": False}
+    traces = [] if epoch_df.empty else _epoch_traces(epoch_df, (("lr", "learning rate", COLORS["lr"]),))
+    if traces:
+        layout["yaxis"].update(type="log", exponentformat="e")
+    return traces, layout
 
 
 def lr_figure(epoch_df: pd.DataFrame, *, height: int = 260) -> go.Figure:
     """The learning rate at the end of each epoch (log scale, since schedules shrink it by factors)."""
-    fig = base_figure("Learning rate", height, "epoch", "learning rate")
-    if not epoch_df.empty and "lr" in epoch_df and epoch_df["lr"].notna().any():
-        rows = epoch_df.dropna(subset=["lr"]).sort_values("epoch")
-        x, y = rows["epoch"].astype(float), rows["lr"].astype(float)
-        fig.add_trace(
-            go.Scatter(x=x, y=y, mode="lines+markers", name="learning rate", line={"color": COLORS["lr"]})
-        )
-        fig.update_yaxes(type="log", exponentformat="e")
-    fig.update_layout(showlegend=False)
-    return fig
+    return plain_figure(*lr_chart(epoch_df, height=height))
 
 
 def runs_figure(

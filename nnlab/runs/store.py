@@ -34,14 +34,13 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from nnlab.events import Event, global_step, to_record
+from nnlab.events import Event, to_record
 from nnlab.runs import upkeep
 from nnlab.runs.artifacts import DatabaseArtifacts, FileArtifacts
 from nnlab.runs.database import (
     ENV_DATABASE_URL,
     QUEUE_LOCK,
     cannot_open,
-    loads,
     open_database,
     postgres_url,
     row_to_run,
@@ -49,6 +48,7 @@ from nnlab.runs.database import (
 )
 from nnlab.runs.folders import write_record
 from nnlab.runs.integrity import MODEL_FILE, explain
+from nnlab.runs.metrics import metric_frame, read_events
 from nnlab.runs.processes import process_alive
 from nnlab.runs.queue import QueueTransaction
 from nnlab.runs.record import STATUSES, Run, RunNotFound, StoreError
@@ -58,8 +58,6 @@ from nnlab.runs.schema import events as events_table
 ENV_HOME = "NNLAB_HOME"
 DB_NAME = "runs.sqlite"
 
-EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"]
-BATCH_COLUMNS = ["epoch", "batch", "step", "loss", "accuracy", "elapsed", "samples_per_sec"]
 UPDATABLE = {"name", "status", "started", "finished", "error", "test_loss", "test_accuracy", "progress"}
 UPDATABLE |= {"stop_requested", "worker"}
 
@@ -279,25 +277,14 @@ class RunStore:
 
         Batch rows carry ``step``, the batch number counted over the whole training.
         """
-        if kind not in ("epoch", "batch"):
-            raise ValueError("kind must be 'epoch' or 'batch'")
-        query = (
-            sa.select(events_table.c.data)
-            .where(events_table.c.run_id == run_id, events_table.c.kind == kind)
-            .order_by(events_table.c.seq)
-        )
         with self.db.connect() as con:
-            records = [loads(data, {}) for data in con.scalars(query)]
-            progress = con.scalar(sa.select(runs.c.progress).where(runs.c.id == run_id))
-        columns = list(EPOCH_COLUMNS if kind == "epoch" else BATCH_COLUMNS)
-        if kind == "batch":
-            steps = loads(progress, {}).get("steps_per_epoch")
-            for rec in records:  # rows stored by an older version have no step
-                if "step" not in rec and steps and "epoch" in rec and "batch" in rec:
-                    rec["step"] = global_step(rec["epoch"], rec["batch"], steps)
-        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
-        extra = [c for c in frame.columns if c not in columns]
-        return frame.reindex(columns=columns + extra)
+            return metric_frame(con, run_id, kind)
+
+    def events_after(self, run_id: str, after: int = 0) -> list[tuple[int, str, dict]]:
+        """``(number, kind, record)`` of the run's metric events stored after number ``after``, oldest
+        first: a live view reads only what is new each second (issue 13), not the whole history."""
+        with self.db.connect() as con:
+            return read_events(con, run_id, after=after)
 
     # -- changes -----------------------------------------------------------------------------------
 

@@ -106,4 +106,4 @@ def validate_config(config: TrainConfig) -> list[Problem]:
             problems.append(Problem(message, setting="validation_fraction"))
     if not problems:
         problems += subset_problems(config)
-    return problems + switch_problems(config, SWITCHES)
+    return problems

@@ -13,21 +13,29 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from nnlab.figures.training import lr_figure, training_figure
 from nnlab.runner import Runner
 from nnlab.runs import Run, RunStore
 from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_text, run_progress
 from nnlab.ui.links import result_links
+from nnlab.ui.live_metrics import LiveMetrics
 from nnlab.ui.replay_view import live_kernels
 from nnlab.ui.services import store_problems_in_words
 
 REFRESH_SECONDS = 1.0
+_HISTORY = "live_history"  # session state: the LiveMetrics of the watched run
+
+
+def _history(run_id: str) -> LiveMetrics:
+    """This session's history of the run it watches (read incrementally; see ``live_metrics.py``)."""
+    history = st.session_state.get(_HISTORY)
+    if not isinstance(history, LiveMetrics) or history.run_id != run_id:
+        history = st.session_state[_HISTORY] = LiveMetrics(run_id)
+    return history
 
 
 def _charts(store: RunStore, run: Run) -> None:
-    batch_df = store.metrics(run.id, "batch")
-    epoch_df = store.metrics(run.id, "epoch")
-    if batch_df.empty and epoch_df.empty:
+    charts = _history(run.id).charts(store, run)
+    if charts is None:
         # Empty axes would show made-up ranges (loss -1..4, accuracy -100 %..400 %): say what happens instead.
         if run.is_active:
             st.info(
@@ -39,32 +47,49 @@ def _charts(store: RunStore, run: Run) -> None:
         else:
             st.caption("This run recorded no loss or accuracy to chart.")
         return
-    steps = (run.progress or {}).get("steps_per_epoch")
     cols = st.columns(2)
-    for col, metric in zip(cols, ("loss", "accuracy"), strict=True):
-        fig = training_figure(batch_df, epoch_df, metric, steps_per_epoch=steps)
+    for col, (name, fig) in zip(cols, (("loss", charts.loss), ("acc", charts.accuracy)), strict=True):
         with col:
-            st.plotly_chart(
-                fig, key=f"chart_{'acc' if metric == 'accuracy' else metric}_{run.id}", width="stretch"
-            )
+            st.plotly_chart(fig, key=f"chart_{name}_{run.id}", width="stretch")
     with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
-        st.plotly_chart(lr_figure(epoch_df), key=f"chart_lr_{run.id}", width="stretch")
+        st.plotly_chart(charts.lr, key=f"chart_lr_{run.id}", width="stretch")
+
+
+def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
+    """The run as it stands, and its place in the queue while it waits.
+
+    A waiting run's view dispatches only when a training slot is free (a worker that ends starts the
+    next run itself; this is the backstop for one that died): every watcher of a queued run taking
+    the queue's write lock every second cost the server and delayed the workers' writes (issue 13).
+    A running run's view does not dispatch: reading it already notices a dead worker.
+    """
+    store = runner.store
+    run = store.get(run_id)
+    if run is None or run.status != "queued" or run.stop_requested:
+        return run, None
+    running = store.list(statuses=("running",))  # marks the runs of dead workers failed first
+    if len(running) < runner.max_concurrent:
+        with store_problems_in_words():  # a full disk: said, and the run is still shown
+            if runner.dispatch():
+                run = store.get(run_id)  # it, or a run ahead of it, has just started
+    position = store.queue_position(run_id) if run is not None and run.status == "queued" else None
+    return run, position
 
 
 def _body(
     store: RunStore,
     runner: Runner,
     run: Run,
+    position: int | None,
     visitor: str | None,
     can_stop: bool,
     on_edit: Callable[[Run], None] | None = None,
 ) -> None:
-    # Everything below comes from this one read of the run (the queue position is asked only of a
-    # run this read saw queued), so the status line and the message never disagree.
+    # Everything below comes from one read of the run (and of its queue position while it waits),
+    # so the status line and the message never disagree.
     st.markdown(f"#### {plain_text(run.name)}")  # a name is shown as typed, never as Markdown
     st.caption(f"{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · {run.id}")
     if run.status == "queued":
-        position = store.queue_position(run.id) if not run.stop_requested else None
         waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
         st.info(waiting if position else "Waiting to start…", icon="⏳")
     elif run.status == "running":
@@ -152,14 +177,11 @@ def watch_run(
 
     @st.fragment(run_every=REFRESH_SECONDS if first.is_active else None)
     def live() -> None:
-        if first.is_active:
-            with store_problems_in_words():  # a full disk: said, and the run is still shown
-                runner.dispatch()  # starts queued runs when a slot is free (cheap when none is)
-        run = store.get(run_id)
+        run, position = _read(runner, run_id)
         if run is None:
             st.warning("That run no longer exists.")
             return
-        _body(store, runner, run, visitor, can_stop, on_edit)
+        _body(store, runner, run, position, visitor, can_stop, on_edit)
         if first.is_active and run.status != first.status:
             # once per change: the whole page (run list, Train button) sees the new status;
             # polling stops at the end

@@ -7,7 +7,7 @@ import streamlit as st
 from nnlab.figures.replay import CAPTIONS, probe_accuracy_figure, probe_figure, weight_mosaic
 from nnlab.figures.style import diverging_rgb
 from nnlab.runs import Run, RunStore
-from nnlab.snapshots import Snapshot, epoch_label, latest_snapshot, read_snapshots
+from nnlab.snapshots import Snapshot, epoch_label, latest_snapshot, read_snapshots, snapshot_epochs
 from nnlab.ui.links import inspect_link
 
 NONE = (
@@ -29,9 +29,21 @@ def _weights(snap: Snapshot, width: int) -> None:
     st.caption(CAPTIONS["weights"])
 
 
+_LIVE = "live_snapshot"  # session state: (run id, snapshots taken) -> the newest snapshot
+
+
+def _newest(store: RunStore, run_id: str) -> Snapshot | None:
+    """The run's newest snapshot, read again only when a new one was taken (asked for every second)."""
+    count = len(snapshot_epochs(store, run_id))  # the small index only
+    kept = st.session_state.get(_LIVE)
+    if not (isinstance(kept, tuple) and kept[0] == (run_id, count)):
+        kept = st.session_state[_LIVE] = ((run_id, count), latest_snapshot(store, run_id) if count else None)
+    return kept[1]
+
+
 def live_kernels(store: RunStore, run: Run) -> None:
     """The live view's newest snapshot of the first layer (an image: cheap to refresh every second)."""
-    snap = latest_snapshot(store, run.id)
+    snap = _newest(store, run.id)
     if snap is None:
         return
     with st.expander("First layer, live: how its weights change", expanded=run.is_active):

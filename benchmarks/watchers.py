@@ -1,0 +1,357 @@
+"""What a class watching costs the web server: CPU per watching visitor, and the home page meanwhile.
+
+Starts the real app (``streamlit run app.py``) on a fresh store, starts one long training (a worker
+process of its own, niced so that it takes what the browsers and the server leave), then opens N
+real browser contexts (Playwright + Debian's Chromium), each a session watching that training on
+Build & Train (live charts, progress, Stop). Visitors see only their own runs, so every context
+opens the page as the run's owner (its visitor id in the URL, as a second tab would): each is a
+Streamlit session of its own, which is what a watcher costs the server. For each N it reads the
+server's utime + stime from ``/proc/<pid>/stat`` before and after a measured window and reports the
+server's CPU seconds per visitor-second, with what the watchers saw meanwhile (refresh requests they
+sent, points their loss charts gained) so that a cheaper server is not mistaken for a stalled one.
+While the N watch, new visitors open the home page (a new browser context each) and the time until
+it is drawn is reported.
+A last window has N visitors each watching their own queued run (the queue-position view).
+
+Target (issue 13): at most 0.01 CPU seconds per visitor-second (1 % of a core per watcher), and the
+home page in under 1 s while 50 others watch.
+
+    .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
+        [--app-dir /work/main]   (another checkout's app: the "before" figures)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from browser_app import CHART_END, COUNT_POINTS, add_app_dir, chromium, serve, stop_runs, wait_idle  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
+PAGE = "Build_and_Train"
+OPEN_TIMEOUT_MS = 180_000  # a page that a saturated server does not draw within this is not served
+TARGET_PER_VISITOR = 0.01
+OWNER = "teacher"  # the visitor whose run every watcher opens
+MIN_FREE_MB = 1500  # stop adding browser contexts when the machine has less memory available
+
+
+@dataclass
+class Watcher:
+    context: object
+    page: object
+    sent: int = 0  # messages to the server (refresh requests)
+    finished: int = 0  # script runs the server finished for this visitor (refreshes served)
+
+    def listen(self, ws) -> None:
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _sent(self, _payload) -> None:
+        self.sent += 1
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, bytes) and len(payload) < 256:  # a script_finished message is tiny
+            if ForwardMsg.FromString(payload).WhichOneof("type") == "script_finished":
+                self.finished += 1
+
+
+@dataclass
+class Window:
+    label: str
+    visitors: int
+    seconds: float
+    server_cpu: float
+    machine_busy: float
+    sent_per_visitor_s: float
+    served_per_visitor_s: float
+    chart_advance: float  # epochs the loss charts' last point moved on, mean over the watchers
+    grew: int
+    batches: int | None
+
+    @property
+    def per_visitor(self) -> float:
+        return self.server_cpu / (self.seconds * max(self.visitors, 1))
+
+    @property
+    def per_refresh_ms(self) -> float:
+        """Server CPU per refresh served (the whole window's CPU, idle work included)."""
+        served = self.served_per_visitor_s * self.seconds * max(self.visitors, 1)
+        return 1000 * self.server_cpu / served if served else math.nan
+
+
+def mem_available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("inf")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def start_training(home: Path, preset: str, epochs: int, nice: int, owner: str = OWNER):
+    """Submit one long training through the runner (its worker is a process of its own) and renice it."""
+    from nnlab.architectures import get_preset
+    from nnlab.runner import Runner
+    from nnlab.runs import RunStore
+    from nnlab.training import TrainConfig
+
+    runner = Runner(RunStore(home), max_concurrent=1)
+    run = runner.submit(get_preset(preset), TrainConfig(epochs=epochs), name="watched", owner=owner)
+    if run.worker.get("pid"):
+        os.setpriority(os.PRIO_PROCESS, run.worker["pid"], nice)  # before TensorFlow starts its threads
+    return runner, run
+
+
+def wait_for_batches(store, run_id: str, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run = store.get(run_id)
+        if run.status != "running" and run.status != "queued":
+            raise SystemExit(f"the watched training ended early ({run.status}): {run.error}")
+        if (run.progress or {}).get("batch"):
+            return
+        time.sleep(1)
+    raise SystemExit(f"the watched training reported no batch within {timeout} s")
+
+
+def open_watcher(browser, url: str, visitor: str, run_id: str, chart: bool) -> Watcher:
+    """A new visitor watching ``run_id``, once its view is drawn (charts with points, or its queue place)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watcher = Watcher(context, page)
+    page.on("websocket", watcher.listen)
+    page.goto(f"{url}/{PAGE}?visitor={visitor}&run={run_id}", timeout=OPEN_TIMEOUT_MS)
+    if chart:
+        page.wait_for_function(f"({COUNT_POINTS})() > 0", timeout=OPEN_TIMEOUT_MS, polling=200)
+    else:
+        page.get_by_text("Waiting, position").wait_for(timeout=OPEN_TIMEOUT_MS)
+    return watcher
+
+
+def open_watchers(browser, url: str, watchers: list[Watcher], n: int, run_id: str) -> str | None:
+    """Add watchers up to ``n``; the reason if the machine could not hold that many."""
+    while len(watchers) < n:
+        if mem_available_mb() < MIN_FREE_MB:
+            return f"under {MIN_FREE_MB} MB of memory left"
+        try:
+            watchers.append(open_watcher(browser, url, OWNER, run_id, chart=True))
+        except PlaywrightError as exc:
+            return (
+                f"watcher {len(watchers) + 1} was not served within {OPEN_TIMEOUT_MS // 1000} s ({exc.name})"
+            )
+    return None
+
+
+def chart_ends(watchers: list[Watcher]) -> list[float]:
+    return [w.page.evaluate(CHART_END) for w in watchers]
+
+
+def batches_done(store, run_id: str) -> int | None:
+    progress = store.get(run_id).progress or {}
+    if "epoch" not in progress or not progress.get("steps_per_epoch"):
+        return None
+    return int(progress["epoch"]) * int(progress["steps_per_epoch"]) + int(progress.get("batch") or 0)
+
+
+def measure(app, label: str, watchers: list[Watcher], seconds: float, store, run_id: str | None) -> Window:
+    """Server CPU over ``seconds`` while ``watchers`` watch, and what they saw meanwhile."""
+    ends0 = chart_ends(watchers) if run_id else []
+    sent0, finished0 = sum(w.sent for w in watchers), sum(w.finished for w in watchers)
+    batches0 = batches_done(store, run_id) if run_id else None
+    busy0, total0 = machine_ticks()
+    cpu0, t0 = app.cpu_seconds(), time.perf_counter()
+    pump = watchers[0].page if watchers else None
+    profiler = _profile(app, label, len(watchers), seconds)
+    if pump is not None:
+        pump.wait_for_timeout(seconds * 1000)  # keeps Playwright's event loop turning (frame counts)
+    else:
+        time.sleep(seconds)
+    cpu1, t1 = app.cpu_seconds(), time.perf_counter()
+    busy1, total1 = machine_ticks()
+    if profiler is not None:
+        profiler.wait()
+    ends1 = chart_ends(watchers) if run_id else []
+    batches1 = batches_done(store, run_id) if run_id else None
+    visitor_seconds = max(len(watchers), 1) * (t1 - t0)
+    advance = [b - a for a, b in zip(ends0, ends1, strict=True)]
+    return Window(
+        label=label,
+        visitors=len(watchers),
+        seconds=t1 - t0,
+        server_cpu=cpu1 - cpu0,
+        machine_busy=(busy1 - busy0) / max(total1 - total0, 1),
+        sent_per_visitor_s=(sum(w.sent for w in watchers) - sent0) / visitor_seconds,
+        served_per_visitor_s=(sum(w.finished for w in watchers) - finished0) / visitor_seconds,
+        chart_advance=statistics.mean(advance) if advance else 0.0,
+        grew=sum(a > 0 for a in advance),
+        batches=None if batches0 is None or batches1 is None else batches1 - batches0,
+    )
+
+
+PROFILE_DIR: Path | None = None
+
+
+def _profile(app, label: str, visitors: int, seconds: float) -> subprocess.Popen | None:
+    """With ``--profile DIR``: py-spy samples the server thread holding the GIL (its CPU counts too)."""
+    if PROFILE_DIR is None:
+        return None
+    out = PROFILE_DIR / f"{label.replace(' ', '-')}-{visitors}.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy), "record", "-p", str(app.process.pid), "-d", str(int(seconds)), "-r", "50", "--gil"]
+    return subprocess.Popen(
+        [*command, "-f", "raw", "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL
+    )
+
+
+def home_page_seconds(browser, url: str, samples: int) -> list[float]:
+    """Time from navigation to the drawn home page (its run table included), one new visitor each.
+
+    A page not drawn within ``OPEN_TIMEOUT_MS`` counts as infinitely slow.
+    """
+    times = []
+    for _ in range(samples):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        t0 = time.perf_counter()
+        try:
+            page.goto(url, timeout=OPEN_TIMEOUT_MS)
+            page.get_by_text("No runs yet").wait_for(timeout=OPEN_TIMEOUT_MS)
+            wait_idle(page, OPEN_TIMEOUT_MS)
+            times.append(time.perf_counter() - t0)
+        except PlaywrightError:
+            times.append(math.inf)
+        context.close()
+    return times
+
+
+def report(window: Window, home: list[float] | None = None) -> str:
+    line = (
+        f"{window.label:<18} N={window.visitors:>3}  {window.seconds:5.1f} s  server CPU "
+        f"{window.server_cpu:6.2f} s = {window.server_cpu / window.seconds:6.1%} of a core  "
+        f"per visitor {window.per_visitor:.4f} CPU-s/s ({window.per_visitor:.2%} of a core)  "
+        f"machine busy {window.machine_busy:.0%}  refreshes asked {window.sent_per_visitor_s:.2f}, "
+        f"served {window.served_per_visitor_s:.2f} per visitor-s ({window.per_refresh_ms:.0f} ms CPU each)"
+    )
+    if window.label.startswith("watching"):
+        line += f"  loss chart +{window.chart_advance:.2f} epochs ({window.grew}/{window.visitors} moved)"
+        if window.batches is not None:
+            line += f"  training +{window.batches} batches"
+    if home:
+        line += f"\n{'':<18} home page for a new visitor: median {statistics.median(home):.2f} s " + (
+            f"({', '.join(f'{t:.2f}' for t in home)})"
+        )
+    return line
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,10,30,50", help="numbers of watchers, ascending")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds measured at each level")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds between opening and measuring")
+    parser.add_argument("--home-samples", type=int, default=5)
+    parser.add_argument(
+        "--queued", type=int, default=30, help="visitors watching their queued runs (0: skip)"
+    )
+    parser.add_argument("--preset", default="CNN with dropout (Keras tutorial)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--worker-nice", type=int, default=10)
+    parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of the server (not timed)")
+    add_app_dir(parser)
+    return parser.parse_args()
+
+
+def watching_levels(args, app, browser, store, run_id: str) -> tuple[list[tuple[Window, list]], list]:
+    watchers: list[Watcher] = []
+    results = []
+    for n in [int(v) for v in args.levels.split(",")]:
+        short = open_watchers(browser, app.url, watchers, n, run_id)
+        if short:
+            print(f"stopping at {len(watchers)} watchers: {short}", flush=True)
+            break
+        time.sleep(args.settle)
+        window = measure(app, "watching a run", watchers, args.window, store, run_id)
+        home = home_page_seconds(browser, app.url, args.home_samples)
+        print(report(window, home), f"\n{'':<18} memory available {mem_available_mb():,.0f} MB", flush=True)
+        results.append((window, home))
+    return results, watchers
+
+
+def queued_level(args, app, browser, runner) -> Window | None:
+    from nnlab.architectures import get_preset
+    from nnlab.training import TrainConfig
+
+    watchers = []
+    for i in range(args.queued):
+        run = runner.submit(get_preset(args.preset), TrainConfig(epochs=1), owner=f"queued{i:03d}")
+        try:
+            watchers.append(open_watcher(browser, app.url, f"queued{i:03d}", run.id, chart=False))
+        except PlaywrightError as exc:
+            print(f"stopping at {len(watchers)} watchers of queued runs ({exc.name})", flush=True)
+            break
+    if not watchers:
+        return None
+    time.sleep(args.settle)
+    window = measure(app, "queued runs", watchers, args.window, runner.store, None)
+    print(report(window), flush=True)
+    for w in watchers:
+        w.context.close()
+    return window
+
+
+def main() -> int:
+    args = parse_args()
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
+    if PROFILE_DIR is not None:
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    home = Path(tempfile.mkdtemp(prefix="nnlab-watchers-"))
+    print(f"Machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, store {home}", flush=True)
+    with serve(home, args.app_dir) as app, sync_playwright() as pw:
+        browser = chromium(pw)
+        try:
+            home_page_seconds(browser, app.url, 1)  # a warm app: the data glance is cached
+            runner, run = start_training(home, args.preset, args.epochs, args.worker_nice)
+            wait_for_batches(runner.store, run.id)
+            idle = measure(app, "nobody watching", [], args.window, runner.store, None)
+            print(report(idle), flush=True)
+            results, watchers = watching_levels(args, app, browser, runner.store, run.id)
+            for w in watchers:
+                w.context.close()
+            queued = queued_level(args, app, browser, runner) if args.queued else None
+        finally:
+            stop_runs(home)
+            browser.close()
+    print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core):")
+    for window, home_times in results:
+        print(
+            f"  {window.visitors:>3} watching: {window.per_visitor:.4f}   home page median "
+            f"{statistics.median(home_times):.2f} s   refreshes served {window.served_per_visitor_s:.2f}/s, "
+            f"{window.per_refresh_ms:.0f} ms CPU each"
+        )
+    if queued is not None:
+        print(f"  {queued.visitors:>3} watching queued runs: {queued.per_visitor:.4f}")
+    print(f"  server with nobody watching: {idle.server_cpu / idle.seconds:.2%} of a core")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

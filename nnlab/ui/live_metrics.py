@@ -1,0 +1,136 @@
+"""What a live view keeps between its refreshes: a run's metrics, read a little at a time, and its charts.
+
+Every visitor watching a training refreshes its view every second. Reading the whole metric history
+and rebuilding the three plotly figures each time cost the web server about 5 % of a core per
+watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, instead:
+
+- skips the read when the run's status and progress are those of the last refresh (the worker
+  writes its events and its progress in one transaction: no new progress, no new events);
+- otherwise reads only the events stored after the last one it holds (``RunStore.events_after``);
+- touches a figure only when its data changed, and then moves the new points into it rather than
+  building a new one; an unchanged figure is handed back as it was (Streamlit then sends the
+  browser the same chart, which it does not redraw).
+
+Nothing here imports Streamlit: ``live.py`` keeps one object per session and draws what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nnlab.figures.style import refreshed_figure
+from nnlab.figures.training import lr_chart, training_chart
+from nnlab.runs import Run, RunStore
+from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS
+
+
+@dataclass(frozen=True)
+class Charts:
+    """A run's three live charts."""
+
+    loss: go.Figure
+    accuracy: go.Figure
+    lr: go.Figure
+
+
+class _Table:
+    """One kind of metric rows (batch or epoch) as a growing float array per column.
+
+    Numbers only (what the charts draw); a field that is not a number is kept as NaN.
+    """
+
+    def __init__(self, columns: list[str]):
+        self.names = list(columns)
+        self.values = np.full((64, len(self.names)), np.nan)
+        self.rows = 0
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        for name in {k for r in records for k in r} - set(self.names):  # a field the store does not list
+            self.names.append(name)
+            self.values = np.hstack([self.values, np.full((len(self.values), 1), np.nan)])
+        needed = self.rows + len(records)
+        if needed > len(self.values):  # double the room: adding stays cheap as a long run grows
+            grown = np.full((max(needed, 2 * len(self.values)), len(self.names)), np.nan)
+            grown[: self.rows] = self.values[: self.rows]
+            self.values = grown
+        block = [[_number(r.get(name)) for name in self.names] for r in records]
+        self.values[self.rows : needed] = np.asarray(block, dtype=float).reshape(
+            len(records), len(self.names)
+        )
+        self.rows = needed
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.values[: self.rows].copy(), columns=self.names)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
+
+
+class LiveMetrics:
+    """One run's metric history as a live view follows it (see the module's docstring)."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.last_event = 0  # the number of the newest event held
+        self.batch = _Table(BATCH_COLUMNS)
+        self.epoch = _Table(EPOCH_COLUMNS)
+        self._seen: tuple | None = None  # (status, progress) of the run at the last read
+        self._figures: dict[str, tuple[Any, tuple]] = {}  # name -> (its data's version, (figure, shape))
+
+    def update(self, store: RunStore, run: Run) -> bool:
+        """Read what the run stored since the last update (nothing if its progress is unchanged).
+
+        Returns whether anything new arrived.
+        """
+        if run.id != self.run_id:
+            raise ValueError(f"this history follows run {self.run_id}, not {run.id}")
+        seen = (run.status, run.progress)
+        if seen == self._seen:
+            return False
+        new = store.events_after(self.run_id, self.last_event)
+        self._seen = seen
+        if new:
+            self.batch.add([record for _, kind, record in new if kind == "batch"])
+            self.epoch.add([record for _, kind, record in new if kind == "epoch"])
+            self.last_event = new[-1][0]
+        return bool(new)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The batch and the epoch table, with the columns of ``RunStore.metrics``."""
+        return self.batch.frame(), self.epoch.frame()
+
+    def charts(self, store: RunStore, run: Run) -> Charts | None:
+        """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart.
+
+        A chart whose data did not change is the very same figure object as at the last call; one
+        that gained points is the same object with its points replaced (``style.refreshed_figure``).
+        """
+        self.update(store, run)
+        if not self.batch.rows and not self.epoch.rows:
+            return None
+        steps = (run.progress or {}).get("steps_per_epoch")
+        frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
+
+        def figure(name: str, made_from: Any, chart) -> go.Figure:
+            nonlocal frames
+            cached = self._figures.get(name)
+            if cached is None or cached[0] != made_from:
+                frames = frames or self.frames()
+                refreshed = refreshed_figure(cached[1] if cached else None, *chart(*frames))
+                self._figures[name] = (made_from, refreshed)
+            return self._figures[name][1][0]
+
+        both = (self.batch.rows, self.epoch.rows, steps)
+        return Charts(
+            loss=figure("loss", both, lambda b, e: training_chart(b, e, "loss", steps_per_epoch=steps)),
+            accuracy=figure(
+                "acc", both, lambda b, e: training_chart(b, e, "accuracy", steps_per_epoch=steps)
+            ),
+            lr=figure("lr", self.epoch.rows, lambda _b, e: lr_chart(e)),
+        )

@@ -1,0 +1,54 @@
+"""What an open page asks of the server: the home page's run table refreshes only while a run is
+active, so a class's idle home pages cost the server nothing (issue 13).
+
+The browser's messages to the server are counted on the page's websocket; a refresh of the table
+is one message. A run is made "running" by hand, its worker being this test process.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import wait_idle
+
+from nnlab.architectures import get_preset
+from nnlab.runs import process_handle
+
+pytestmark = pytest.mark.browser
+
+QUIET_MS = 5_000  # longer than two of the table's 2 s refreshes
+
+
+def _count_messages(page) -> list[int]:
+    sent = [0]
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.__setitem__(0, sent[0] + 1)))
+    return sent
+
+
+def _sent_during(page, sent: list[int], ms: int) -> int:
+    start = sent[0]
+    page.wait_for_timeout(ms)
+    return sent[0] - start
+
+
+def test_the_home_page_refreshes_its_runs_only_while_one_is_active(app, page):
+    visitor = "polling-visitor"
+    sent = _count_messages(page)
+    page.goto(f"{app.url}/?visitor={visitor}")
+    wait_idle(page)
+    page.get_by_text("No runs yet").wait_for()
+    assert _sent_during(page, sent, QUIET_MS) == 0  # nothing runs: nothing is asked
+
+    store = app.server.store()
+    run = store.create(get_preset("MLP 784-128-10"), {"epochs": 2}, name="busy run", owner=visitor)
+    store.update(run.id, status="running", started=time.time(), worker=process_handle())
+    page.reload()
+    wait_idle(page)
+    page.get_by_text("busy run").wait_for(state="attached")  # a cell of the table's canvas grid
+    assert _sent_during(page, sent, QUIET_MS) >= 2  # the table follows the run every 2 s
+
+    store.update(run.id, status="completed", finished=time.time(), test_accuracy=0.9)
+    page.get_by_text("done", exact=True).first.wait_for(state="attached", timeout=15_000)
+    page.wait_for_timeout(2_500)  # the last refresh, and the page drawn once more
+    assert _sent_during(page, sent, QUIET_MS) == 0  # it ended: the polling stopped
