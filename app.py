@@ -16,7 +16,7 @@ from nnlab.ui.access import visible_runs
 from nnlab.ui.class_mode import visible_pages
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import link
-from nnlab.ui.services import get_runner, get_store
+from nnlab.ui.services import get_runner, get_store, start_background_dispatch, store_problems_in_words
 from nnlab.ui.visitor import visitor_id
 
 
@@ -55,7 +55,8 @@ def home() -> None:
 def _runs_table() -> None:
     """This visitor's runs; the table refreshes itself every 2 s only while one of them is queued or
     running (polling an unchanging table cost every open home page a rerun every 2 s, issue 13)."""
-    get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
+    with store_problems_in_words():  # a full disk stops the queue, not the list of runs
+        get_runner().dispatch()  # start queued runs whose turn has come; mark dead ones failed
     store = get_store()
     runs = visible_runs(store, visitor_id())  # this visitor's (and the operator's, where shown)
     active = {r.id for r in runs if r.is_active}
@@ -64,7 +65,8 @@ def _runs_table() -> None:
     def table() -> None:
         now = runs
         if active:
-            get_runner().dispatch()
+            with store_problems_in_words():
+                get_runner().dispatch()
             now = visible_runs(store, visitor_id())
         _draw_runs(now)
         if active and not active & {r.id for r in now if r.is_active}:
@@ -111,7 +113,9 @@ navigation = st.navigation(
 )
 try:
     get_store()  # every page needs the run store: a damaged one is explained here, once, in words
+    start_background_dispatch()  # once per server: the queue moves on even when no page is open
 except StoreError as exc:
     st.error(str(exc), icon="🛑")
     st.stop()
-navigation.run()
+with store_problems_in_words():  # damaged, full or read-only while a page reads or writes
+    navigation.run()

@@ -10,13 +10,16 @@ An operator sets them by environment variable, or in a TOML file in the style of
     NNLAB_MAX_CONCURRENT = 1          #                          max_concurrent = 1
     NNLAB_MAX_LAYERS = 50             #                          max_layers = 50
     NNLAB_MAX_ACTIVATION_MB = 3000    #                          max_activation_mb = 3000
+    NNLAB_MAX_QUEUED = 50             #                          max_queued = 50
     NNLAB_SHOW_OPERATOR_RUNS = 1      #                          show_operator_runs = 1
 
 Environment variables win over the file. A missing value, ``0`` or ``"none"`` means no limit, except
-for the two that protect the machine, layers and activation memory: missing, they keep their
-defaults (``0``/``"none"`` still lifts them, up to the lab's own bound of ``shapes.MAX_LAYERS``).
-Going past a limit is not an error for the visitor: ``Limits.problems`` and
-``Limits.network_problems`` say what the limit is.
+for the three that protect the machine, layers, activation memory and the whole queue: missing, they
+keep their defaults (``0``/``"none"`` still lifts them; layers only up to the lab's own bound of
+``shapes.MAX_LAYERS``). Going past a limit is not an error for the visitor: ``Limits.problems`` and
+``Limits.network_problems`` say what the limit is. ``Runner.submit`` checks a visitor's queue limits
+in the same transaction as it stores the run, so many tabs pressing Train at once cannot beat them;
+the whole queue's bound (``max_queued``) matters because a new private window is a new visitor.
 
 Runs started in a terminal (``nnlab train``) have no owner: they are the operator's, and web
 visitors neither see nor stop them unless ``NNLAB_SHOW_OPERATOR_RUNS`` shows them, read-only, as
@@ -39,6 +42,9 @@ DEFAULT_MAX_LAYERS = 50  # more than any preset or lesson needs; Keras builds it
 # fits at every batch size the page offers (the CNNs at 8,192 need 2.7 GB); with the worker's own ~1 GB
 # a training stays under 4 GB, which a 2-core, 23 GB machine runs beside the app.
 DEFAULT_MAX_ACTIVATION_MB = 3000
+# Trainings waiting to start, all visitors together: a queued run holds only a row and a folder, but
+# beyond this many the last one would wait hours on a small machine; a visitor is told to come back.
+DEFAULT_MAX_QUEUED = 50
 
 ENV_NAMES = {
     "max_epochs": "NNLAB_MAX_EPOCHS",
@@ -47,6 +53,7 @@ ENV_NAMES = {
     "max_concurrent": "NNLAB_MAX_CONCURRENT",
     "max_layers": "NNLAB_MAX_LAYERS",
     "max_activation_mb": "NNLAB_MAX_ACTIVATION_MB",
+    "max_queued": "NNLAB_MAX_QUEUED",
 }
 SHOW_OPERATOR_RUNS_ENV = "NNLAB_SHOW_OPERATOR_RUNS"
 SECRETS_ENV = "NNLAB_SECRETS"  # path of the TOML file, if not .streamlit/secrets.toml
@@ -66,9 +73,13 @@ class Limits:
     max_concurrent: int | None = None  # trainings running at once on this server
     max_layers: int | None = DEFAULT_MAX_LAYERS  # layers of one network
     max_activation_mb: int | None = DEFAULT_MAX_ACTIVATION_MB  # estimated activations of one training
+    max_queued: int | None = DEFAULT_MAX_QUEUED  # trainings waiting to start, all visitors together
 
-    def problems(self, *, n_params: int, epochs: int, visitor_active: int) -> list[Problem]:
-        """Why a visitor may not start this training now, in words that state the limit."""
+    def problems(self, *, n_params: int, epochs: int, visitor_active: int, queued: int = 0) -> list[Problem]:
+        """Why a visitor may not start this training now, in words that state the limit.
+
+        ``visitor_active``: the visitor's runs queued or running; ``queued``: runs waiting to start.
+        """
         out = []
         if self.max_params is not None and n_params > self.max_params:
             message = (
@@ -87,6 +98,12 @@ class Limits:
                 "finish, or stop one."
             )
             out.append(Problem(message, setting="max_queued_per_visitor"))
+        if self.max_queued is not None and queued >= self.max_queued:
+            message = (
+                f"The queue of this server is full: {queued:,} trainings are waiting to start, and this "
+                f"demo queues at most {self.max_queued:,}. Try again in a few minutes."
+            )
+            out.append(Problem(message, setting="max_queued"))
         return out
 
     def network_problems(self, spec: dict, batch_size: int) -> list[Problem]:
@@ -129,6 +146,7 @@ class Limits:
             "max_concurrent": "trainings at once on this server",
             "max_layers": "layers per network",
             "max_activation_mb": "MB of activations per training",
+            "max_queued": "trainings waiting in the queue",
         }
         return [
             f"at most {getattr(self, f.name):,} {labels[f.name]}"

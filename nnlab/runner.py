@@ -7,8 +7,9 @@ safe from many processes (and machines) at once: it holds the store's queue lock
 (``python -m nnlab worker RUN_ID``, ``LocalProcessExecutor``), so a training never blocks a web page
 and a crash in it cannot take the app down; the worker (``worker.py``) writes its metrics to the
 store, honours stop requests, saves the model through the store and finally dispatches the next
-queued run itself. Nothing is running in between: after a worker is killed, the next ``dispatch``
-(a page load calls it) notices, marks its run failed and moves on.
+queued run itself. After a worker is killed (SIGKILL, out of memory), the next ``dispatch`` notices,
+marks its run failed and moves on: page loads call it, and so does the web server's background
+dispatcher every few seconds (``dispatcher.py``), so the queue never waits for a visitor.
 
 The executor sits behind the small ``Executor`` interface (launch a run, tell whether a launch is
 still alive), so trainings can later be handed to a distributed engine instead.
@@ -21,6 +22,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from nnlab.runs import Run, RunStore, process_alive, process_handle
 from nnlab.runs.database import ENV_DATABASE_URL
+from nnlab.runs.queue import QueueTransaction
 from nnlab.validation import InvalidSettings, Problem
 
 ENV_MAX_CONCURRENT = "NNLAB_MAX_CONCURRENT"
@@ -130,9 +133,16 @@ class Runner:
             self.executor.env.setdefault(ENV_MAX_CONCURRENT, str(max_concurrent))
 
     def submit(self, spec: dict, config: Any, name: str | None = None, owner: str | None = None) -> Run:
-        """Validate, store as queued and start it if a slot is free. Bad input: ``InvalidSettings``."""
+        """Validate, store as queued and start it if a slot is free. Bad input: ``InvalidSettings``.
+
+        A visitor's run (``owner`` set) must also fit the operator's limits (parameters, epochs, the
+        visitor's queued or running runs, the whole queue), counted in the same transaction as the
+        insert: however many tabs press Train at once, the limits hold. The operator's own runs
+        (no owner, the terminal) are not refused by them.
+        """
         spec, config_dict = check_training(spec, config, name=name)  # before anything is stored
-        run = self.store.create(spec, config_dict, name=name, owner=owner)
+        admit = None if owner is None else _admission(_machine_limits(), owner, spec, config_dict)
+        run = self.store.create(spec, config_dict, name=name, owner=owner, admit=admit)
         self.dispatch()
         return self.store.get(run.id) or run
 
@@ -186,6 +196,26 @@ def check_training(spec: Any, config: Any, name: Any = None) -> tuple[dict, dict
     if problems:
         raise InvalidSettings(problems)
     return _plain_json(spec, "architecture"), _plain_json(config.to_dict(), "training settings")
+
+
+def _admission(limits: Any, owner: str, spec: dict, config: dict) -> Callable[[QueueTransaction], None]:
+    """What ``RunStore.create`` runs inside the queue's transaction: ``InvalidSettings`` if the
+    visitor's run goes past the operator's limits, counted as they stand in that transaction."""
+    from nnlab.architectures import count_params
+
+    n_params = count_params(spec)
+
+    def admit(queue: QueueTransaction) -> None:
+        problems = limits.problems(
+            n_params=n_params,
+            epochs=int(config.get("epochs", 0)),
+            visitor_active=queue.active_count(owner),
+            queued=queue.waiting_count(),
+        )
+        if problems:
+            raise InvalidSettings(problems)
+
+    return admit
 
 
 def _as_config(config: Any) -> Any:

@@ -18,7 +18,8 @@ from typing import Any
 
 from nnlab.events import EventSink
 from nnlab.runner import Runner, check_training
-from nnlab.runs import Run, RunNotFound, RunStore, process_handle
+from nnlab.runs import Run, RunNotFound, RunStore, StoreError, default_root, process_handle
+from nnlab.runs.integrity import explain
 from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
 from nnlab.validation import InvalidSettings
 
@@ -30,6 +31,10 @@ def failure_message(exc: BaseException) -> str:
         return f"{what}: {exc}"
     if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":
         return "The training ran out of memory: try a smaller network, batch size or training subset."
+    if isinstance(exc, (StoreError, OSError)):  # a full disk, a read-only store folder: in words
+        explained = exc if isinstance(exc, StoreError) else explain(exc, default_root() / "runs.sqlite")
+        if explained is not None:
+            return f"The training could not be kept: {explained}"
     if isinstance(exc, KeyboardInterrupt):
         return "The training was interrupted before it finished."
     return f"The training failed: {type(exc).__name__}: {str(exc)[:500]}"

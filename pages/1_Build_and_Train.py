@@ -112,11 +112,13 @@ if not klass.hides("sweeps"):
 # ---- 3. train and watch ---------------------------------------------------------------------------
 st.header("3 · Train", divider="gray")
 mine = store.list(owner=visitor, include_unowned=False)  # this visitor's runs, newest first: read once
-active = sum(r.is_active for r in mine)
+active, queued = sum(r.is_active for r in mine), len(store.queued_ids())  # the runner checks them again
 limit_problems = (
     []
     if problems
-    else limits.problems(n_params=count_params(spec), epochs=config.epochs, visitor_active=active)
+    else limits.problems(
+        n_params=count_params(spec), epochs=config.epochs, visitor_active=active, queued=queued
+    )
     + ([] if config_problems else limits.network_problems(spec, config.batch_size))  # layers, memory
     + klass.problems([Training(spec, config)])  # a class's limits for its students
 )

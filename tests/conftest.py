@@ -24,7 +24,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("nnlab_home")
     monkeypatch.setenv("NNLAB_HOME", str(home))
     yield home
+    from nnlab.dispatcher import stop_all
     from nnlab.runs.database import dispose_engines
+
+    stop_all()  # a page the test opened started the server's background dispatcher on this store
 
     dispose_engines()  # the test's pooled connections (each test has a database of its own)
 

@@ -50,7 +50,8 @@ def test_a_damaged_run_database_is_explained_not_a_traceback(_isolated_home):
     (_isolated_home / "runs.sqlite").write_bytes(b"this is not a database" * 100)
     at = _home()
     assert not at.exception
-    assert "cannot be opened" in at.error[0].value and "move it away" in at.error[0].value
+    assert "is damaged" in at.error[0].value and "nnlab repair" in at.error[0].value
+    assert "move it away" not in at.error[0].value  # that advice would hide every run
 
 
 def test_an_unreachable_postgresql_is_explained_not_a_traceback(monkeypatch):

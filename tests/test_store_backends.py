@@ -101,7 +101,7 @@ def test_a_store_made_by_the_previous_version_keeps_every_run(tmp_path):
 
 def test_a_damaged_database_gives_a_clear_error(tmp_path):
     (tmp_path / "runs.sqlite").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot be opened.*move it away"):
+    with pytest.raises(StoreError, match="is damaged: its first bytes are not an SQLite.*nnlab repair"):
         RunStore(tmp_path)
 
 

@@ -2,7 +2,8 @@
 
 Each module in this package adds its own sub-commands through ``register(subparsers)``; the
 sub-command's handler is stored as ``func`` and returns the exit status. Bad arguments give a
-one-line error and exit status 2.
+one-line error and exit status 2; a damaged store, a full disk or a read-only store folder a one-line
+error in words and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,11 +13,24 @@ import importlib
 import pkgutil
 import sys
 
+from nnlab.runs.record import StoreError
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def store_problem(exc: BaseException) -> str:
+    """What is wrong with the run store (or the disk under it), in words."""
+    from nnlab.runs import StoreError, default_root
+    from nnlab.runs.integrity import explain
+
+    if isinstance(exc, StoreError):
+        return str(exc)
+    explained = explain(exc, default_root() / "runs.sqlite")
+    return str(explained) if explained else f"{exc.strerror or exc} ({exc.filename or 'the run store'})"
 
 
 class UsageError(Exception):
@@ -41,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (StoreError, OSError) as exc:  # a damaged store, a full disk, a read-only folder: in words
+        print(f"{parser.prog} {args.command}: error: {store_problem(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -14,7 +14,7 @@ import sys
 import time
 
 from nnlab.cli import UsageError
-from nnlab.runs import STATUSES, Run, RunNotFound, RunStore, StoreError
+from nnlab.runs import STATUSES, Run, RunNotFound, RunStore
 from nnlab.ui.format import plain_error, short_status, terminal_text
 
 
@@ -45,10 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store() -> RunStore:
-    try:
-        return RunStore()
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
+    return RunStore()  # a store that cannot be used: ``cli.main`` says why, in words (exit status 1)
 
 
 def _find(store: RunStore, ref: str) -> Run:

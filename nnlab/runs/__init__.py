@@ -7,7 +7,10 @@
   view of the queue), ``metrics.py`` (a run's metric events: the whole history, or only the new ones);
 - ``recorder.py``: ``StoreRecorder``, the event sink that writes a training's events to the store,
   and ``StoreStopCheck``, which reads its stop flag;
-- ``processes.py``: how a local worker process is identified (machine, pid and start time).
+- ``processes.py``: how a local worker process is identified (machine, pid and start time);
+- ``upkeep.py``: orphan folders, runs whose worker died;
+- ``integrity.py``, ``folders.py``, ``repair.py``: a damaged SQLite file detected and said in words
+  (also a full disk, a read-only folder), each run's ``run.json`` in its folder, and ``nnlab repair``.
 """
 
 from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.pool import QueuePool
 
-from nnlab.runs import schema
+from nnlab.runs import integrity, schema
 from nnlab.runs.record import Run, StoreError
 
 ENV_DATABASE_URL = "NNLAB_DATABASE_URL"
@@ -81,11 +81,18 @@ def describe_error(exc: BaseException) -> str:
 
 
 def cannot_open(url: sa.URL, exc: BaseException) -> str:
-    """Why the database at ``url`` cannot be opened, and what to do, in words."""
+    """Why the database at ``url`` cannot be opened, and what to do, in words (never advice that
+    would hide the runs: a full disk, a read-only folder or a damaged file is called so)."""
     if url.get_backend_name() == "sqlite":
+        explained = integrity.explain(exc, Path(str(url.database)))
         return (
-            f"The run database {url.database} cannot be opened ({describe_error(exc)}); move it away "
-            "to start with an empty store. The trained models stay safe in its runs/ folder."
+            str(explained)
+            if explained
+            else (
+                f"The run database {url.database} cannot be opened ({describe_error(exc)}). The trained "
+                "models stay safe in its runs/ folder; if the file is damaged, `nnlab repair` rebuilds "
+                "the run list from them."
+            )
         )
     return (
         f"The run database {url.render_as_string(hide_password=True)} cannot be reached or opened "
@@ -145,6 +152,16 @@ def _postgres_engine(url: sa.URL) -> sa.Engine:
     )
 
 
+def open_database(url: sa.URL, runs_dir: Path) -> Database:
+    """The database at ``url``; an SQLite file is checked for damage first (``integrity.py``)."""
+    if url.get_backend_name() != "sqlite":
+        return Database(url)
+    path = Path(str(url.database))
+    integrity.check_file(path, runs_dir)
+    integrity.check_contents(path, runs_dir)
+    return Database(url)
+
+
 class Database:
     """The runs database at ``url``, its schema created or upgraded on first use."""
 
@@ -178,9 +195,20 @@ class Database:
             schema.migrate(con)
 
     @contextmanager
+    def explained(self) -> Iterator[None]:
+        """SQLite's damaged file, full disk or read-only folder raised as a ``StoreError`` in words."""
+        try:
+            yield
+        except (sa.exc.DatabaseError, OSError) as exc:
+            explained = integrity.explain(exc, Path(str(self.url.database))) if self.is_sqlite else None
+            if explained is None:
+                raise
+            raise explained from exc
+
+    @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A connection for reads (one snapshot on SQLite), closed or given back afterwards."""
-        with self.engine.connect() as con:
+        with self.explained(), self.engine.connect() as con:
             yield con
 
     @contextmanager
@@ -190,7 +218,7 @@ class Database:
         ``lock`` (``QUEUE_LOCK``, ``SCHEMA_LOCK``) makes others asking for it wait until this one
         ends: an advisory lock on PostgreSQL; on SQLite every writer already waits for every other.
         """
-        with self.engine.connect() as con:
+        with self.explained(), self.engine.connect() as con:
             con.execution_options(**{_WRITE: True})
             with con.begin():
                 if lock is not None and not self.is_sqlite:

@@ -4,7 +4,9 @@ While one ``QueueTransaction`` lasts, every other one waits (SQLite: the write l
 advisory lock), so counting the running runs and starting queued ones is one atomic step however
 many processes and machines dispatch at once: at most ``max_concurrent`` runs ever start. The rows
 it reads are locked until the commit (``FOR UPDATE``), so a stop request or a delete arriving at
-the same moment waits and then sees the run as started.
+the same moment waits and then sees the run as started. ``Runner.submit`` stores a new run inside
+one too, after counting what its limits count (``active_count``, ``waiting_count``): two submits at
+once cannot both see room for one more.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from nnlab.runs.database import row_to_run
-from nnlab.runs.record import Run
+from nnlab.runs.record import ACTIVE, Run
 from nnlab.runs.schema import runs
 
 
@@ -30,6 +32,20 @@ class QueueTransaction:
         """How many runs are running now."""
         count = sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "running")
         return int(self.connection.scalar(count) or 0)
+
+    def active_count(self, owner: str) -> int:
+        """How many runs of ``owner`` are queued or running."""
+        query = sa.select(sa.func.count()).where(runs.c.owner == owner, runs.c.status.in_(ACTIVE))
+        return int(self.connection.scalar(query) or 0)
+
+    def waiting_count(self) -> int:
+        """How many runs wait in the queue (queued, no stop asked)."""
+        query = sa.select(sa.func.count()).where(runs.c.status == "queued", runs.c.stop_requested == 0)
+        return int(self.connection.scalar(query) or 0)
+
+    def insert(self, row: dict[str, Any]) -> None:
+        """Store a new run (a ``runs`` row), committed with the transaction."""
+        self.connection.execute(sa.insert(runs).values(**row))
 
     def next_queued(self, limit: int) -> list[str]:
         """The ids of up to ``limit`` queued runs, oldest first (locked until the commit)."""

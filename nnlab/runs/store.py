@@ -5,12 +5,14 @@ Layout under the root (``$NNLAB_HOME``, else the per-user data directory)::
     runs.sqlite            the database (WAL mode, safe for many processes), unless
                            NNLAB_DATABASE_URL names a PostgreSQL one
     runs/<run id>/         a local worker's worker.log; with SQLite also the run's artifacts:
-                           model.keras (written atomically), test_probs.npy
+                           model.keras (written atomically), test_probs.npy, and run.json, the
+                           run's record, from which ``nnlab repair`` rebuilds a damaged run list
     cache/artifacts/       with PostgreSQL: this machine's copies of artifacts opened by path
 
 The database (SQLite or PostgreSQL, connections, locks) is in ``database.py``, its tables and
 migrations in ``schema.py``, the two homes of artifacts in ``artifacts.py``, the dispatcher's view
-of the queue in ``queue.py``. The store behaves the same on both databases.
+of the queue in ``queue.py``, the checks of a damaged SQLite file in ``integrity.py``. The store
+behaves the same on both databases.
 
 A run whose worker process has died while it was ``running`` is turned into ``failed`` by
 ``recover()``, which ``list()`` and ``get()`` apply; a worker is identified by its host, pid and
@@ -33,27 +35,28 @@ import pandas as pd
 import sqlalchemy as sa
 
 from nnlab.events import Event, to_record
+from nnlab.runs import upkeep
 from nnlab.runs.artifacts import DatabaseArtifacts, FileArtifacts
 from nnlab.runs.database import (
     ENV_DATABASE_URL,
     QUEUE_LOCK,
-    Database,
     cannot_open,
-    loads,
+    open_database,
     postgres_url,
     row_to_run,
     sqlite_url,
 )
+from nnlab.runs.folders import write_record
+from nnlab.runs.integrity import MODEL_FILE, explain
 from nnlab.runs.metrics import metric_frame, read_events
-from nnlab.runs.processes import log_hint, process_alive
+from nnlab.runs.processes import process_alive
 from nnlab.runs.queue import QueueTransaction
-from nnlab.runs.record import DIED_MESSAGE, STATUSES, Run, RunNotFound, StoreError
+from nnlab.runs.record import STATUSES, Run, RunNotFound, StoreError
 from nnlab.runs.schema import artifacts, runs
 from nnlab.runs.schema import events as events_table
 
 ENV_HOME = "NNLAB_HOME"
 DB_NAME = "runs.sqlite"
-MODEL_FILE = "model.keras"
 
 UPDATABLE = {"name", "status", "started", "finished", "error", "test_loss", "test_accuracy", "progress"}
 UPDATABLE |= {"stop_requested", "worker"}
@@ -88,12 +91,15 @@ class RunStore:
     def __init__(self, root: str | Path | None = None, database_url: str | None = None):
         # Absolute, so that a worker started in another directory finds the same store.
         self.root = (Path(root).expanduser() if root is not None else default_root()).absolute()
-        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only folder, a full disk: in words
+            raise explain(exc, self.root / DB_NAME) or StoreError(f"{self.root}: {exc.strerror}") from exc
         given = default_database_url() if database_url is None else database_url.strip()
         self.database_url = given or None  # "" means SQLite, whatever the environment says
         url = postgres_url(self.database_url) if self.database_url else sqlite_url(self.root / DB_NAME)
         try:
-            self.db = Database(url)
+            self.db = open_database(url, self.root / "runs")  # a damaged SQLite file is said to be so
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(cannot_open(url, exc)) from exc
         self.artifacts = (
@@ -147,13 +153,14 @@ class RunStore:
     # -- creating and reading ----------------------------------------------------------------------
 
     def create(
-        self, spec: dict, config: dict, *,
-        name: str | None = None, owner: str | None = None, worker: dict | None = None,
+        self, spec: dict, config: dict, *, name: str | None = None, owner: str | None = None,
+        worker: dict | None = None, admit: Callable[[QueueTransaction], None] | None = None,
     ) -> Run:  # fmt: skip
         """A new queued run (the caller validates spec and config; see ``Runner.submit``).
 
         With ``worker`` (a handle), the run is created already running, claimed by that worker
-        (a foreground training), so that no dispatcher can start it elsewhere.
+        (a foreground training), so that no dispatcher can start it elsewhere. ``admit``, if given,
+        runs first inside the queue's transaction (limits: it raises to refuse; nothing is stored).
         """
         from nnlab.architectures import count_params
 
@@ -165,7 +172,6 @@ class RunStore:
         now = time.time()
         spec_name = str(spec.get("name", "Custom network")) if isinstance(spec, dict) else "Custom network"
         name = (name or "").strip() or f"{spec_name}, {time.strftime('%b %d %H:%M:%S', time.localtime(now))}"
-        self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
         row = {
             "id": run_id,
             "name": name,
@@ -178,11 +184,21 @@ class RunStore:
             "n_params": n_params,
             "worker": json.dumps(worker or {}),
         }
-        with self.db.write() as con:
-            con.execute(sa.insert(runs).values(**row))
+        with self.transaction() as queue:
+            if admit is not None:
+                admit(queue)
+            queue.insert(row)
+            self.run_dir(run_id).mkdir(parents=True, exist_ok=True)  # not committed without its folder
+            self._keep_record(queue.get(run_id))  # nor without its record (a full disk: neither)
         run = self.get(run_id)
         assert run is not None
         return run
+
+    def _keep_record(self, run: Run | None) -> None:
+        """With SQLite, the run's record also in its folder (``folders.py``: what a repair reads)."""
+        if run is not None and self.db.is_sqlite:
+            with self.db.explained():  # a full disk or a read-only folder, in words
+                write_record(self.run_dir(run.id), run)
 
     def get(self, run_id: str) -> Run | None:
         """The run, or None. A run whose worker has died is reported (and stored) as failed."""
@@ -284,6 +300,8 @@ class RunStore:
         values = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()}
         with self.db.write() as con:
             con.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
+        if "status" in values:
+            self._keep_record(self._get(run_id))
 
     def stop_requested(self, run_id: str) -> bool:
         with self.db.connect() as con:
@@ -329,44 +347,12 @@ class RunStore:
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     def clean_orphans(self) -> list[str]:
-        """Remove run folders that have no run (left by a crash during delete or create).
-
-        A folder that still holds a model is never removed: a model is what a user made.
-        """
-        with self.db.connect() as con:
-            known = set(con.scalars(sa.select(runs.c.id)))
-        removed = []
-        cutoff = time.time() - 60  # a folder being created right now has no row yet
-        for path in (self.root / "runs").iterdir():
-            orphan = path.is_dir() and path.name not in known and not (path / MODEL_FILE).exists()
-            if orphan and path.stat().st_mtime < cutoff:
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
-        return removed
+        """Remove run folders that have no run and no model; their ids (``upkeep.clean_orphans``)."""
+        return upkeep.clean_orphans(self)
 
     def recover(self, is_alive: Callable[[dict], bool] | None = None) -> list[str]:
-        """Mark ``running`` runs whose worker is gone as failed; returns their ids.
-
-        ``is_alive`` checks an executor's handle (default: the local pid plus start time).
-        """
-        is_alive = is_alive or process_alive
-        with self.db.connect() as con:
-            rows = con.execute(sa.select(runs.c.id, runs.c.worker).where(runs.c.status == "running")).all()
-        dead = [(r.id, r.worker) for r in rows if not is_alive(loads(r.worker, {}))]
-        failed = []
-        for run_id, worker in dead:
-            message = DIED_MESSAGE + log_hint(self.log_path(run_id))
-            # Only if nothing changed meanwhile (the worker may have just finished cleanly).
-            unchanged = sa.and_(runs.c.id == run_id, runs.c.status == "running", runs.c.worker == worker)
-            with self.db.write() as con:
-                result = con.execute(
-                    sa.update(runs)
-                    .where(unchanged)
-                    .values(status="failed", finished=time.time(), error=message)
-                )
-            if result.rowcount:
-                failed.append(run_id)
-        return failed
+        """Mark ``running`` runs whose worker is gone as failed; their ids (``upkeep.recover``)."""
+        return upkeep.recover(self, is_alive)
 
     def require(self, run_id: str) -> Run:
         """The run, or ``RunNotFound``."""

@@ -19,6 +19,7 @@ from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_te
 from nnlab.ui.links import result_links
 from nnlab.ui.live_metrics import LiveMetrics
 from nnlab.ui.replay_view import live_kernels
+from nnlab.ui.services import store_problems_in_words
 
 REFRESH_SECONDS = 1.0
 _HISTORY = "live_history"  # session state: the LiveMetrics of the watched run
@@ -67,8 +68,10 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
     if run is None or run.status != "queued" or run.stop_requested:
         return run, None
     running = store.list(statuses=("running",))  # marks the runs of dead workers failed first
-    if len(running) < runner.max_concurrent and runner.dispatch():
-        run = store.get(run_id)  # it, or a run ahead of it, has just started
+    if len(running) < runner.max_concurrent:
+        with store_problems_in_words():  # a full disk: said, and the run is still shown
+            if runner.dispatch():
+                run = store.get(run_id)  # it, or a run ahead of it, has just started
     position = store.queue_position(run_id) if run is not None and run.status == "queued" else None
     return run, position
 

@@ -1,16 +1,22 @@
-"""The run store and the runner a Streamlit server shares between all its sessions.
+"""The run store, the runner and the background dispatcher a Streamlit server shares between its sessions.
 
 One object of each per store root and server process (``st.cache_resource``): opening the store on
-every rerun would redo its checks, and the runner keeps the worker processes it started.
+every rerun would redo its checks, and the runner keeps the worker processes it started. The
+dispatcher (``nnlab/dispatcher.py``) is started by the first page any visitor opens and then moves the
+queue on by itself, also after a worker was killed, whether or not anyone opens a page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
+from nnlab.dispatcher import BackgroundDispatcher
 from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Runner
-from nnlab.runs import RunStore, default_database_url, default_root
+from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
 
 
@@ -24,6 +30,17 @@ def _store_for(root: str, database_url: str | None) -> RunStore:
 @st.cache_resource(show_spinner=False)
 def _runner_for(root: str, database_url: str | None, max_concurrent: int | None) -> Runner:
     return Runner(_store_for(root, database_url), max_concurrent=max_concurrent)
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda dispatcher: dispatcher.stop())
+def _dispatcher_for(root: str, database_url: str | None) -> BackgroundDispatcher:
+    return BackgroundDispatcher(_runner_for(root, database_url, None)).start()
+
+
+def start_background_dispatch() -> BackgroundDispatcher:
+    """This server's one background dispatcher for ``get_store()`` (started on the first call)."""
+    store = get_store()
+    return _dispatcher_for(str(store.root), store.database_url)
 
 
 def get_store() -> RunStore:
@@ -44,3 +61,13 @@ def limits_or_warn() -> Limits:
     except InvalidLimits as exc:
         st.error(f"The operator's limits for this demo are misconfigured, so none are applied: {exc}")
         return Limits()
+
+
+@contextmanager
+def store_problems_in_words() -> Iterator[None]:
+    """A store that cannot be used (damaged, a full disk, a read-only folder) said on the page, in
+    words, where it happened; also inside fragments, whose errors no page-wide handler sees."""
+    try:
+        yield
+    except StoreError as exc:
+        st.error(str(exc), icon="🛑")
