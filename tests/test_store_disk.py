@@ -36,11 +36,10 @@ from nnlab.runner import Runner
 from nnlab.runs import RunStore, StoreError
 store = RunStore()
 store.list()
-with open(os.path.join(os.environ["NNLAB_HOME"], "filler"), "wb") as fh:
-    try:
+with open(os.path.join(os.environ["NNLAB_HOME"], "filler"), "wb", buffering=0) as fh:
+    try:  # unbuffered: nothing is left to write (and fail again) when the file closes
         while True:
             fh.write(b"\\0" * 65536)
-            fh.flush()
     except OSError:
         pass
 try:
