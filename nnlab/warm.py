@@ -12,12 +12,15 @@ file (the web server that started it went away, or closed it) it exits without t
 spares, started lazily (``top_up``, called by every dispatch) and replaced as soon as one is given a
 run (``hand``). The run's worker identity is the spare's pid and start time, so recovery of dead
 workers and stop requests work as with a cold worker. ``NNLAB_WARM_WORKERS`` (default 1; 0 turns
-spares off) is read by the web server only: the ``nnlab`` command never starts spares.
+spares off) is read by the web server only: the ``nnlab`` command never starts spares. A worker of
+a server with spares leaves the next queued run to that server's background dispatcher while the
+server lives (``dispatcher_env``), so the queue moves on to a warm spare, not to a cold worker.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +33,8 @@ from nnlab.runs import RunStore, process_handle
 ENV_WARM_WORKERS = "NNLAB_WARM_WORKERS"
 DEFAULT_WARM_WORKERS = 1
 MAX_WARM_WORKERS = 8
+ENV_DISPATCHER = "NNLAB_DISPATCHER"  # "pid:start" of the web server whose dispatcher starts the next run
+WARM_UP_NICENESS = 10
 SPARE_LOG = "spares.log"  # in the store's folder: what spares print before they are given a run
 _WARM_UP_SPEC = {
     "layers": [
@@ -40,6 +45,22 @@ _WARM_UP_SPEC = {
         {"kind": "Dense", "units": 10, "activation": "softmax"},
     ]
 }
+
+
+def dispatcher_env() -> dict[str, str]:
+    """What tells a worker that this process (a web server with a background dispatcher and warm
+    spares) starts the next queued run: the worker then leaves it to it, so that the run goes to a
+    warm spare within a dispatch round instead of a new worker that imports TensorFlow."""
+    handle = process_handle()
+    return {ENV_DISPATCHER: f"{handle['pid']}:{handle['start']}"}
+
+
+def dispatching_server() -> dict[str, Any] | None:
+    """The handle of the web server named by ``ENV_DISPATCHER``, or None."""
+    pid, _, start = os.environ.get(ENV_DISPATCHER, "").partition(":")
+    if not pid.isdigit() or not start.isdigit():
+        return None
+    return {"host": socket.gethostname(), "pid": int(pid), "start": int(start)}
 
 
 def warm_workers() -> int:
@@ -140,17 +161,27 @@ def _close(proc: subprocess.Popen) -> bool:
 
 
 def warm_up() -> None:
-    """Import TensorFlow and Keras, load MNIST and train a tiny network once; leave Keras clean."""
+    """Import TensorFlow, Keras and the worker's modules, load MNIST, train a tiny network once (with
+    snapshots and a saved model, as a run does); then leave Keras clean for the run."""
     from nnlab._tf import keras
+    from nnlab.modelio import model_bytes
     from nnlab.training import TrainConfig, train
+    from nnlab.worker import execute_run  # noqa: F401  (the run's own path, imported now)
 
     config = TrainConfig(subset=200, epochs=1, batch_size=64, validation_fraction=0.1)
-    train(_WARM_UP_SPEC, config)
+    result = train(_WARM_UP_SPEC, config, on_event=lambda event: None, snapshots=True)
+    model_bytes(result.model)
     keras.backend.clear_session()  # the run's model starts from a fresh Keras state
 
 
 def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> str | None:
-    """The spare's life before its run: warm up, then the run id it is given (None: end of file)."""
+    """The spare's life before its run: warm up, then the run id it is given (None: end of file).
+
+    The warm-up runs at a lower CPU priority (nice 10), so that a spare warming up beside a training
+    (the one it replaces was just given a run) takes only the CPU that the training leaves; the
+    priority is raised back when the run arrives, where the system allows it.
+    """
+    niceness = _lower_priority()
     try:
         warm_up()
     except Exception as exc:  # the run will say why, if it fails the same way
@@ -158,12 +189,32 @@ def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> str | Non
     run_id = read_line().strip()
     if not run_id:
         return None  # the server closed the pipe or went away
+    _restore_priority(niceness)
     store = RunStore()
     log_path = store.log_path(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     _output_to(log_path)
     os.chdir(log_path.parent)
     return run_id
+
+
+def _lower_priority() -> int | None:
+    """Nice 10 more; the niceness before, or None where priorities cannot be changed."""
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(before + WARM_UP_NICENESS, 19))
+    except (AttributeError, OSError):
+        return None
+    return before
+
+
+def _restore_priority(niceness: int | None) -> None:
+    if niceness is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except OSError:  # an unprivileged user cannot raise a priority: the run trains at nice 10
+        pass
 
 
 def _output_to(path: Path) -> None:

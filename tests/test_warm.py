@@ -2,7 +2,8 @@
 
 A run handed to a spare trains there and its model is evaluable; the spare's pid is the run's worker
 identity, so a spare killed with SIGKILL fails its run in words and the queue goes on; a spare
-exits when the server that started it goes away; with no spares the runner starts none.
+exits when the server that started it goes away; the next queued run goes to the server's warm spare
+(the worker leaves it to the server while it lives); with no spares the runner starts none.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 import pytest
 from test_runner import LOGREG, LONG, MLP, SHORT, _test_data, wait_for
 
+from nnlab.dispatcher import BackgroundDispatcher, stop_all
 from nnlab.modelio import load_model_safely
 from nnlab.runner import LocalProcessExecutor, Runner
 from nnlab.runs import DIED_MESSAGE, RunStore, process_alive, process_handle
-from nnlab.warm import warm_workers
-from nnlab.worker import run_here
+from nnlab.warm import dispatcher_env, warm_workers
+from nnlab.worker import run_here, server_dispatches
 
 ROOT = Path(__file__).resolve().parent.parent
 SPARE_EXIT_S = 180.0  # a spare still importing TensorFlow on a busy machine sees its closed pipe after that
@@ -41,7 +43,7 @@ def _gone(pid: int, timeout: float = SPARE_EXIT_S) -> bool:
 def warm_runner():
     """A runner with one warm spare; at the end its spares are let go and every one must exit."""
     store = RunStore()
-    executor = LocalProcessExecutor(warm=1)
+    executor = LocalProcessExecutor(env=dispatcher_env(), warm=1)  # this process plays the web server
     runner = Runner(store, max_concurrent=1, executor=executor)
     started: set[int] = set()
     original = executor.spares._start
@@ -53,10 +55,11 @@ def warm_runner():
 
     executor.spares._start = tracked
     yield runner
+    stop_all()  # a test's background dispatcher: no more top-ups
     for run in store.list(statuses=["queued", "running"]):
         store.request_stop(run.id)
     executor.close()
-    left = [pid for pid in started if not _gone(pid)]
+    left = [pid for pid in sorted(started) if not _gone(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"spares {left} outlived their server's pipe"
@@ -130,3 +133,27 @@ def test_no_spares_when_turned_off(monkeypatch):
     runner = Runner(RunStore(), executor=executor)
     runner.dispatch()
     assert executor.spares.pids() == []
+
+
+def test_the_next_queued_run_goes_to_the_servers_warm_spare(warm_runner):
+    store = warm_runner.store
+    BackgroundDispatcher(warm_runner, interval=0.5).start()  # stopped by conftest at the end
+    warm_runner.dispatch()
+    first = warm_runner.submit(LOGREG, SHORT, name="first")
+    [next_spare] = warm_runner.executor.spares.pids()
+    second = warm_runner.submit(LOGREG, SHORT, name="second")
+    assert store.get(second.id).status == "queued"
+    wait_for(store, lambda: store.get(second.id).status == "completed", "the queued run to complete")
+    assert store.get(first.id).status == "completed"
+    # The first run's worker left the next run to this server (alive), whose spare was warm.
+    assert store.get(second.id).worker["pid"] == next_spare
+
+
+def test_a_worker_dispatches_the_next_run_itself_unless_its_server_lives(monkeypatch):
+    monkeypatch.delenv("NNLAB_DISPATCHER", raising=False)
+    assert not server_dispatches()  # started by the terminal or a server without spares
+    monkeypatch.setenv("NNLAB_DISPATCHER", dispatcher_env()["NNLAB_DISPATCHER"])
+    assert server_dispatches()  # this process plays the server
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    monkeypatch.setenv("NNLAB_DISPATCHER", f"{int(gone.stdout)}:1")
+    assert not server_dispatches()  # its server died: the worker moves the queue on itself

@@ -19,7 +19,7 @@ from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import LocalProcessExecutor, Runner
 from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
-from nnlab.warm import warm_workers
+from nnlab.warm import dispatcher_env, warm_workers
 
 
 @st.cache_resource(show_spinner=False)
@@ -38,7 +38,9 @@ def _runner_for(root: str, database_url: str | None, max_concurrent: int | None)
 @st.cache_resource(show_spinner=False, on_release=lambda executor: executor.close())
 def _executor_for(root: str, database_url: str | None) -> LocalProcessExecutor:
     """This server's workers, with its warm spares (``nnlab/warm.py``): one set whatever the runner."""
-    return LocalProcessExecutor(warm=warm_workers())
+    count = warm_workers()
+    # With spares, this server's background dispatcher starts the next queued run (on a warm spare).
+    return LocalProcessExecutor(env=dispatcher_env() if count else None, warm=count)
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda dispatcher: dispatcher.stop())
