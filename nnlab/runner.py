@@ -32,6 +32,7 @@ from nnlab.runs import Run, RunStore, process_alive, process_handle
 from nnlab.runs.database import ENV_DATABASE_URL
 from nnlab.runs.queue import QueueTransaction
 from nnlab.validation import InvalidSettings, Problem
+from nnlab.warm import WarmSpares
 
 ENV_MAX_CONCURRENT = "NNLAB_MAX_CONCURRENT"
 
@@ -67,21 +68,53 @@ def _reap() -> None:
 
 
 class LocalProcessExecutor:
-    """Each run in its own ``python -m nnlab worker RUN_ID`` process on this machine.
+    """Each run in its own worker process on this machine: a warm spare if one is alive, else a new
+    ``python -m nnlab worker RUN_ID``.
 
     The worker starts a new session (``start_new_session``), so it outlives the process that
     launched it (the Streamlit server) and ignores its terminal's signals; its output goes to the
-    run folder's ``worker.log``. ``env`` adds environment variables for the worker.
+    run folder's ``worker.log``. ``env`` adds environment variables for the worker. ``warm`` spares
+    (``nnlab/warm.py``, the web server's ``NNLAB_WARM_WORKERS``) are kept ready by ``keep_warm``;
+    0 (the default: the terminal, a worker dispatching the next run) starts none.
     """
 
-    def __init__(self, env: dict[str, str] | None = None, python: str | None = None):
+    def __init__(self, env: dict[str, str] | None = None, python: str | None = None, warm: int = 0):
         self.env = dict(env or {})
         self.python = python or sys.executable
+        self.spares = WarmSpares(warm, self.python)
+
+    def keep_warm(self, store: RunStore) -> None:
+        """Start the spares that are missing (none with ``warm`` 0)."""
+        if self.spares.count > 0:
+            self.spares.top_up(store, self.worker_env(store))
 
     def launch(self, store: RunStore, run_id: str) -> dict[str, Any]:
         _reap()
         run_dir = store.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
+        env = self.worker_env(store)
+        handed = self.spares.hand(store, run_id, env) if self.spares.count > 0 else None
+        if handed is not None:
+            handle, proc = handed
+        else:
+            with open(store.log_path(run_id), "ab") as log:
+                proc = subprocess.Popen(
+                    [self.python, "-m", "nnlab", "worker", run_id],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=run_dir,
+                    env=env,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            handle = {"kind": "local", **process_handle(proc.pid)}
+        with _children_lock:
+            _children.append(proc)
+        return handle
+
+    def worker_env(self, store: RunStore) -> dict[str, str]:
+        """The environment of a worker of ``store``: its folder and database, this package importable."""
         package_parent = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, **self.env, "NNLAB_HOME": str(store.root)}
         if store.database_url:  # the same database, also when it was given in code
@@ -90,24 +123,15 @@ class LocalProcessExecutor:
             env.pop(ENV_DATABASE_URL, None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with open(store.log_path(run_id), "ab") as log:
-            proc = subprocess.Popen(
-                [self.python, "-m", "nnlab", "worker", run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=run_dir,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
-        with _children_lock:
-            _children.append(proc)
-        return {"kind": "local", **process_handle(proc.pid)}
+        return env
 
     def is_alive(self, handle: dict[str, Any]) -> bool:
         _reap()
         return process_alive(handle)
+
+    def close(self) -> None:
+        """Let the spares go (each exits when it sees its pipe closed); runs already handed go on."""
+        self.spares.close()
 
 
 class Runner:
@@ -152,6 +176,9 @@ class Runner:
         Returns the ids started. Safe to call from many processes and threads at once.
         """
         self.store.recover(self.executor.is_alive)
+        keep_warm = getattr(self.executor, "keep_warm", None)
+        if keep_warm is not None:
+            keep_warm(self.store)  # the web server's spares, started on its first dispatch
         started: list[str] = []
         if not self.store.queued_ids():
             # Pages poll this every second or two: with an empty queue, a plain read instead of the

@@ -18,7 +18,7 @@ from typing import Any
 
 from nnlab.events import EventSink
 from nnlab.runner import Runner, check_training
-from nnlab.runs import Run, RunNotFound, RunStore, StoreError, default_root, process_handle
+from nnlab.runs import Run, RunNotFound, RunStore, StoreError, default_root, process_alive, process_handle
 from nnlab.runs.integrity import explain
 from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
 from nnlab.validation import InvalidSettings
@@ -72,12 +72,21 @@ def execute_run(
         if not isinstance(exc, Exception):
             raise
     finally:
-        if dispatch_next:
+        if dispatch_next and not server_dispatches():
             try:
                 Runner(store).dispatch()
             except Exception:  # the next page load dispatches instead
                 traceback.print_exc()
     return store.get(run_id)
+
+
+def server_dispatches() -> bool:
+    """Whether the web server that started this worker is alive to start the next run itself, on a
+    warm spare (``warm.ENV_DISPATCHER``); a worker started otherwise, or orphaned, dispatches it."""
+    from nnlab.warm import dispatching_server
+
+    server = dispatching_server()
+    return server is not None and process_alive(server)
 
 
 def _claim(store: RunStore, run_id: str) -> bool:

@@ -15,6 +15,8 @@ from servers import PostgresServer, ServerUnavailable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.pop("NNLAB_DATABASE_URL", None)  # a developer's own database never serves the tests
+# No warm spare workers (a TensorFlow process each) unless a test asks for them (tests/test_warm.py).
+os.environ["NNLAB_WARM_WORKERS"] = "0"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.distributed)]
 

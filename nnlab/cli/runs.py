@@ -40,7 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=_delete)
 
     w = sub.add_parser("worker", help="(internal) train one run; the runner starts it in the background")
-    w.add_argument("run_id")
+    w.add_argument("run_id", nargs="?", help="the run to train (without --warm)")
+    w.add_argument(
+        "--warm", action="store_true", help="a spare: warm up, then train the run id read from stdin"
+    )
     w.set_defaults(func=_worker)
 
 
@@ -124,8 +127,17 @@ def _delete(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from nnlab.worker import worker_main
 
+    run_id = args.run_id
+    if args.warm:
+        from nnlab.warm import wait_for_run
+
+        run_id = wait_for_run()
+        if run_id is None:
+            return 0  # the web server let this spare go
+    elif not run_id:
+        raise UsageError("worker needs a run id (or --warm)")
     try:
-        return worker_main(args.run_id)
+        return worker_main(run_id)
     except RunNotFound as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 2

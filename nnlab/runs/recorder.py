@@ -1,8 +1,9 @@
 """A training's link to the run store: its events go in, its stop flag comes out.
 
-``StoreRecorder`` is the event sink a worker hands to ``training.train``: batch events are buffered
-and written at most every ``BATCH_FLUSH_SECONDS`` (a batch takes milliseconds: one write each would
-cost more than the training), epoch events at once, and the run's ``progress`` (epoch, batch, pace,
+``StoreRecorder`` is the event sink a worker hands to ``training.train``: the first batch event is
+written at once (the chart's first point), later ones are buffered and written at most every
+``BATCH_FLUSH_SECONDS`` (a batch takes milliseconds: one write each would cost more than the
+training), epoch events at once, and the run's ``progress`` (epoch, batch, pace,
 latest metrics) is kept up to date with them in the same transaction. ``StoreStopCheck`` is the
 ``should_stop`` it is given: it reads the run's stop flag at most every ``STOP_POLL_SECONDS``.
 Snapshot events (learning replayed) are kept as the run's artifacts by ``nnlab.snapshots``.
@@ -31,6 +32,7 @@ class StoreRecorder:
         self.buffer: list[Event] = []
         self.progress: dict[str, Any] = {}
         self.last_flush = 0.0
+        self.first_batch = True
         self.snapshots = SnapshotWriter(store, run_id)
 
     def __call__(self, event: Event) -> None:
@@ -48,7 +50,9 @@ class StoreRecorder:
         elif isinstance(event, BatchEvent):
             self.buffer.append(event)
             self.progress.update({k: getattr(event, k) for k in PROGRESS_FIELDS})
-            if time.monotonic() - self.last_flush >= BATCH_FLUSH_SECONDS:
+            # The first batch at once (the chart's first point right after a Train click), then in bulk.
+            if self.first_batch or time.monotonic() - self.last_flush >= BATCH_FLUSH_SECONDS:
+                self.first_batch = False
                 self.flush()
         elif isinstance(event, EpochEvent):
             self.buffer.append(event)

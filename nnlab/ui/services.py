@@ -1,7 +1,8 @@
 """The run store, the runner and the background dispatcher a Streamlit server shares between its sessions.
 
 One object of each per store root and server process (``st.cache_resource``): opening the store on
-every rerun would redo its checks, and the runner keeps the worker processes it started. The
+every rerun would redo its checks, and the executor keeps the worker processes it started and its
+warm spare workers (``nnlab/warm.py``, started by the first dispatch, let go when released). The
 dispatcher (``nnlab/dispatcher.py``) is started by the first page any visitor opens and then moves the
 queue on by itself, also after a worker was killed, whether or not anyone opens a page.
 """
@@ -15,9 +16,10 @@ import streamlit as st
 
 from nnlab.dispatcher import BackgroundDispatcher
 from nnlab.limits import InvalidLimits, Limits, load_limits
-from nnlab.runner import Runner
+from nnlab.runner import LocalProcessExecutor, Runner
 from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
+from nnlab.warm import dispatcher_env, warm_workers
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,7 +31,16 @@ def _store_for(root: str, database_url: str | None) -> RunStore:
 
 @st.cache_resource(show_spinner=False)
 def _runner_for(root: str, database_url: str | None, max_concurrent: int | None) -> Runner:
-    return Runner(_store_for(root, database_url), max_concurrent=max_concurrent)
+    executor = _executor_for(root, database_url)
+    return Runner(_store_for(root, database_url), max_concurrent=max_concurrent, executor=executor)
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda executor: executor.close())
+def _executor_for(root: str, database_url: str | None) -> LocalProcessExecutor:
+    """This server's workers, with its warm spares (``nnlab/warm.py``): one set whatever the runner."""
+    count = warm_workers()
+    # With spares, this server's background dispatcher starts the next queued run (on a warm spare).
+    return LocalProcessExecutor(env=dispatcher_env() if count else None, warm=count)
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda dispatcher: dispatcher.stop())

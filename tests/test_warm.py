@@ -1,0 +1,159 @@
+"""Warm spare workers (``nnlab/warm.py``): real spare processes that import TensorFlow ahead of time.
+
+A run handed to a spare trains there and its model is evaluable; the spare's pid is the run's worker
+identity, so a spare killed with SIGKILL fails its run in words and the queue goes on; a spare
+exits when the server that started it goes away; the next queued run goes to the server's warm spare
+(the worker leaves it to the server while it lives); with no spares the runner starts none.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_runner import LOGREG, LONG, MLP, SHORT, _test_data, wait_for
+
+from nnlab.dispatcher import BackgroundDispatcher, stop_all
+from nnlab.modelio import load_model_safely
+from nnlab.runner import LocalProcessExecutor, Runner
+from nnlab.runs import DIED_MESSAGE, RunStore, process_alive, process_handle
+from nnlab.warm import dispatcher_env, warm_workers
+from nnlab.worker import run_here, server_dispatches
+
+ROOT = Path(__file__).resolve().parent.parent
+SPARE_EXIT_S = 180.0  # a spare still importing TensorFlow on a busy machine sees its closed pipe after that
+
+
+def _gone(pid: int, timeout: float = SPARE_EXIT_S) -> bool:
+    handle = process_handle(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_alive(handle):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+def warm_runner():
+    """A runner with one warm spare; at the end its spares are let go and every one must exit."""
+    store = RunStore()
+    executor = LocalProcessExecutor(env=dispatcher_env(), warm=1)  # this process plays the web server
+    runner = Runner(store, max_concurrent=1, executor=executor)
+    started: set[int] = set()
+    original = executor.spares._start
+
+    def tracked(*args):
+        proc = original(*args)
+        started.add(proc.pid)
+        return proc
+
+    executor.spares._start = tracked
+    yield runner
+    stop_all()  # a test's background dispatcher: no more top-ups
+    for run in store.list(statuses=["queued", "running"]):
+        store.request_stop(run.id)
+    executor.close()
+    left = [pid for pid in sorted(started) if not _gone(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"spares {left} outlived their server's pipe"
+
+
+def test_a_run_handed_to_a_warm_spare_trains_there_like_a_cold_worker(warm_runner):
+    store = warm_runner.store
+    warm_runner.dispatch()  # the server's first dispatch starts the spare
+    [spare] = warm_runner.executor.spares.pids()
+    run = warm_runner.submit(LOGREG, SHORT, name="warm")
+    assert run.worker["pid"] == spare and run.status == "running"
+    wait_for(store, lambda: store.get(run.id).status == "completed", "the warm run to complete")
+    done = store.get(run.id)
+    assert done.worker["pid"] == spare
+    model = load_model_safely(store.model_path(run.id))
+    loss, accuracy = model.evaluate(*_test_data(), verbose=0)
+    assert abs(accuracy - done.test_accuracy) < 1e-6  # the stored model is the one trained
+    # The warm-up left nothing behind: the same training in this process gives the same numbers.
+    here = run_here(LOGREG, SHORT, name="cold")
+    assert here.test_accuracy == pytest.approx(done.test_accuracy, abs=1e-6)
+    assert len(store.metrics(run.id)) == len(store.metrics(here.id)) == 2
+    [replacement] = warm_runner.executor.spares.pids()  # a new spare waits for the next run
+    assert replacement != spare and process_alive(process_handle(replacement))
+
+
+def test_a_killed_spare_fails_its_run_in_words_and_the_queue_goes_on(warm_runner):
+    store = warm_runner.store
+    warm_runner.dispatch()
+    [spare] = warm_runner.executor.spares.pids()
+    doomed = warm_runner.submit(MLP, LONG, name="doomed")
+    assert doomed.worker["pid"] == spare
+    wait_for(store, lambda: len(store.metrics(doomed.id, "batch")) > 0, "the doomed run to train")
+    [next_spare] = warm_runner.executor.spares.pids()
+    after = warm_runner.submit(LOGREG, SHORT, name="after")  # waits: one training at a time
+    assert store.get(after.id).status == "queued"
+    os.kill(spare, signal.SIGKILL)
+    wait_for(
+        store,
+        lambda: store.get(after.id).status == "completed",
+        "the queue to go on after the killed spare",
+        read=warm_runner.dispatch,  # what the server's background dispatcher does every few seconds
+    )
+    assert store.get(doomed.id).status == "failed" and store.get(doomed.id).error == DIED_MESSAGE
+    assert store.get(after.id).worker["pid"] == next_spare  # the next run went to the next spare
+
+
+def test_spares_exit_when_their_server_goes_away():
+    code = (
+        "import sys, time; from nnlab.runner import LocalProcessExecutor; from nnlab.runs import RunStore; "
+        "e = LocalProcessExecutor(warm=2); e.keep_warm(RunStore()); "
+        "print(*e.spares.pids(), flush=True); time.sleep(600)"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=ROOT, text=True)
+    try:
+        spares = [int(pid) for pid in server.stdout.readline().split()]
+    finally:
+        server.kill()  # SIGKILL: the server cannot tell its spares anything
+        server.wait()
+    assert len(spares) == 2
+    left = [pid for pid in spares if not _gone(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a spare outlived the server that started it"
+
+
+def test_no_spares_when_turned_off(monkeypatch):
+    for raw, count in (("", 1), ("0", 0), ("3", 3), ("99", 8), ("-2", 0), ("many", 1)):
+        monkeypatch.setenv("NNLAB_WARM_WORKERS", raw)
+        assert warm_workers() == count
+    executor = LocalProcessExecutor()  # the terminal's and the workers' runner: never a spare
+    runner = Runner(RunStore(), executor=executor)
+    runner.dispatch()
+    assert executor.spares.pids() == []
+
+
+def test_the_next_queued_run_goes_to_the_servers_warm_spare(warm_runner):
+    store = warm_runner.store
+    BackgroundDispatcher(warm_runner, interval=0.5).start()  # stopped by conftest at the end
+    warm_runner.dispatch()
+    first = warm_runner.submit(LOGREG, SHORT, name="first")
+    [next_spare] = warm_runner.executor.spares.pids()
+    second = warm_runner.submit(LOGREG, SHORT, name="second")
+    assert store.get(second.id).status == "queued"
+    wait_for(store, lambda: store.get(second.id).status == "completed", "the queued run to complete")
+    assert store.get(first.id).status == "completed"
+    # The first run's worker left the next run to this server (alive), whose spare was warm.
+    assert store.get(second.id).worker["pid"] == next_spare
+
+
+def test_a_worker_dispatches_the_next_run_itself_unless_its_server_lives(monkeypatch):
+    monkeypatch.delenv("NNLAB_DISPATCHER", raising=False)
+    assert not server_dispatches()  # started by the terminal or a server without spares
+    monkeypatch.setenv("NNLAB_DISPATCHER", dispatcher_env()["NNLAB_DISPATCHER"])
+    assert server_dispatches()  # this process plays the server
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    monkeypatch.setenv("NNLAB_DISPATCHER", f"{int(gone.stdout)}:1")
+    assert not server_dispatches()  # its server died: the worker moves the queue on itself
