@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import DEFAULT_TIMEOUT_MS, wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from nnlab.architectures import build_model, get_preset
@@ -73,8 +74,15 @@ def test_a_shared_link_opens_on_a_phone_with_its_code_and_its_own_link(phone, ap
     expect(code).to_be_visible()
     expect(code).to_contain_text("layers.Conv2D(8, 3")
     copy = code.get_by_role("button", name="Copy to clipboard")
-    code.hover()
-    copy.click()
+    wait_idle(phone)
+    for attempt in range(5):  # the button shows on hover; a rerun under load can redraw the block first
+        code.hover()
+        try:
+            copy.click(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 4:
+                raise
     copied = phone.evaluate("navigator.clipboard.readText()")
     assert "layers.MaxPooling2D(2)," in copied and "BATCH_SIZE = 64" in copied and "EPOCHS = 2" in copied
     expect(phone.get_by_role("button", name="start-here.py")).to_be_visible()
