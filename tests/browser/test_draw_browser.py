@@ -55,21 +55,24 @@ def trained_run(app_server):
     return run, visitor
 
 
+SEVEN = [(0.28, 0.22), (0.72, 0.22), (0.62, 0.45), (0.50, 0.80)]  # a top bar, a slanted downstroke
+
+
 def _draw_seven(page, canvas) -> None:
     """A big '7' in the middle of the canvas: a top bar, then a slanted downstroke (one stroke)."""
     box = canvas.bounding_box()
     assert box and box["width"] > 100 and box["height"] > 100, box
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    points = [(0.28, 0.22), (0.72, 0.22), (0.62, 0.45), (0.50, 0.80)]
-    page.mouse.move(x0 + points[0][0] * w, y0 + points[0][1] * h)
+    page.mouse.move(x0 + SEVEN[0][0] * w, y0 + SEVEN[0][1] * h)
     page.mouse.down()
-    for fx, fy in points[1:]:
+    for fx, fy in SEVEN[1:]:
         page.mouse.move(x0 + fx * w, y0 + fy * h, steps=12)
     page.mouse.up()
 
 
-def _stroke(page) -> None:
-    """Draw the '7' on the current canvas until the canvas takes it (its Undo button comes on).
+def _stroke(page, draw=None) -> None:
+    """Draw the '7' on the current canvas (with ``draw``, the mouse by default) until the canvas takes it
+    (its Undo button comes on).
 
     Under load a freshly mounted canvas can show before its drawing handlers are ready, and a
     stroke drawn in that moment is lost (as it would be for a person, who simply draws again).
@@ -77,7 +80,7 @@ def _stroke(page) -> None:
     for attempt in range(3):
         canvas = page.locator("canvas.upper-canvas")
         expect(canvas).to_be_visible(timeout=LOAD_MS)
-        _draw_seven(page, canvas)
+        (draw or _draw_seven)(page, canvas)
         try:
             expect(page.get_by_role("button", name="Undo")).to_be_enabled(timeout=10_000)
             return
@@ -149,9 +152,8 @@ def _finger_seven(page, canvas) -> None:
     box = canvas.bounding_box()
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
     cdp = page.context.new_cdp_session(page)
-    path = [(0.28, 0.22), (0.72, 0.22), (0.62, 0.45), (0.50, 0.80)]
-    points = [path[0]]
-    for (ax, ay), (bx, by) in itertools.pairwise(path):
+    points = [SEVEN[0]]
+    for (ax, ay), (bx, by) in itertools.pairwise(SEVEN):
         points += [(ax + (bx - ax) * i / 12, ay + (by - ay) * i / 12) for i in range(1, 13)]
     for i, (fx, fy) in enumerate(points):
         kind = "touchStart" if i == 0 else "touchMove"
@@ -175,14 +177,7 @@ def test_a_finger_drawing_on_a_phone_gets_a_prediction(browser, app_server, trai
         expect(canvas).to_be_visible(timeout=LOAD_MS)
         box = canvas.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 400, box  # the canvas fits the phone
-        for attempt in range(3):  # a canvas mounted a moment ago may miss the first stroke (see _stroke)
-            _finger_seven(page, page.locator("canvas.upper-canvas"))
-            try:
-                expect(page.get_by_role("button", name="Undo")).to_be_enabled(timeout=10_000)
-                break
-            except AssertionError:
-                if attempt == 2:
-                    raise
+        _stroke(page, draw=_finger_seven)
         _read_digit(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 400  # no sideways scrolling
         assert page.locator('[data-testid="stException"]').count() == 0
