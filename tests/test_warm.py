@@ -65,26 +65,6 @@ def warm_runner():
     assert not left, f"spares {left} outlived their server's pipe"
 
 
-def test_a_run_handed_to_a_warm_spare_trains_there_like_a_cold_worker(warm_runner):
-    store = warm_runner.store
-    warm_runner.dispatch()  # the server's first dispatch starts the spare
-    [spare] = warm_runner.executor.spares.pids()
-    run = warm_runner.submit(LOGREG, SHORT, name="warm")
-    assert run.worker["pid"] == spare and run.status == "running"
-    wait_for(store, lambda: store.get(run.id).status == "completed", "the warm run to complete")
-    done = store.get(run.id)
-    assert done.worker["pid"] == spare
-    model = load_model_safely(store.model_path(run.id))
-    loss, accuracy = model.evaluate(*_test_data(), verbose=0)
-    assert abs(accuracy - done.test_accuracy) < 1e-6  # the stored model is the one trained
-    # The warm-up left nothing behind: the same training in this process gives the same numbers.
-    here = run_here(LOGREG, SHORT, name="cold")
-    assert here.test_accuracy == pytest.approx(done.test_accuracy, abs=1e-6)
-    assert len(store.metrics(run.id)) == len(store.metrics(here.id)) == 2
-    [replacement] = warm_runner.executor.spares.pids()  # a new spare waits for the next run
-    assert replacement != spare and process_alive(process_handle(replacement))
-
-
 def test_a_killed_spare_fails_its_run_in_words_and_the_queue_goes_on(warm_runner):
     store = warm_runner.store
     warm_runner.dispatch()
@@ -135,16 +115,31 @@ def test_no_spares_when_turned_off(monkeypatch):
     assert executor.spares.pids() == []
 
 
-def test_the_next_queued_run_goes_to_the_servers_warm_spare(warm_runner):
+def test_runs_handed_to_warm_spares_train_there_like_cold_workers_and_the_queue_uses_the_next_spare(
+    warm_runner,
+):
+    """One server's spares for two checks: a run handed to a spare trains there like a cold worker, and
+    the run queued behind it goes to the server's next warm spare (the first run's worker leaves it)."""
     store = warm_runner.store
     BackgroundDispatcher(warm_runner, interval=0.5).start()  # stopped by conftest at the end
-    warm_runner.dispatch()
+    warm_runner.dispatch()  # the server's first dispatch starts the spare
+    [spare] = warm_runner.executor.spares.pids()
     first = warm_runner.submit(LOGREG, SHORT, name="first")
-    [next_spare] = warm_runner.executor.spares.pids()
+    assert first.worker["pid"] == spare and first.status == "running"
+    [next_spare] = warm_runner.executor.spares.pids()  # a new spare waits for the next run
+    assert next_spare != spare and process_alive(process_handle(next_spare))
     second = warm_runner.submit(LOGREG, SHORT, name="second")
     assert store.get(second.id).status == "queued"
     wait_for(store, lambda: store.get(second.id).status == "completed", "the queued run to complete")
-    assert store.get(first.id).status == "completed"
+    done = store.get(first.id)
+    assert done.status == "completed" and done.worker["pid"] == spare
+    model = load_model_safely(store.model_path(first.id))
+    loss, accuracy = model.evaluate(*_test_data(), verbose=0)
+    assert abs(accuracy - done.test_accuracy) < 1e-6  # the stored model is the one trained
+    # The warm-up left nothing behind: the same training in this process gives the same numbers.
+    here = run_here(LOGREG, SHORT, name="cold")
+    assert here.test_accuracy == pytest.approx(done.test_accuracy, abs=1e-6)
+    assert len(store.metrics(first.id)) == len(store.metrics(here.id)) == 2
     # The first run's worker left the next run to this server (alive), whose spare was warm.
     assert store.get(second.id).worker["pid"] == next_spare
 
