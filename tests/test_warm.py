@@ -2,7 +2,7 @@
 
 A run handed to a spare trains there and its model is evaluable; the spare's pid is the run's worker
 identity, so a spare killed with SIGKILL fails its run in words and the queue goes on; a spare
-exits when the server that started it goes away; the next queued run goes to the server's warm spare
+exits when the server that started it goes away, at once even in the middle of its warm-up; the next queued run goes to the server's warm spare
 (the worker leaves it to the server while it lives); with no spares the runner starts none.
 """
 
@@ -103,6 +103,39 @@ def test_spares_exit_when_their_server_goes_away():
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, "a spare outlived the server that started it"
+
+
+def _spare_with_warm_up(seconds: float) -> subprocess.Popen:
+    """A spare's own waiting code (``wait_for_run``) whose warm-up takes ``seconds`` (no TensorFlow);
+    it prints the run id it gets (into that run's log, where a spare's output goes once given a run)."""
+    code = (
+        "import time, nnlab.warm as w; "
+        f"w.warm_up = lambda: time.sleep({seconds}); "
+        "print(w.wait_for_run(), flush=True)"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+
+
+def test_a_spare_let_go_mid_warm_up_exits_at_once_and_one_given_a_run_keeps_it(_isolated_home):
+    let_go = _spare_with_warm_up(600)
+    given = _spare_with_warm_up(3)
+    try:
+        time.sleep(1)  # both are warming up
+        let_go.stdin.close()  # the server went away: no run will come
+        given.stdin.write("run123\n")
+        given.stdin.close()  # as WarmSpares.hand does: the run id, then the end of the pipe
+        assert let_go.wait(timeout=60) == 0  # not after its 600 s warm-up
+        assert let_go.stdout.read() == ""  # it never got as far as a run
+        assert given.wait(timeout=60) == 0
+        log = RunStore().log_path("run123")
+        assert log.read_text().strip() == "run123"  # read once warm, though sent mid-warm-up
+    finally:
+        for proc in (let_go, given):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_no_spares_when_turned_off(monkeypatch):
