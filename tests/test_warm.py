@@ -2,8 +2,9 @@
 
 A run handed to a spare trains there and its model is evaluable; the spare's pid is the run's worker
 identity, so a spare killed with SIGKILL fails its run in words and the queue goes on; a spare
-exits when the server that started it goes away, at once even in the middle of its warm-up; the next queued run goes to the server's warm spare
-(the worker leaves it to the server while it lives); with no spares the runner starts none.
+exits when the server that started it goes away, at once even in the middle of its warm-up; the
+next queued run goes to the server's warm spare (the worker leaves it to the server while it
+lives); with no spares the runner starts none.
 """
 
 from __future__ import annotations
