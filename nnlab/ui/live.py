@@ -25,15 +25,12 @@ REFRESH_SECONDS = 1.0
 # While a run that was just started has no chart point yet (a warm worker's first batch comes within
 # about a second of the Train click), the view looks 4 times a second; then once a second again.
 STARTING_REFRESH_SECONDS = 0.25
-_HISTORY = "live_history"  # session state: the LiveMetrics of the watched run
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _history(run_id: str) -> LiveMetrics:
-    """This session's history of the run it watches (read incrementally; see ``live_metrics.py``)."""
-    history = st.session_state.get(_HISTORY)
-    if not isinstance(history, LiveMetrics) or history.run_id != run_id:
-        history = st.session_state[_HISTORY] = LiveMetrics(run_id)
-    return history
+    """The run's history, one for every session watching it (read incrementally; see ``live_metrics.py``)."""
+    return LiveMetrics(run_id)
 
 
 def _charts(store: RunStore, run: Run) -> None:
@@ -79,24 +76,17 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
     return run, position
 
 
-def _body(
-    store: RunStore,
-    runner: Runner,
-    run: Run,
-    position: int | None,
-    visitor: str | None,
-    can_stop: bool,
-    on_edit: Callable[[Run], None] | None = None,
+def _header(
+    runner: Runner, run: Run, visitor: str | None, can_stop: bool, on_edit: Callable[[Run], None] | None
 ) -> None:
-    # Everything below comes from one read of the run (and of its queue position while it waits),
-    # so the status line and the message never disagree.
+    """What changes only with the run's status: drawn by the page, outside the refreshing fragment.
+
+    The fragment reruns the whole page when the status (or a stop request) changes, so these stay
+    true; a refresh then resends only the parts that move (issue 13: every element of a fragment
+    is rebuilt and sent to every watcher each second).
+    """
     st.markdown(f"#### {plain_text(run.name)}")  # a name is shown as typed, never as Markdown
     st.caption(f"{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · {run.id}")
-    if run.status == "queued":
-        waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
-        st.info(waiting if position else "Waiting to start…", icon="⏳")
-    elif run.status == "running":
-        _progress(run)
     if run.is_active and can_stop:
         _stop_button(runner, run)
     if run.status in ("completed", "stopped"):
@@ -114,9 +104,22 @@ def _body(
             "them or train again.",
         ):
             st.rerun()  # the whole page: the editor above shows the loaded network
-    if run.status != "queued":
-        live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
-        _charts(store, run)
+
+
+def _moving(store: RunStore, run: Run, position: int | None) -> None:
+    """What moves while a run waits or trains: its queue place or progress, first-layer snapshot, charts.
+
+    Everything comes from one read of the run (and of its queue position while it waits), so the
+    status line and the message never disagree.
+    """
+    if run.status == "queued":
+        waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
+        st.info(waiting if position else "Waiting to start…", icon="⏳")
+        return
+    if run.status == "running":
+        _progress(run)
+    live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
+    _charts(store, run)
 
 
 def _progress(run: Run) -> None:
@@ -177,21 +180,25 @@ def watch_run(
     if first is None:
         st.warning("That run no longer exists.")
         return None
-
+    _header(runner, first, visitor, can_stop, on_edit)
+    if not first.is_active:
+        _moving(store, first, None)  # drawn once: nothing moves any more
+        return first
     starting = _starting(first)
 
-    @st.fragment(
-        run_every=(STARTING_REFRESH_SECONDS if starting else REFRESH_SECONDS) if first.is_active else None
-    )
+    @st.fragment(run_every=STARTING_REFRESH_SECONDS if starting else REFRESH_SECONDS)
     def live() -> None:
         run, position = _read(runner, run_id)
         if run is None:
             st.warning("That run no longer exists.")
             return
-        _body(store, runner, run, position, visitor, can_stop, on_edit)
-        if first.is_active and (run.status != first.status or starting and not _starting(run)):
-            # once per change: the whole page (run list, Train button) sees the new status, and the
-            # view polls at its usual pace once the first points are drawn; polling stops at the end
+        _moving(store, run, position)
+        if (run.status, run.stop_requested) != (first.status, first.stop_requested) or (
+            starting and not _starting(run)
+        ):
+            # once per change: the whole page (the header above, run list, Train button) sees the new
+            # state, and the view polls at its usual pace once the first points are drawn; polling
+            # stops at the end
             st.rerun()
 
     live()
