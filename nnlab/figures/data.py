@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from nnlab.exploration import class_counts_table
-from nnlab.figures.style import GRAY, MARGIN, PALETTE, png_uri, tile
+from nnlab.figures.style import GRAY, MARGIN, PALETTE, SMALL_MARGIN, base_layout, plain_figure, png_uri, tile
 
 
 def image_grid_figure(
@@ -79,6 +79,19 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = F
     if share:
         fig.update_yaxes(tickformat=".0%")
     return fig
+
+
+def digit_counts_figure(counts: np.ndarray, height: int = 180) -> go.Figure:
+    """The home page's small bars: how many training images each digit has."""
+    bar = {
+        "type": "bar",
+        "x": [str(d) for d in range(len(counts))],
+        "y": [int(c) for c in counts],
+        "marker": {"color": PALETTE[0]},
+        "hovertemplate": "digit %{x}: %{y:,} training images<extra></extra>",
+    }
+    layout = base_layout("", height, "digit", "images", hovermode="closest")
+    return plain_figure([bar], {**layout, "margin": {**SMALL_MARGIN, "t": 10}, "showlegend": False})
 
 
 def _add_labels(fig: go.Figure, labels, indices, cols: int, geometry: tuple, colors, hover) -> None:

@@ -1,10 +1,15 @@
 """Watching a run: queue position, progress, live charts, Stop, and the result when it ends.
 
 The training runs in the runner's worker process and writes to the run store; this view only
-polls the store. It is an ``st.fragment`` that re-runs itself every second while the run is
-active, so the charts refresh without re-running the page or blocking its other widgets, and it
-survives clicks, refreshes, page switches and second tabs. When the run ends it triggers one full
-rerun so that the rest of the page (the Train button, the list of runs) sees the new state.
+polls the store. What moves (queue place or progress, and the charts) is an ``st.fragment`` that
+re-runs itself every second while the run is active, so the charts refresh without re-running the
+page or blocking its other widgets, and it survives clicks, refreshes, page switches and second
+tabs; what changes about once an epoch (the learning-rate chart, the first layer's newest snapshot)
+is a fragment of its own, looked at every 5 seconds. What changes only with the run's status (its
+name, Stop, the results) is drawn by the page: when the status changes the fragment triggers one
+full rerun, so that all of it (and the Train button, the list of runs) sees the new state. Every
+watcher of a run shares one history of its metrics and one copy of each chart (``live_metrics.py``):
+a refresh costs the server little (issue 13).
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ REFRESH_SECONDS = 1.0
 # While a run that was just started has no chart point yet (a warm worker's first batch comes within
 # about a second of the Train click), the view looks 4 times a second; then once a second again.
 STARTING_REFRESH_SECONDS = 0.25
+# What changes about once an epoch (the learning rate; the first layer's newest snapshot, taken at 0.1
+# and 0.5 of the first epoch, then after each epoch) is looked at every 5 seconds, in a fragment of
+# its own: redrawing it every second cost each watcher as much as its progress (issue 13).
+SLOW_REFRESH_SECONDS = 5.0
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -51,8 +60,15 @@ def _charts(store: RunStore, run: Run) -> None:
     for col, (name, fig) in zip(cols, (("loss", charts.loss), ("acc", charts.accuracy)), strict=True):
         with col:
             st.plotly_chart(fig, key=f"chart_{name}_{run.id}", width="stretch")
-    with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
-        st.plotly_chart(charts.lr, key=f"chart_lr_{run.id}", width="stretch")
+
+
+def _slow_parts(store: RunStore, run: Run) -> None:
+    """What changes about once an epoch: the learning-rate chart and the first layer's newest snapshot."""
+    charts = _history(run.id).charts(store, run)
+    if charts is not None:
+        with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
+            st.plotly_chart(charts.lr, key=f"chart_lr_{run.id}", width="stretch")
+    live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
 
 
 def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
@@ -107,7 +123,7 @@ def _header(
 
 
 def _moving(store: RunStore, run: Run, position: int | None) -> None:
-    """What moves while a run waits or trains: its queue place or progress, first-layer snapshot, charts.
+    """What moves every second while a run waits or trains: its queue place or progress, and its charts.
 
     Everything comes from one read of the run (and of its queue position while it waits), so the
     status line and the message never disagree.
@@ -118,7 +134,6 @@ def _moving(store: RunStore, run: Run, position: int | None) -> None:
         return
     if run.status == "running":
         _progress(run)
-    live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
     _charts(store, run)
 
 
@@ -183,6 +198,7 @@ def watch_run(
     _header(runner, first, visitor, can_stop, on_edit)
     if not first.is_active:
         _moving(store, first, None)  # drawn once: nothing moves any more
+        _slow_parts(store, first)
         return first
     starting = _starting(first)
 
@@ -201,7 +217,13 @@ def watch_run(
             # stops at the end
             st.rerun()
 
+    @st.fragment(run_every=SLOW_REFRESH_SECONDS)
+    def slow() -> None:
+        _slow_parts(store, store.get(run_id) or first)
+
     live()
+    if first.status != "queued":  # a queued run has none of these yet: its start reruns the page
+        slow()
     return first
 
 
