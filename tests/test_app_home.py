@@ -26,6 +26,20 @@ def test_home_renders_on_an_empty_store():
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def test_home_shows_the_data_at_a_glance():
+    import json
+
+    from nnlab import data
+
+    at = _home()
+    (_, y_train), _ = data.load_mnist()
+    images = at.get("image")[0].proto.imgs
+    assert [i.caption for i in images] == [str(d) for d in range(10)]
+    assert all(i.url.startswith("data:image/png;base64,") for i in images)  # sent as they are
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert bars["y"] == data.class_counts(y_train).tolist()
+
+
 def test_home_lists_runs_newest_first_with_failures_in_words():
     store = RunStore()
     spec = architectures.get_preset("MLP 784-128-10")

@@ -91,6 +91,7 @@ def digit_counts_figure(counts: np.ndarray, height: int = 180) -> go.Figure:
         "hovertemplate": "digit %{x}: %{y:,} training images<extra></extra>",
     }
     layout = base_layout("", height, "digit", "images", hovermode="closest")
+    layout["xaxis"]["type"] = "category"  # every digit labelled
     return plain_figure([bar], {**layout, "margin": {**SMALL_MARGIN, "t": 10}, "showlegend": False})
 
 
