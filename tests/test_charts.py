@@ -117,8 +117,8 @@ def test_live_charts_are_valid_plotly_figures():
 
 def test_a_sent_figure_is_sent_as_its_figure_and_is_not_copied_again():
     """A live chart is handed to every watcher as a ``SentFigure``: Streamlit gets the very JSON of the
-    figure it was made from, without a copy per drawing, and a later in-place update of that figure
-    (new points) leaves what was already handed out as it was."""
+    figure it was made from, without a copy per drawing; a later in-place update of that figure (new
+    points) leaves what was already handed out as it was, and the next one sends the new points."""
     import plotly.io as pio
     import plotly.tools
 
@@ -134,3 +134,6 @@ def test_a_sent_figure_is_sent_as_its_figure_and_is_not_copied_again():
     refreshed, _ = refreshed_figure((fig, shape), *charts.training_chart(longer, _epoch_df(), "loss"))
     assert refreshed is fig and pio.to_json(fig) != before  # the points moved into the same figure
     assert pio.to_json(sent) == before
+    again = SentFigure(fig, previous=sent)  # only the points moved: the layout is lent, not copied
+    assert pio.to_json(again) == pio.to_json(fig)
+    assert again.to_dict()["layout"] is sent.to_dict()["layout"]

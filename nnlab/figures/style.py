@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from _plotly_utils.utils import convert_to_base64  # plotly's own encoding of arrays (to_dict's)
 
 # plotly's ten default colours (D3's category10): one per run, layer or digit, in this order.
 PALETTE = [
@@ -128,11 +129,21 @@ class SentFigure(go.Figure):
     drawn every second for every visitor watching, while its data change at most once a second per
     run: handing Streamlit this figure makes each drawing reuse the one copy made when the data
     changed (issue 13). The JSON sent is that of ``figure``; the object itself is an empty figure.
+
+    ``previous``, the SentFigure made from the same figure before its points were moved in place
+    (``refreshed_figure``: nothing else changed), lends its layout: only the traces are copied again
+    (``to_dict`` walks the whole layout, its template included, which is most of its cost).
     """
 
-    def __init__(self, figure: go.Figure):
+    def __init__(self, figure: go.Figure, previous: SentFigure | None = None):
         super().__init__(layout={"template": {}}, _validate=False)  # cheap: no default template copied
-        self._sent = figure.to_dict()
+        self._figure = figure
+        if previous is not None and previous._figure is figure:
+            data = [trace.to_plotly_json() for trace in figure.data]  # what to_dict copies of the traces
+            convert_to_base64(data)  # and how it encodes their arrays
+            self._sent = {"data": data, "layout": previous._sent["layout"]}
+        else:
+            self._sent = figure.to_dict()
 
     def to_dict(self) -> dict:  # plotly's to_plotly_json and to_json read it too
         return self._sent

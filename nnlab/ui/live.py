@@ -1,12 +1,12 @@
 """Watching a run: queue position, progress, live charts, Stop, and the result when it ends.
 
 The training runs in the runner's worker process and writes to the run store; this view only
-polls the store. What moves (queue place or progress, and the charts) is an ``st.fragment`` that
+polls the store. What moves (queue place or progress, Stop, the charts) is an ``st.fragment`` that
 re-runs itself every second while the run is active, so the charts refresh without re-running the
 page or blocking its other widgets, and it survives clicks, refreshes, page switches and second
 tabs; what changes about once an epoch (the learning-rate chart, the first layer's newest snapshot)
 is a fragment of its own, looked at every 5 seconds. What changes only with the run's status (its
-name, Stop, the results) is drawn by the page: when the status changes the fragment triggers one
+name, the results) is drawn by the page: when the status changes the fragment triggers one
 full rerun, so that all of it (and the Train button, the list of runs) sees the new state. Every
 watcher of a run shares one history of its metrics and one copy of each chart (``live_metrics.py``):
 a refresh costs the server little (issue 13).
@@ -92,19 +92,15 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
     return run, position
 
 
-def _header(
-    runner: Runner, run: Run, visitor: str | None, can_stop: bool, on_edit: Callable[[Run], None] | None
-) -> None:
+def _header(run: Run, visitor: str | None, on_edit: Callable[[Run], None] | None) -> None:
     """What changes only with the run's status: drawn by the page, outside the refreshing fragment.
 
-    The fragment reruns the whole page when the status (or a stop request) changes, so these stay
-    true; a refresh then resends only the parts that move (issue 13: every element of a fragment
-    is rebuilt and sent to every watcher each second).
+    The fragment reruns the whole page when the status changes, so these stay true; a refresh then
+    resends only the parts that move (issue 13: every element of a fragment is rebuilt and sent to
+    every watcher each second).
     """
     st.markdown(f"#### {plain_text(run.name)}")  # a name is shown as typed, never as Markdown
     st.caption(f"{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · {run.id}")
-    if run.is_active and can_stop:
-        _stop_button(runner, run)
     if run.status in ("completed", "stopped"):
         _results(run, visitor)
     elif run.status == "failed":
@@ -122,8 +118,9 @@ def _header(
             st.rerun()  # the whole page: the editor above shows the loaded network
 
 
-def _moving(store: RunStore, run: Run, position: int | None) -> None:
-    """What moves every second while a run waits or trains: its queue place or progress, and its charts.
+def _moving(runner: Runner, run: Run, position: int | None, can_stop: bool) -> None:
+    """What moves every second while a run waits or trains: its queue place or progress, Stop (in the
+    fragment, a click reruns only the fragment: it answers at once), and its charts.
 
     Everything comes from one read of the run (and of its queue position while it waits), so the
     status line and the message never disagree.
@@ -131,10 +128,12 @@ def _moving(store: RunStore, run: Run, position: int | None) -> None:
     if run.status == "queued":
         waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
         st.info(waiting if position else "Waiting to start…", icon="⏳")
-        return
-    if run.status == "running":
+    elif run.status == "running":
         _progress(run)
-    _charts(store, run)
+    if run.is_active and can_stop:
+        _stop_button(runner, run)
+    if run.status != "queued":
+        _charts(runner.store, run)
 
 
 def _progress(run: Run) -> None:
@@ -195,9 +194,9 @@ def watch_run(
     if first is None:
         st.warning("That run no longer exists.")
         return None
-    _header(runner, first, visitor, can_stop, on_edit)
+    _header(first, visitor, on_edit)
     if not first.is_active:
-        _moving(store, first, None)  # drawn once: nothing moves any more
+        _moving(runner, first, None, can_stop)  # drawn once: nothing moves any more
         _slow_parts(store, first)
         return first
     starting = _starting(first)
@@ -208,10 +207,8 @@ def watch_run(
         if run is None:
             st.warning("That run no longer exists.")
             return
-        _moving(store, run, position)
-        if (run.status, run.stop_requested) != (first.status, first.stop_requested) or (
-            starting and not _starting(run)
-        ):
+        _moving(runner, run, position, can_stop)
+        if run.status != first.status or starting and not _starting(run):
             # once per change: the whole page (the header above, run list, Train button) sees the new
             # state, and the view polls at its usual pace once the first points are drawn; polling
             # stops at the end

@@ -136,7 +136,8 @@ class LiveMetrics:
             if cached is None or cached[0] != made_from:
                 frames = frames or self.frames()
                 refreshed = refreshed_figure(cached[1] if cached else None, *chart(*frames))
-                self._figures[name] = (made_from, refreshed, SentFigure(refreshed[0]))
+                sent = SentFigure(refreshed[0], previous=cached[2] if cached else None)
+                self._figures[name] = (made_from, refreshed, sent)
             return self._figures[name][2]
 
         both = (self.batch.rows, self.epoch.rows, steps)
