@@ -8,7 +8,6 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from nnlab.exploration import class_counts_table
 from nnlab.figures.style import GRAY, MARGIN, PALETTE, SMALL_MARGIN, base_layout, plain_figure, png_uri, tile
 
 
@@ -54,6 +53,8 @@ def image_grid_figure(
 
 def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = False) -> go.Figure:
     """Bars of how many images each digit has, training and test side by side."""
+    from nnlab.exploration import class_counts_table  # pandas: not on the home page, which imports this
+
     table = class_counts_table(y_train, y_test)
     fig = go.Figure()
     for part, color in (("training", PALETTE[0]), ("test", PALETTE[1])):
