@@ -11,6 +11,8 @@ import time
 import streamlit as st
 
 from nnlab import data
+from nnlab.figures.data import digit_counts_figure
+from nnlab.figures.style import SentFigure, png_uri
 from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
 from nnlab.ui.class_mode import visible_pages
@@ -20,11 +22,15 @@ from nnlab.ui.services import get_runner, get_store, start_background_dispatch, 
 from nnlab.ui.visitor import visitor_id
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def _dataset_glance():
+    """The data at a glance, made once per server: each new visitor's home page only sends it (the
+    digits as PNG data URIs and the bars as a ``SentFigure``: no encoding, no chart built per visit)."""
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
-    firsts = [x_train[int((y_train == d).argmax())] for d in range(10)]
-    return data.class_counts(y_train), data.class_counts(y_test), firsts
+    firsts = [png_uri(x_train[int((y_train == d).argmax())]) for d in range(10)]
+    counts_train = data.class_counts(y_train)
+    bars = SentFigure(digit_counts_figure(counts_train))
+    return int(counts_train.sum()), int(data.class_counts(y_test).sum()), firsts, bars
 
 
 def home() -> None:
@@ -34,16 +40,16 @@ def home() -> None:
         "Pick a neural network, train it on the MNIST handwritten digits while the charts move, look inside "
         "it, and draw digits for it to read. Everything runs here, on the bundled data."
     )
-    counts_train, counts_test, firsts = _dataset_glance()
+    n_train, n_test, firsts, bars = _dataset_glance()
     left, right = st.columns([2, 3])
     with left:
         st.subheader("The data: MNIST")
         st.markdown(
-            f"**{counts_train.sum():,}** training and **{counts_test.sum():,}** test images of handwritten "
+            f"**{n_train:,}** training and **{n_test:,}** test images of handwritten "
             "digits, 28 × 28 grey pixels each, labelled 0-9 (LeCun, Cortes & Burges; CC BY-SA 3.0)."
         )
-        st.image(list(firsts), width=48, caption=[str(d) for d in range(10)])
-        st.bar_chart({"training images": counts_train}, height=180, x_label="digit", y_label="images")
+        st.image(firsts, width=48, caption=[str(d) for d in range(10)])
+        st.plotly_chart(bars, key="home_digit_counts", width="stretch")
     with right:
         st.subheader("The pages")
         for page in visible_pages(visitor_id()):

@@ -26,6 +26,20 @@ def test_home_renders_on_an_empty_store():
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def test_home_shows_the_data_at_a_glance():
+    import json
+
+    from nnlab import data
+
+    at = _home()
+    (_, y_train), _ = data.load_mnist()
+    images = at.get("image")[0].proto.imgs
+    assert [i.caption for i in images] == [str(d) for d in range(10)]
+    assert all(i.url.startswith("data:image/png;base64,") for i in images)  # sent as they are
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert bars["y"] == data.class_counts(y_train).tolist()
+
+
 def test_home_lists_runs_newest_first_with_failures_in_words():
     store = RunStore()
     spec = architectures.get_preset("MLP 784-128-10")
@@ -62,3 +76,25 @@ def test_an_unreachable_postgresql_is_explained_not_a_traceback(monkeypatch):
     assert not at.exception
     message = at.error[0].value
     assert "cannot be reached" in message and "NNLAB_DATABASE_URL" in message and "s3cret" not in message
+
+
+def test_the_home_page_imports_no_heavy_library_it_does_not_need(_isolated_home):
+    """A new visitor's first page on a fresh server: neither TensorFlow nor pandas, nbformat or Altair
+    is imported for it (each costs a second or more on the first open)."""
+    import subprocess
+    import sys
+
+    heavy = ["tensorflow", "keras", "pandas", "nbformat", "altair"]
+    program = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(APP)!r}, default_timeout=60)\n"
+        "at.query_params['visitor'] = 'visitor_a'\n"
+        "at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert any('No runs yet' in i.value for i in at.info)\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

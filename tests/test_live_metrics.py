@@ -150,13 +150,14 @@ def test_charts_change_only_when_their_data_changed_and_match_the_whole_history(
     ]
     previous = first
     for epoch, batches, end in steps:
+        sent_before = pio.to_json(previous.loss)
         _write(store, run_id, epoch, batches, end_epoch=end)
         later = history.charts(store, store.get(run_id))
         for metric, fig in (("loss", later.loss), ("accuracy", later.accuracy)):
             assert pio.to_json(fig) == _whole(store, run_id, metric)
         assert (pio.to_json(later.lr) == lr_before) == (not end)  # it changes at the end of an epoch
-        if epoch == 2 and not end:  # the same traces with more points: moved into the figure it had
-            assert later.loss is previous.loss and later.accuracy is previous.accuracy
+        # a chart handed out earlier (another watcher may be sending it now) is left as it was
+        assert pio.to_json(previous.loss) == sent_before != pio.to_json(later.loss)
         lr_before, previous = pio.to_json(later.lr), later
 
 

@@ -17,9 +17,7 @@ with h' = (h - k) // s + 1 for 'valid' padding and h' = ceil(h / s) for 'same'.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from nnlab.architectures.spec import (
     ACTIVATIONS,
@@ -36,6 +34,9 @@ from nnlab.architectures.spec import (
     normalize,
 )
 from nnlab.validation import Problem, is_int, is_number, name_problems, quote
+
+if TYPE_CHECKING:  # pandas is imported where the summary table is made: the home page needs none
+    import pandas as pd
 
 MAX_WIDTH = 4096  # units of a Dense layer, filters of a Conv2D layer
 # Layers of one network, whatever an operator allows: Keras takes minutes to build a few hundred
@@ -85,6 +86,8 @@ def summary(spec: Spec) -> pd.DataFrame:
         }
         for i, (layer, (shape, params)) in enumerate(zip(layers, rows, strict=False))
     ]
+    import pandas as pd
+
     return pd.DataFrame(data, columns=["layer", "kind", "details", "output shape", "parameters"])
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 
-import nbformat
-from nbformat import v4
-
 from nnlab.architectures import Spec
 from nnlab.export.code import comment_text
 from nnlab.export.script import Exported, file_stem, sections
@@ -20,6 +17,9 @@ def markdown_text(text: object, max_chars: int = 100) -> str:
 
 def export_notebook(spec: Spec, config: TrainConfig, source: str = "NN Lab's editor") -> Exported:
     """The network and its training as a notebook (``<name>.ipynb``). Raises ``InvalidSettings``."""
+    import nbformat  # here: every page imports this module (markdown_text), few export a notebook
+    from nbformat import v4
+
     name = markdown_text(spec.get("name", "Custom network"))
     cells = [
         v4.new_markdown_cell(

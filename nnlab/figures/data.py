@@ -8,8 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from nnlab.exploration import class_counts_table
-from nnlab.figures.style import GRAY, MARGIN, PALETTE, png_uri, tile
+from nnlab.figures.style import GRAY, MARGIN, PALETTE, SMALL_MARGIN, base_layout, plain_figure, png_uri, tile
 
 
 def image_grid_figure(
@@ -54,6 +53,8 @@ def image_grid_figure(
 
 def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = False) -> go.Figure:
     """Bars of how many images each digit has, training and test side by side."""
+    from nnlab.exploration import class_counts_table  # pandas: not on the home page, which imports this
+
     table = class_counts_table(y_train, y_test)
     fig = go.Figure()
     for part, color in (("training", PALETTE[0]), ("test", PALETTE[1])):
@@ -79,6 +80,20 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = F
     if share:
         fig.update_yaxes(tickformat=".0%")
     return fig
+
+
+def digit_counts_figure(counts: np.ndarray, height: int = 180) -> go.Figure:
+    """The home page's small bars: how many training images each digit has."""
+    bar = {
+        "type": "bar",
+        "x": [str(d) for d in range(len(counts))],
+        "y": [int(c) for c in counts],
+        "marker": {"color": PALETTE[0]},
+        "hovertemplate": "digit %{x}: %{y:,} training images<extra></extra>",
+    }
+    layout = base_layout("", height, "digit", "images", hovermode="closest")
+    layout["xaxis"]["type"] = "category"  # every digit labelled
+    return plain_figure([bar], {**layout, "margin": {**SMALL_MARGIN, "t": 10}, "showlegend": False})
 
 
 def _add_labels(fig: go.Figure, labels, indices, cols: int, geometry: tuple, colors, hover) -> None:

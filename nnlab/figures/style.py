@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from _plotly_utils.utils import convert_to_base64  # plotly's own encoding of arrays (to_dict's)
 
 # plotly's ten default colours (D3's category10): one per run, layer or digit, in this order.
 PALETTE = [
@@ -121,6 +122,33 @@ def refreshed_figure(
     return fig, shape
 
 
+class SentFigure(go.Figure):
+    """A finished chart as the dict Streamlit sends (``to_dict``), computed once and shared read-only.
+
+    ``st.plotly_chart`` copies a figure with ``to_dict`` (a deep copy) on every call. A live chart is
+    drawn every second for every visitor watching, while its data change at most once a second per
+    run: handing Streamlit this figure makes each drawing reuse the one copy made when the data
+    changed (issue 13). The JSON sent is that of ``figure``; the object itself is an empty figure.
+
+    ``previous``, the SentFigure made from the same figure before its points were moved in place
+    (``refreshed_figure``: nothing else changed), lends its layout: only the traces are copied again
+    (``to_dict`` walks the whole layout, its template included, which is most of its cost).
+    """
+
+    def __init__(self, figure: go.Figure, previous: SentFigure | None = None):
+        super().__init__(layout={"template": {}}, _validate=False)  # cheap: no default template copied
+        self._figure = figure
+        if previous is not None and previous._figure is figure:
+            data = [trace.to_plotly_json() for trace in figure.data]  # what to_dict copies of the traces
+            convert_to_base64(data)  # and how it encodes their arrays
+            self._sent = {"data": data, "layout": previous._sent["layout"]}
+        else:
+            self._sent = figure.to_dict()
+
+    def to_dict(self) -> dict:  # plotly's to_plotly_json and to_json read it too
+        return self._sent
+
+
 IMAGE_AXIS = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
 
 
@@ -164,13 +192,19 @@ def tile(images: np.ndarray, cols: int, pad: int = 1, top: int = 0, fill: float 
 
 def png_uri(mosaic: np.ndarray, vmax: float = 255.0) -> str:
     """A gray image (NaN = transparent) as a PNG data URI: far lighter to send than a heatmap."""
-    from PIL import Image
-
     m = np.asarray(mosaic, dtype=np.float64)
     gray = np.clip(np.nan_to_num(m, nan=0.0) / vmax * 255.0, 0, 255).astype(np.uint8)
     alpha = np.where(np.isnan(m), 0, 255).astype(np.uint8)
+    return image_uri(np.dstack([gray, gray, gray, alpha]))
+
+
+def image_uri(pixels: np.ndarray) -> str:
+    """An RGB or RGBA image (uint8) as a PNG data URI: ``st.image`` sends it as it is, with no
+    encoding and no media file at each drawing (a live view draws its image every second)."""
+    from PIL import Image
+
     buffer = io.BytesIO()
-    Image.fromarray(np.dstack([gray, gray, gray, alpha]), mode="RGBA").save(buffer, format="PNG")
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

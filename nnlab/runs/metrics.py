@@ -13,13 +13,16 @@ number I hold" never skips an event of that run.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 
 from nnlab.events import global_step
 from nnlab.runs.database import loads
 from nnlab.runs.schema import events, runs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EPOCH_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "elapsed", "samples_per_sec"]
 BATCH_COLUMNS = ["epoch", "batch", "step", "loss", "accuracy", "elapsed", "samples_per_sec"]
@@ -59,6 +62,8 @@ def metric_frame(con: sa.Connection, run_id: str, kind: str) -> pd.DataFrame:
         raise ValueError("kind must be 'epoch' or 'batch'")
     records = [record for _, _, record in read_events(con, run_id, (kind,))]
     columns = list(EPOCH_COLUMNS if kind == "epoch" else BATCH_COLUMNS)
+    import pandas as pd  # here: the home page, which every new visitor opens first, needs no pandas
+
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
     extra = [c for c in frame.columns if c not in columns]
     return frame.reindex(columns=columns + extra)

@@ -29,9 +29,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from nnlab.events import Event, to_record
@@ -54,6 +53,9 @@ from nnlab.runs.queue import QueueTransaction
 from nnlab.runs.record import STATUSES, Run, RunNotFound, StoreError
 from nnlab.runs.schema import artifacts, runs
 from nnlab.runs.schema import events as events_table
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: the home page needs none
+    import pandas as pd
 
 ENV_HOME = "NNLAB_HOME"
 DB_NAME = "runs.sqlite"

@@ -1,10 +1,15 @@
 """Watching a run: queue position, progress, live charts, Stop, and the result when it ends.
 
 The training runs in the runner's worker process and writes to the run store; this view only
-polls the store. It is an ``st.fragment`` that re-runs itself every second while the run is
-active, so the charts refresh without re-running the page or blocking its other widgets, and it
-survives clicks, refreshes, page switches and second tabs. When the run ends it triggers one full
-rerun so that the rest of the page (the Train button, the list of runs) sees the new state.
+polls the store. What moves (queue place or progress, Stop, the charts) is an ``st.fragment`` that
+re-runs itself every second while the run is active, so the charts refresh without re-running the
+page or blocking its other widgets, and it survives clicks, refreshes, page switches and second
+tabs; what changes about once an epoch (the learning-rate chart, the first layer's newest snapshot)
+is a fragment of its own, looked at every 5 seconds. What changes only with the run's status (its
+name, the results) is drawn by the page: when the status changes the fragment triggers one
+full rerun, so that all of it (and the Train button, the list of runs) sees the new state. Every
+watcher of a run shares one history of its metrics and one copy of each chart (``live_metrics.py``):
+a refresh costs the server little (issue 13).
 """
 
 from __future__ import annotations
@@ -25,15 +30,16 @@ REFRESH_SECONDS = 1.0
 # While a run that was just started has no chart point yet (a warm worker's first batch comes within
 # about a second of the Train click), the view looks 4 times a second; then once a second again.
 STARTING_REFRESH_SECONDS = 0.25
-_HISTORY = "live_history"  # session state: the LiveMetrics of the watched run
+# What changes about once an epoch (the learning rate; the first layer's newest snapshot, taken at 0.1
+# and 0.5 of the first epoch, then after each epoch) is looked at every 5 seconds, in a fragment of
+# its own: redrawing it every second cost each watcher as much as its progress (issue 13).
+SLOW_REFRESH_SECONDS = 5.0
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _history(run_id: str) -> LiveMetrics:
-    """This session's history of the run it watches (read incrementally; see ``live_metrics.py``)."""
-    history = st.session_state.get(_HISTORY)
-    if not isinstance(history, LiveMetrics) or history.run_id != run_id:
-        history = st.session_state[_HISTORY] = LiveMetrics(run_id)
-    return history
+    """The run's history, one for every session watching it (read incrementally; see ``live_metrics.py``)."""
+    return LiveMetrics(run_id)
 
 
 def _charts(store: RunStore, run: Run) -> None:
@@ -54,8 +60,15 @@ def _charts(store: RunStore, run: Run) -> None:
     for col, (name, fig) in zip(cols, (("loss", charts.loss), ("acc", charts.accuracy)), strict=True):
         with col:
             st.plotly_chart(fig, key=f"chart_{name}_{run.id}", width="stretch")
-    with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
-        st.plotly_chart(charts.lr, key=f"chart_lr_{run.id}", width="stretch")
+
+
+def _slow_parts(store: RunStore, run: Run) -> None:
+    """What changes about once an epoch: the learning-rate chart and the first layer's newest snapshot."""
+    charts = _history(run.id).charts(store, run)
+    if charts is not None:
+        with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
+            st.plotly_chart(charts.lr, key=f"chart_lr_{run.id}", width="stretch")
+    live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
 
 
 def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
@@ -79,26 +92,15 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
     return run, position
 
 
-def _body(
-    store: RunStore,
-    runner: Runner,
-    run: Run,
-    position: int | None,
-    visitor: str | None,
-    can_stop: bool,
-    on_edit: Callable[[Run], None] | None = None,
-) -> None:
-    # Everything below comes from one read of the run (and of its queue position while it waits),
-    # so the status line and the message never disagree.
+def _header(run: Run, visitor: str | None, on_edit: Callable[[Run], None] | None) -> None:
+    """What changes only with the run's status: drawn by the page, outside the refreshing fragment.
+
+    The fragment reruns the whole page when the status changes, so these stay true; a refresh then
+    resends only the parts that move (issue 13: every element of a fragment is rebuilt and sent to
+    every watcher each second).
+    """
     st.markdown(f"#### {plain_text(run.name)}")  # a name is shown as typed, never as Markdown
     st.caption(f"{STATUS_LABELS.get(run.status, run.status)} · {run.n_params:,} parameters · {run.id}")
-    if run.status == "queued":
-        waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
-        st.info(waiting if position else "Waiting to start…", icon="⏳")
-    elif run.status == "running":
-        _progress(run)
-    if run.is_active and can_stop:
-        _stop_button(runner, run)
     if run.status in ("completed", "stopped"):
         _results(run, visitor)
     elif run.status == "failed":
@@ -114,9 +116,24 @@ def _body(
             "them or train again.",
         ):
             st.rerun()  # the whole page: the editor above shows the loaded network
+
+
+def _moving(runner: Runner, run: Run, position: int | None, can_stop: bool) -> None:
+    """What moves every second while a run waits or trains: its queue place or progress, Stop (in the
+    fragment, a click reruns only the fragment: it answers at once), and its charts.
+
+    Everything comes from one read of the run (and of its queue position while it waits), so the
+    status line and the message never disagree.
+    """
+    if run.status == "queued":
+        waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
+        st.info(waiting if position else "Waiting to start…", icon="⏳")
+    elif run.status == "running":
+        _progress(run)
+    if run.is_active and can_stop:
+        _stop_button(runner, run)
     if run.status != "queued":
-        live_kernels(store, run)  # the first layer's newest snapshot (learning replayed)
-        _charts(store, run)
+        _charts(runner.store, run)
 
 
 def _progress(run: Run) -> None:
@@ -177,24 +194,33 @@ def watch_run(
     if first is None:
         st.warning("That run no longer exists.")
         return None
-
+    _header(first, visitor, on_edit)
+    if not first.is_active:
+        _moving(runner, first, None, can_stop)  # drawn once: nothing moves any more
+        _slow_parts(store, first)
+        return first
     starting = _starting(first)
 
-    @st.fragment(
-        run_every=(STARTING_REFRESH_SECONDS if starting else REFRESH_SECONDS) if first.is_active else None
-    )
+    @st.fragment(run_every=STARTING_REFRESH_SECONDS if starting else REFRESH_SECONDS)
     def live() -> None:
         run, position = _read(runner, run_id)
         if run is None:
             st.warning("That run no longer exists.")
             return
-        _body(store, runner, run, position, visitor, can_stop, on_edit)
-        if first.is_active and (run.status != first.status or starting and not _starting(run)):
-            # once per change: the whole page (run list, Train button) sees the new status, and the
-            # view polls at its usual pace once the first points are drawn; polling stops at the end
+        _moving(runner, run, position, can_stop)
+        if run.status != first.status or starting and not _starting(run):
+            # once per change: the whole page (the header above, run list, Train button) sees the new
+            # state, and the view polls at its usual pace once the first points are drawn; polling
+            # stops at the end
             st.rerun()
 
+    @st.fragment(run_every=SLOW_REFRESH_SECONDS)
+    def slow() -> None:
+        _slow_parts(store, store.get(run_id) or first)
+
     live()
+    if first.status != "queued":  # a queued run has none of these yet: its start reruns the page
+        slow()
     return first
 
 

@@ -9,13 +9,18 @@ watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, ins
 - otherwise reads only the events stored after the last one it holds (``RunStore.events_after``);
 - touches a figure only when its data changed, and then moves the new points into it rather than
   building a new one; an unchanged figure is handed back as it was (Streamlit then sends the
-  browser the same chart, which it does not redraw).
+  browser the same chart, which it does not redraw);
+- hands out each chart as a ``SentFigure``: the dict Streamlit sends, copied once per change
+  rather than at every drawing.
 
-Nothing here imports Streamlit: ``live.py`` keeps one object per session and draws what it returns.
+One object serves every visitor watching the same run (``live.py`` shares it across sessions, so
+30 watchers of a run make one read and one copy of each chart a second); a lock keeps the sessions'
+threads from updating it at once. Nothing here imports Streamlit.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +28,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from nnlab.figures.style import refreshed_figure
+from nnlab.figures.style import SentFigure, refreshed_figure
 from nnlab.figures.training import lr_chart, training_chart
 from nnlab.runs import Run, RunStore
 from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS
@@ -81,7 +86,10 @@ class LiveMetrics:
         self.batch = _Table(BATCH_COLUMNS)
         self.epoch = _Table(EPOCH_COLUMNS)
         self._seen: tuple | None = None  # (status, progress) of the run at the last read
-        self._figures: dict[str, tuple[Any, tuple]] = {}  # name -> (its data's version, (figure, shape))
+        self._figures: dict[
+            str, tuple[Any, tuple, SentFigure]
+        ] = {}  # name -> (version, (figure, shape), sent)
+        self._lock = threading.Lock()  # one history, many watching sessions' threads
 
     def update(self, store: RunStore, run: Run) -> bool:
         """Read what the run stored since the last update (nothing if its progress is unchanged).
@@ -108,9 +116,14 @@ class LiveMetrics:
     def charts(self, store: RunStore, run: Run) -> Charts | None:
         """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart.
 
-        A chart whose data did not change is the very same figure object as at the last call; one
-        that gained points is the same object with its points replaced (``style.refreshed_figure``).
+        A chart whose data did not change is the very same ``SentFigure`` as at the last call; one
+        that gained points is copied from the figure kept here, its points replaced in place
+        (``style.refreshed_figure``). Safe to call from several sessions at once.
         """
+        with self._lock:
+            return self._charts(store, run)
+
+    def _charts(self, store: RunStore, run: Run) -> Charts | None:
         self.update(store, run)
         if not self.batch.rows and not self.epoch.rows:
             return None
@@ -123,8 +136,9 @@ class LiveMetrics:
             if cached is None or cached[0] != made_from:
                 frames = frames or self.frames()
                 refreshed = refreshed_figure(cached[1] if cached else None, *chart(*frames))
-                self._figures[name] = (made_from, refreshed)
-            return self._figures[name][1][0]
+                sent = SentFigure(refreshed[0], previous=cached[2] if cached else None)
+                self._figures[name] = (made_from, refreshed, sent)
+            return self._figures[name][2]
 
         both = (self.batch.rows, self.epoch.rows, steps)
         return Charts(

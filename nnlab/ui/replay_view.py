@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nnlab.figures.replay import CAPTIONS, probe_accuracy_figure, probe_figure, weight_mosaic
-from nnlab.figures.style import diverging_rgb
+from nnlab.figures.style import diverging_rgb, image_uri
 from nnlab.runs import Run, RunStore
 from nnlab.snapshots import Snapshot, epoch_label, latest_snapshot, read_snapshots, snapshot_epochs
 from nnlab.ui.links import inspect_link
@@ -17,39 +17,53 @@ NONE = (
 )
 
 
-def _weights(snap: Snapshot, width: int) -> None:
-    mosaic = weight_mosaic(snap.weights)
-    if mosaic is None:
-        st.info("The first layer's weights are not images here.")
-        return
+def _weights(snap: Snapshot, width: int, image: str | None = None) -> None:
+    """The snapshot's first-layer weights as an image (``image``: that image already encoded)."""
+    if image is None:
+        mosaic = weight_mosaic(snap.weights)
+        if mosaic is None:
+            st.info("The first layer's weights are not images here.")
+            return
+        image = diverging_rgb(mosaic, scale=max(1, width // mosaic.shape[1]))
     what = "kernels" if snap.weights.ndim == 4 else "units' weights (28 x 28 each)"
-    scale = max(1, width // mosaic.shape[1])
-    caption = f"{snap.layer}: {what} after {epoch_label(snap.epoch)}"
-    st.image(diverging_rgb(mosaic, scale=scale), caption=caption, output_format="PNG")
+    st.image(image, caption=f"{snap.layer}: {what} after {epoch_label(snap.epoch)}", output_format="PNG")
     st.caption(CAPTIONS["weights"])
 
 
-_LIVE = "live_snapshot"  # session state: (run id, snapshots taken) -> the newest snapshot
+@st.cache_resource(ttl=1.0, max_entries=256, show_spinner=False)
+def _snapshots_taken(_store: RunStore, run_id: str) -> int:
+    """How many snapshots the run has: read at most once a second for all its watchers."""
+    return len(snapshot_epochs(_store, run_id))  # the small index only
 
 
-def _newest(store: RunStore, run_id: str) -> Snapshot | None:
-    """The run's newest snapshot, read again only when a new one was taken (asked for every second)."""
-    count = len(snapshot_epochs(store, run_id))  # the small index only
-    kept = st.session_state.get(_LIVE)
-    if not (isinstance(kept, tuple) and kept[0] == (run_id, count)):
-        kept = st.session_state[_LIVE] = ((run_id, count), latest_snapshot(store, run_id) if count else None)
-    return kept[1]
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _newest(_store: RunStore, run_id: str, taken: int) -> tuple[Snapshot, str | None] | None:
+    """The run's newest snapshot and its weights as an encoded image, once per snapshot for all its
+    watchers (the live view draws it every second for each of them)."""
+    snap = latest_snapshot(_store, run_id) if taken else None
+    if snap is None:
+        return None
+    mosaic = weight_mosaic(snap.weights)
+    if mosaic is None:
+        return snap, None
+    return snap, image_uri(diverging_rgb(mosaic, scale=max(1, LIVE_WIDTH // mosaic.shape[1])))
+
+
+LIVE_WIDTH = 480  # pixels of the live view's image
 
 
 def live_kernels(store: RunStore, run: Run) -> None:
     """The live view's newest snapshot of the first layer (an image: cheap to refresh every second)."""
-    snap = _newest(store, run.id)
-    if snap is None:
+    # a finished run's view is drawn once: its count read now, so its last snapshot is the one shown
+    taken = _snapshots_taken(store, run.id) if run.is_active else len(snapshot_epochs(store, run.id))
+    newest = _newest(store, run.id, taken)
+    if newest is None:
         return
+    snap, image = newest
     with st.expander("First layer, live: how its weights change", expanded=run.is_active):
         cols = st.columns([2, 1])
         with cols[0]:
-            _weights(snap, width=480)
+            _weights(snap, LIVE_WIDTH, image)
         cols[1].metric(
             "Probe digits right", f"{snap.accuracy:.0%}", help="100 fixed test images, 10 per digit."
         )
