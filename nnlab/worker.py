@@ -4,6 +4,10 @@
 ``worker_main``; ``python -m nnlab train`` calls ``run_here`` for a training in the foreground. Both
 end in ``execute_run``: claim the run, train it with a ``StoreRecorder`` as the event sink and a
 ``StoreStopCheck`` as the stop check, save the model, write the final status, dispatch the next run.
+While it trains, the run's worker keeps a heartbeat in the store (``runs/heartbeats.py``): a warm
+spare and a Celery worker (``executors/celery_app.py``) keep one for their whole life and pass it in;
+otherwise one beats for this run alone. A web server on another machine tells by it that the worker
+is alive; the pages count connected and busy workers from it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 from nnlab.events import EventSink
 from nnlab.runner import Runner, check_training
 from nnlab.runs import Run, RunNotFound, RunStore, StoreError, default_root, process_alive, process_handle
+from nnlab.runs.heartbeats import Heartbeat
 from nnlab.runs.integrity import explain
 from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
+from nnlab.runs.retry import retrying
 from nnlab.validation import InvalidSettings
 
 
@@ -46,6 +52,7 @@ def execute_run(
     on_event: EventSink | None = None,
     stop_flag: threading.Event | None = None,
     dispatch_next: bool = True,
+    heartbeat: Heartbeat | None = None,
 ) -> Run | None:
     """Train a run in this process, keeping the store up to date.
 
@@ -54,11 +61,14 @@ def execute_run(
     to the store as they come, a stop request is honoured within a batch, the model is saved
     atomically as ``model.keras`` before the final status (completed, stopped or failed with its
     message) is written; then the next queued run is dispatched. ``on_event`` also receives every
-    event (the terminal's progress bar); ``stop_flag`` set means stop (a signal handler).
+    event (the terminal's progress bar); ``stop_flag`` set means stop (a signal handler);
+    ``heartbeat``: this worker process's own (else one beats for this run alone).
     Returns the final run, or None if the run belongs to another process or has ended.
     """
     if not _claim(store, run_id):
         return None  # stopped while queued, finished, or another process's
+    beat = heartbeat or Heartbeat(store, "local").start()
+    beat.busy(run_id)
     run = store.require(run_id)
     try:
         if store.stop_requested(run_id):
@@ -68,10 +78,15 @@ def execute_run(
     except BaseException as exc:
         if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
             traceback.print_exc()
-        store.update(run_id, status="failed", finished=time.time(), error=failure_message(exc))
+        failed = {"status": "failed", "finished": time.time(), "error": failure_message(exc)}
+        retrying(lambda: store.update(run_id, **failed))
         if not isinstance(exc, Exception):
             raise
     finally:
+        if heartbeat is None:
+            beat.stop()
+        else:
+            heartbeat.busy(None)  # the process's heartbeat goes on: it waits for its next run
         if dispatch_next and not server_dispatches():
             try:
                 Runner(store).dispatch()
@@ -110,7 +125,7 @@ def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
     stop = StoreStopCheck(store, run.id, stop_flag)
     config = TrainConfig.from_dict(run.config)
     result = train(run.spec, config, on_event=recorder, should_stop=stop, snapshots=True)
-    recorder.flush()
+    recorder.flush(wait=True)
     record_result(store, run.id, result)
 
 
@@ -121,17 +136,16 @@ def record_result(store: RunStore, run_id: str, result: Any, started: float | No
     """
     from nnlab.modelio import model_bytes
 
-    store.save_model(run_id, model_bytes(result.model))
+    model = model_bytes(result.model)
+    retrying(lambda: store.save_model(run_id, model))
     times = {"finished": time.time()} | ({"started": started} if started is not None else {})
-    status = "stopped" if result.stopped else "completed"
-    store.update(
-        run_id,
-        status=status,
-        test_loss=float(result.test_loss),
-        test_accuracy=float(result.test_accuracy),
-        error=None,
-        **times,
-    )
+    final = {
+        "status": "stopped" if result.stopped else "completed",
+        "test_loss": float(result.test_loss),
+        "test_accuracy": float(result.test_accuracy),
+        "error": None,
+    }
+    retrying(lambda: store.update(run_id, **final, **times))
 
 
 def run_here(
@@ -149,6 +163,7 @@ def run_here(
     run = store.create(
         spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()}
     )
+    beat = Heartbeat(store, "terminal").start()
     flag = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -161,19 +176,27 @@ def run_here(
 
         previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
-        result = execute_run(store, run.id, on_event=on_event, stop_flag=flag)
+        result = execute_run(store, run.id, on_event=on_event, stop_flag=flag, heartbeat=beat)
     finally:
+        beat.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return result or store.require(run.id)
 
 
-def worker_main(run_id: str, store: RunStore | None = None) -> int:
-    """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop."""
+def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat | None = None) -> int:
+    """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop.
+
+    ``heartbeat``: a warm spare's, beating since it warmed up (stopped here: the spare exits after).
+    """
     store = store if store is not None else RunStore()
     flag = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
-    run = execute_run(store, run_id, stop_flag=flag)
+    try:
+        run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat)
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
     if run is None:
         print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
     return 0
