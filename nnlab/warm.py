@@ -19,10 +19,14 @@ server lives (``dispatcher_env``), so the queue moves on to a warm spare, not to
 
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -115,7 +119,7 @@ class WarmSpares:
         return {"kind": "local", **process_handle(proc.pid)}, proc
 
     def close(self) -> None:
-        """Close every spare's pipe: each one exits (after its warm-up, if it is still warming up)."""
+        """Close every spare's pipe: each one exits, at once if it is still warming up."""
         with self._lock:
             for _, proc in self._spares:
                 _close(proc)
@@ -185,10 +189,12 @@ def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> tuple[str
     priority is raised back when the run arrives, where the system allows it.
     """
     niceness = _lower_priority()
+    watch = _PipeWatch(getattr(read_line, "__self__", None))  # the stream read_line reads
     try:
         warm_up()
     except Exception as exc:  # the run will say why, if it fails the same way
         print(f"spare: the warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    watch.done()  # warmed up: from now on the run id (or the end of file) is read below
     store = RunStore()
     beat = _start_heartbeat(store)
     run_id = read_line().strip()
@@ -210,6 +216,46 @@ def _start_heartbeat(store: RunStore) -> Heartbeat | None:
     except Exception as exc:  # the run's own heartbeat takes over; the spare still serves
         print(f"spare: no heartbeat ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
         return None
+
+
+class _PipeWatch:
+    """While the spare warms up, a thread watches its stdin (a pipe): if the writer closes it with
+    nothing in it (the server went away or let its spares go), the spare exits at once instead of
+    finishing a warm-up nobody will use. The watcher never reads: a run id sent meanwhile is read
+    after the warm-up. ``done()`` ends the watch; after it the process never exits from here."""
+
+    def __init__(self, stream):
+        self._lock = threading.Lock()
+        self._warm = False
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real pipe (a test's stand-in): no watch
+            return
+        threading.Thread(target=self._watch, args=(fd,), name="spare-pipe-watch", daemon=True).start()
+
+    def done(self) -> None:
+        with self._lock:
+            self._warm = True
+
+    def _watch(self, fd: int) -> None:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        while not self._warm:
+            if not poller.poll(200):
+                continue
+            if _waiting_bytes(fd) > 0:
+                return  # a run id arrived: the spare reads it once warm
+            with self._lock:  # readable with nothing in it: the end of file, no run will come
+                if not self._warm:
+                    os._exit(0)  # nothing of this process is worth keeping
+            return
+
+
+def _waiting_bytes(fd: int) -> int:
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 def _lower_priority() -> int | None:

@@ -4,6 +4,9 @@
 default) and ``postgresql`` (marked ``distributed``): a real PostgreSQL server that the session starts
 itself (``tests/servers.py``), with a fresh database for each test, named by ``NNLAB_DATABASE_URL``
 so that the test's subprocesses (workers, dispatchers) use it too.
+
+``tiny_mlp`` (session) is one small MLP trained in this process for the tests that only read a
+trained network (test_evaluation, test_eval_pages, test_teach): ``(preset name, TrainConfig, TrainResult)``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,18 @@ def postgres():
         pytest.fail(str(exc), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_mlp():
+    """MLP 784-128-10 trained for one epoch on 1,000 images: good enough to make real, varied mistakes.
+    Shared read-only: a test may store it in its own run store, never change it."""
+    from nnlab.architectures import get_preset
+    from nnlab.training import TrainConfig, train
+
+    preset = "MLP 784-128-10"
+    config = TrainConfig(epochs=1, subset=1000, batch_size=64, validation_fraction=0.1, seed=1)
+    return preset, config, train(get_preset(preset), config)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -92,6 +92,19 @@ def test_a_stop_request_reaches_a_run_on_another_host(cluster):
     print(f"\nstop request to the stored final status: {run['finished'] - asked:.2f} s")
 
 
+def test_redis_and_postgresql_restarting_during_a_run_lose_nothing(cluster):
+    (run_id,) = cluster.client("submit", "1", "12", "2000")
+    _wait_running(cluster, run_id)
+    cluster.redis.pause()  # the broker is down: its queue is lost (nothing was kept on disk) ...
+    (queued_after,) = cluster.client("submit", "1", *QUICK)  # ... so this run cannot be announced
+    cluster.redis.resume()  # the web tier's dispatcher announces it again once it has waited
+    cluster.postgres.restart()  # every connection is cut while the run writes its metrics
+    runs = cluster.client("wait", "300", run_id, queued_after)
+    assert runs[run_id]["status"] == "completed", runs[run_id]  # the recorder waited for the database
+    assert runs[run_id]["progress"]["epoch"] == 12
+    assert runs[queued_after]["status"] == "completed", runs[queued_after]
+
+
 def test_a_worker_killed_mid_run_fails_its_run_and_the_others_go_on(cluster):
     first, second = cluster.client("submit", "2", LONG[0], "1500")
     run = _wait_running(cluster, first)
@@ -106,17 +119,3 @@ def test_a_worker_killed_mid_run_fails_its_run_and_the_others_go_on(cluster):
     cluster.client("stop", second)  # the other run trains on (or starts); stop it to go on quickly
     other = cluster.client("wait", "240", second)[second]
     assert other["status"] in ("stopped", "completed"), other
-    cluster.wait_warm([victim])  # Celery replaced the killed process with a new warm one
-
-
-def test_redis_and_postgresql_restarting_during_a_run_lose_nothing(cluster):
-    (run_id,) = cluster.client("submit", "1", "12", "2000")
-    _wait_running(cluster, run_id)
-    cluster.redis.pause()  # the broker is down: its queue is lost (nothing was kept on disk) ...
-    (queued_after,) = cluster.client("submit", "1", *QUICK)  # ... so this run cannot be announced
-    cluster.redis.resume()  # the web tier's dispatcher announces it again once it has waited
-    cluster.postgres.restart()  # every connection is cut while the run writes its metrics
-    runs = cluster.client("wait", "300", run_id, queued_after)
-    assert runs[run_id]["status"] == "completed", runs[run_id]  # the recorder waited for the database
-    assert runs[run_id]["progress"]["epoch"] == 12
-    assert runs[queued_after]["status"] == "completed", runs[queued_after]

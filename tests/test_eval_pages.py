@@ -35,8 +35,8 @@ def _train(preset: str):
 
 
 @pytest.fixture(scope="module")
-def trained_mlp():
-    return _train("MLP 784-128-10")
+def trained_mlp(tiny_mlp):
+    return tiny_mlp  # trained once for the session (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -12,15 +12,14 @@ from sklearn.metrics import classification_report, confusion_matrix
 from nnlab import evaluation as ev
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore
-from nnlab.training import TrainConfig, train
+from nnlab.training import TrainConfig
 from nnlab.ui.format import run_label
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """A small MLP trained for one epoch on 1,000 images: good enough to make real, varied mistakes."""
-    config = TrainConfig(epochs=1, subset=1000, batch_size=64, validation_fraction=0.1, seed=1)
-    return train(get_preset("MLP 784-128-10"), config)
+def trained(tiny_mlp):
+    """A small MLP trained for one epoch on 1,000 images (conftest): real, varied mistakes."""
+    return tiny_mlp[2]
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ def worker_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained_mlp():
-    return train(get_preset("MLP 784-128-10"), TrainConfig(epochs=2, subset=2000, seed=0)).model
+def trained_mlp(tiny_mlp):
+    return tiny_mlp[2].model  # trained once for the session (conftest)
 
 
 # ---- learning replayed ----------------------------------------------------------------------------

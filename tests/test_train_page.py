@@ -269,13 +269,36 @@ def test_queued_run_shows_its_position(store):
 # ---- real trainings in the worker process --------------------------------------------------------
 
 
-def test_quick_run_trains_to_completion_and_shows_metrics(store):
+def test_a_quick_run_completes_with_metrics_and_a_long_one_stops_when_asked(store, monkeypatch):
+    """Two visitors train at once (two worker processes start TensorFlow side by side): one a quick run
+    to the end, the other a long run that it stops from the page."""
+    monkeypatch.setenv("NNLAB_MAX_CONCURRENT", "2")
+    long_page = _page(visitor="visitor-b")
+    long_page.toggle(key="hp_quick").set_value(False).run()
+    long_page.number_input(key="hp_epochs").set_value(20).run()
+    long_page.button(key="train_button").click().run()
+    (long_run,) = store.list(owner="visitor-b", include_unowned=False)
     at = _page()
     assert at.toggle(key="hp_quick").value  # the default: a quick run
     at.button(key="train_button").click().run()
     assert not at.exception
-    (run,) = store.list()
-    assert run.owner == "visitor-a" and run.config["subset"] == QUICK_SUBSET and run.config["epochs"] == 1
+    (run,) = store.list(owner="visitor-a", include_unowned=False)
+    assert run.config["subset"] == QUICK_SUBSET and run.config["epochs"] == 1
+    assert store.get(run.id).status == "running"  # beside the long run, not queued behind it
+
+    # Wait until the long run really trains (metrics arrive), then stop it from its page.
+    long_page = _wait_for(
+        long_page, store, long_run.id, lambda r: not r.is_active or not store.metrics(r.id, "batch").empty
+    )
+    assert store.get(long_run.id).status == "running"
+    long_page.button(key=f"stop_{long_run.id}").click().run()
+    long_page = _wait_for(long_page, store, long_run.id, lambda r: not r.is_active)
+    final = store.get(long_run.id)
+    assert final.status == "stopped"
+    assert final.test_accuracy is not None  # the model trained so far is kept and evaluated
+    assert store.model_path(long_run.id).exists()
+    assert "Test accuracy" in _metrics(long_page)
+
     at = _wait_for(at, store, run.id, lambda r: not r.is_active)
     assert store.get(run.id).status == "completed", store.get(run.id).error
     metrics = _metrics(at)
@@ -283,24 +306,6 @@ def test_quick_run_trains_to_completion_and_shows_metrics(store):
     assert accuracy > 0.5  # an MLP learns a lot from a quick run's images in one epoch
     assert metrics["Test loss"] != "–"
     assert store.metrics(run.id, "epoch")["val_accuracy"].notna().all()
-
-
-def test_stop_ends_a_real_run_as_stopped(store):
-    at = _page()
-    at.toggle(key="hp_quick").set_value(False).run()
-    at.number_input(key="hp_epochs").set_value(20).run()
-    at.button(key="train_button").click().run()
-    (run,) = store.list()
-    # Wait until it really trains (metrics arrive), then stop it from the page.
-    at = _wait_for(at, store, run.id, lambda r: not r.is_active or not store.metrics(run.id, "batch").empty)
-    assert store.get(run.id).status == "running"
-    at.button(key=f"stop_{run.id}").click().run()
-    at = _wait_for(at, store, run.id, lambda r: not r.is_active)
-    final = store.get(run.id)
-    assert final.status == "stopped"
-    assert final.test_accuracy is not None  # the model trained so far is kept and evaluated
-    assert store.model_path(run.id).exists()
-    assert "Test accuracy" in _metrics(at)
 
 
 # ---- every page ----------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A run handed to a spare trains there and its model is evaluable; the spare's pid is the run's worker
 identity, so a spare killed with SIGKILL fails its run in words and the queue goes on; a spare
-exits when the server that started it goes away; the next queued run goes to the server's warm spare
-(the worker leaves it to the server while it lives); with no spares the runner starts none.
+exits when the server that started it goes away, at once even in the middle of its warm-up; the
+next queued run goes to the server's warm spare (the worker leaves it to the server while it
+lives); with no spares the runner starts none.
 """
 
 from __future__ import annotations
@@ -65,26 +66,6 @@ def warm_runner():
     assert not left, f"spares {left} outlived their server's pipe"
 
 
-def test_a_run_handed_to_a_warm_spare_trains_there_like_a_cold_worker(warm_runner):
-    store = warm_runner.store
-    warm_runner.dispatch()  # the server's first dispatch starts the spare
-    [spare] = warm_runner.executor.spares.pids()
-    run = warm_runner.submit(LOGREG, SHORT, name="warm")
-    assert run.worker["pid"] == spare and run.status == "running"
-    wait_for(store, lambda: store.get(run.id).status == "completed", "the warm run to complete")
-    done = store.get(run.id)
-    assert done.worker["pid"] == spare
-    model = load_model_safely(store.model_path(run.id))
-    loss, accuracy = model.evaluate(*_test_data(), verbose=0)
-    assert abs(accuracy - done.test_accuracy) < 1e-6  # the stored model is the one trained
-    # The warm-up left nothing behind: the same training in this process gives the same numbers.
-    here = run_here(LOGREG, SHORT, name="cold")
-    assert here.test_accuracy == pytest.approx(done.test_accuracy, abs=1e-6)
-    assert len(store.metrics(run.id)) == len(store.metrics(here.id)) == 2
-    [replacement] = warm_runner.executor.spares.pids()  # a new spare waits for the next run
-    assert replacement != spare and process_alive(process_handle(replacement))
-
-
 def test_a_killed_spare_fails_its_run_in_words_and_the_queue_goes_on(warm_runner):
     store = warm_runner.store
     warm_runner.dispatch()
@@ -125,6 +106,39 @@ def test_spares_exit_when_their_server_goes_away():
     assert not left, "a spare outlived the server that started it"
 
 
+def _spare_with_warm_up(seconds: float) -> subprocess.Popen:
+    """A spare's own waiting code (``wait_for_run``) whose warm-up takes ``seconds`` (no TensorFlow);
+    it prints the run id it gets (into that run's log, where a spare's output goes once given a run)."""
+    code = (
+        "import time, nnlab.warm as w; "
+        f"w.warm_up = lambda: time.sleep({seconds}); "
+        "print(w.wait_for_run()[0], flush=True)"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+
+
+def test_a_spare_let_go_mid_warm_up_exits_at_once_and_one_given_a_run_keeps_it(_isolated_home):
+    let_go = _spare_with_warm_up(600)
+    given = _spare_with_warm_up(3)
+    try:
+        time.sleep(1)  # both are warming up
+        let_go.stdin.close()  # the server went away: no run will come
+        given.stdin.write("run123\n")
+        given.stdin.close()  # as WarmSpares.hand does: the run id, then the end of the pipe
+        assert let_go.wait(timeout=60) == 0  # not after its 600 s warm-up
+        assert let_go.stdout.read() == ""  # it never got as far as a run
+        assert given.wait(timeout=60) == 0
+        log = RunStore().log_path("run123")
+        assert log.read_text().strip() == "run123"  # read once warm, though sent mid-warm-up
+    finally:
+        for proc in (let_go, given):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def test_no_spares_when_turned_off(monkeypatch):
     for raw, count in (("", 1), ("0", 0), ("3", 3), ("99", 8), ("-2", 0), ("many", 1)):
         monkeypatch.setenv("NNLAB_WARM_WORKERS", raw)
@@ -135,16 +149,31 @@ def test_no_spares_when_turned_off(monkeypatch):
     assert executor.spares.pids() == []
 
 
-def test_the_next_queued_run_goes_to_the_servers_warm_spare(warm_runner):
+def test_runs_handed_to_warm_spares_train_there_like_cold_workers_and_the_queue_uses_the_next_spare(
+    warm_runner,
+):
+    """One server's spares for two checks: a run handed to a spare trains there like a cold worker, and
+    the run queued behind it goes to the server's next warm spare (the first run's worker leaves it)."""
     store = warm_runner.store
     BackgroundDispatcher(warm_runner, interval=0.5).start()  # stopped by conftest at the end
-    warm_runner.dispatch()
+    warm_runner.dispatch()  # the server's first dispatch starts the spare
+    [spare] = warm_runner.executor.spares.pids()
     first = warm_runner.submit(LOGREG, SHORT, name="first")
-    [next_spare] = warm_runner.executor.spares.pids()
+    assert first.worker["pid"] == spare and first.status == "running"
+    [next_spare] = warm_runner.executor.spares.pids()  # a new spare waits for the next run
+    assert next_spare != spare and process_alive(process_handle(next_spare))
     second = warm_runner.submit(LOGREG, SHORT, name="second")
     assert store.get(second.id).status == "queued"
     wait_for(store, lambda: store.get(second.id).status == "completed", "the queued run to complete")
-    assert store.get(first.id).status == "completed"
+    done = store.get(first.id)
+    assert done.status == "completed" and done.worker["pid"] == spare
+    model = load_model_safely(store.model_path(first.id))
+    loss, accuracy = model.evaluate(*_test_data(), verbose=0)
+    assert abs(accuracy - done.test_accuracy) < 1e-6  # the stored model is the one trained
+    # The warm-up left nothing behind: the same training in this process gives the same numbers.
+    here = run_here(LOGREG, SHORT, name="cold")
+    assert here.test_accuracy == pytest.approx(done.test_accuracy, abs=1e-6)
+    assert len(store.metrics(first.id)) == len(store.metrics(here.id)) == 2
     # The first run's worker left the next run to this server (alive), whose spare was warm.
     assert store.get(second.id).worker["pid"] == next_spare
 

@@ -3,13 +3,16 @@
 Fixtures for every browser test:
 
 - ``app_server`` (session): starts ``python -m streamlit run app.py`` on a free localhost port with
-  a temporary run store (``NNLAB_HOME``), waits for ``/_stcore/health``, and at the end stops the
-  server and any training worker it started. ``app_server.url`` is the base URL,
+  a temporary run store (``NNLAB_HOME``) and one warm spare worker (the default of a deployed
+  server), waits for ``/_stcore/health``, and at the end stops the server and any training worker
+  it started. ``app_server.url`` is the base URL,
   ``app_server.store()`` the server's ``RunStore``, ``app_server.log()`` its output so far.
 - ``browser`` (session): headless Debian Chromium (``/usr/bin/chromium``) through Playwright.
 - ``page`` (each test): a fresh browser context and page (its own visitor).
 - ``open_app`` (each test): ``open_app(page_path="", **query)`` opens a page of the app in
   ``page`` and waits until the script has finished running; returns the Playwright page.
+- ``trained_cnn`` (session): ``(run, visitor)``, a tiny CNN trained once in the server's store for
+  the tests that only read a trained network (Draw, Inspect), owned by a visitor of its own.
 
 Helpers: ``wait_idle(page)`` waits until Streamlit has finished a rerun; ``by_key(page, key)``
 finds the element of a widget or element created with ``key=`` (its ``.st-key-<key>`` class).
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +165,10 @@ def app_server(tmp_path_factory) -> AppServer:
     ):
         env.pop(name, None)  # the tests expect no hosted-demo limits
     env["NNLAB_SECRETS"] = str(home / "no-secrets.toml")
+    # The server keeps one warm spare worker, as a deployed server does by default (nnlab/warm.py): it
+    # warms up while the first tests run, so the trainings started from the page skip TensorFlow's
+    # import. (Cold workers are covered by tests/test_train_page.py, test_runner.py and others.)
+    env["NNLAB_WARM_WORKERS"] = "1"
     command = [
         _python(),
         "-m",
@@ -197,6 +205,24 @@ def app_server(tmp_path_factory) -> AppServer:
                 pass
             process.wait(timeout=5)
         server.stop_workers()
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(app_server):
+    """A finished tiny CNN in the server's run store, owned by a visitor of its own (other visitors do
+    not see it): trained once for every test that only reads a trained network."""
+    from nnlab.architectures import get_preset
+    from nnlab.training import TrainConfig
+    from nnlab.worker import run_here
+
+    visitor = "trained" + uuid.uuid4().hex[:12]
+    spec = get_preset("CNN Conv32-Pool-Conv64-Pool-Dense64")
+    config = TrainConfig(epochs=1, subset=600, batch_size=64)
+    store = app_server.store()
+    run = run_here(spec, config, name="browser test network", owner=visitor, store=store)
+    assert run.status == "completed", run.error
+    assert store.model_path(run.id).is_file()
+    return run, visitor
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import uuid
 
 import pytest
 from conftest import by_key, wait_idle
@@ -27,32 +26,6 @@ PROBABILITIES = """() => {
     return Object.fromEntries(plot.calcdata[0].map(
         bar => [String(axis._categories ? axis._categories[bar.p] : bar.p), bar.s]));
 }"""
-
-
-def _visitor() -> str:
-    return "drawtest" + uuid.uuid4().hex[:12]
-
-
-@pytest.fixture(scope="module")
-def trained_run(app_server):
-    """A finished tiny MLP in the server's run store, owned by a visitor of its own (other visitors
-    do not see it, so the no-model test is unaffected)."""
-    from nnlab.architectures import get_preset
-    from nnlab.training import TrainConfig
-    from nnlab.worker import run_here
-
-    visitor = _visitor()
-    spec = get_preset("MLP 784-128-10")
-    run = run_here(
-        spec,
-        TrainConfig(epochs=1, subset=1000),
-        name="browser draw test",
-        owner=visitor,
-        store=app_server.store(),
-    )
-    assert run.status == "completed", run.error
-    assert app_server.store().model_path(run.id).is_file()
-    return run, visitor
 
 
 SEVEN = [(0.28, 0.22), (0.72, 0.22), (0.62, 0.45), (0.50, 0.80)]  # a top bar, a slanted downstroke
@@ -97,13 +70,13 @@ def _read_digit(page) -> str:
     return value
 
 
-def test_stroke_on_canvas_gets_a_prediction(open_app, app_server, trained_run):
-    run, visitor = trained_run
+def test_stroke_on_canvas_gets_a_prediction(open_app, app_server, trained_cnn):
+    run, visitor = trained_cnn
     page = open_app(PAGE, visitor=visitor)
     expect(page.get_by_role("heading", name="Draw a digit")).to_be_visible()
     # The seeded run is the network chosen (the only one this visitor has).
     expect(by_key(page, "draw_run").get_by_role("combobox")).to_have_value(
-        re.compile("browser draw test"), timeout=LOAD_MS
+        re.compile("browser test network"), timeout=LOAD_MS
     )
     expect(page.locator("canvas.upper-canvas")).to_be_visible(timeout=LOAD_MS)
     expect(page.get_by_role("button", name="Undo")).to_be_disabled()  # nothing drawn yet
@@ -165,8 +138,8 @@ def _finger_seven(page, canvas) -> None:
     cdp.detach()
 
 
-def test_a_finger_drawing_on_a_phone_gets_a_prediction(browser, app_server, trained_run):
-    run, visitor = trained_run
+def test_a_finger_drawing_on_a_phone_gets_a_prediction(browser, app_server, trained_cnn):
+    run, visitor = trained_cnn
     context = browser.new_context(viewport={"width": 400, "height": 860}, has_touch=True, is_mobile=True)
     context.set_default_timeout(30_000)
     try:

@@ -4,7 +4,6 @@ and the sum shown is the sum of the products of the trained kernel and the image
 from __future__ import annotations
 
 import re
-import uuid
 
 import numpy as np
 import pytest
@@ -24,21 +23,6 @@ CELL_XY = """([row, col]) => {
     const box = plot.getBoundingClientRect(), xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
     return [box.left + xa._offset + xa.l2p(col), box.top + ya._offset + ya.l2p(row)];
 }"""
-
-
-@pytest.fixture(scope="module")
-def trained_cnn(app_server):
-    """A finished tiny CNN in the server's run store, owned by a visitor of its own."""
-    from nnlab.architectures import get_preset
-    from nnlab.training import TrainConfig
-    from nnlab.worker import run_here
-
-    visitor = "insptest" + uuid.uuid4().hex[:12]
-    spec = get_preset("CNN Conv32-Pool-Conv64-Pool-Dense64")
-    config = TrainConfig(epochs=1, subset=600, batch_size=64)
-    run = run_here(spec, config, name="browser inspect test", owner=visitor, store=app_server.store())
-    assert run.status == "completed", run.error
-    return run, visitor
 
 
 def _expected_sum(store, run_id: str) -> str:
