@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,7 +101,9 @@ def embedded(n: int, warm: int) -> dict:
     return run_setting(n, env, warm)
 
 
-def celery(n: int, workers: int) -> dict:
+@contextmanager
+def celery_cluster(workers: int) -> Iterator[dict[str, str]]:
+    """PostgreSQL, Redis and ``workers`` warm Celery workers on loopback; the web tier's environment."""
     from tests.servers import PostgresServer, RedisServer
 
     pg, redis = PostgresServer.start(), RedisServer.start()
@@ -120,14 +124,18 @@ def celery(n: int, workers: int) -> dict:
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not warm up in 10 minutes")
             time.sleep(0.5)
-        web = {**base, "NNLAB_HOME": tempfile.mkdtemp(prefix="nnlab-web-")}
-        return run_setting(n, web)
+        yield {**base, "NNLAB_HOME": tempfile.mkdtemp(prefix="nnlab-web-")}
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         redis.stop()
         pg.stop()
+
+
+def celery(n: int, workers: int) -> dict:
+    with celery_cluster(workers) as web:
+        return run_setting(n, web)
 
 
 def report(name: str, n: int, result: dict) -> None:
