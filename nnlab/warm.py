@@ -205,7 +205,7 @@ def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> tuple[str
     _restore_priority(niceness)
     log_path = store.log_path(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    _output_to(log_path)
+    output_to(log_path)
     os.chdir(log_path.parent)
     return run_id, beat
 
@@ -277,7 +277,7 @@ def _restore_priority(niceness: int | None) -> None:
         pass
 
 
-def _output_to(path: Path) -> None:
+def output_to(path: Path) -> None:
     """From now on this process's output (Python's and TensorFlow's) goes to the run's log."""
     sys.stdout.flush()
     sys.stderr.flush()

@@ -87,12 +87,18 @@ def execute_run(
             beat.stop()
         else:
             heartbeat.busy(None)  # the process's heartbeat goes on: it waits for its next run
-        if dispatch_next and not server_dispatches():
-            try:
-                Runner(store).dispatch()
-            except Exception:  # the next page load dispatches instead
-                traceback.print_exc()
+        if dispatch_next:
+            _dispatch_unless_the_server_does(store)
     return store.get(run_id)
+
+
+def _dispatch_unless_the_server_does(store: RunStore) -> None:
+    if server_dispatches():
+        return
+    try:
+        Runner(store).dispatch()
+    except Exception:  # the next page load dispatches instead
+        traceback.print_exc()
 
 
 def server_dispatches() -> bool:
@@ -184,19 +190,62 @@ def run_here(
     return result or store.require(run.id)
 
 
+RUNS_PER_WORKER = 20  # a worker process trains at most this many runs (memory Keras keeps stays bounded)
+
+
 def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat | None = None) -> int:
     """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop.
 
-    ``heartbeat``: a warm spare's, beating since it warmed up (stopped here: the spare exits after).
+    After its run, the worker takes the next queued run itself while one waits with a slot free (at
+    most ``RUNS_PER_WORKER`` runs): it has imported TensorFlow already, so a class's queue moves at the
+    speed of training rather than of starting processes. A crash still stays in this process, never in
+    the web server. ``heartbeat``: a warm spare's, beating since it warmed up.
     """
     store = store if store is not None else RunStore()
     flag = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
     try:
-        run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat)
+        run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
+        for _ in range(RUNS_PER_WORKER - 1):
+            next_id = None if run is None or flag.is_set() else claim_next(store)
+            if next_id is None:
+                break
+            fresh_keras()
+            _log_to(store, next_id)
+            run = execute_run(store, next_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
     finally:
         if heartbeat is not None:
             heartbeat.stop()
+        _dispatch_unless_the_server_does(store)
     if run is None:
         print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
     return 0
+
+
+def claim_next(store: RunStore, kind: str = "local") -> str | None:
+    """Claim the oldest queued run for this process if a slot is free (the same bound and lock as a
+    dispatcher); its id, or None."""
+    from nnlab.runner import claim_queued, default_max_concurrent
+
+    handle = {"kind": kind, **process_handle()}
+    claimed = claim_queued(store, default_max_concurrent(), lambda _run_id: handle, limit=1)
+    return claimed[0] if claimed else None
+
+
+def _log_to(store: RunStore, run_id: str) -> None:
+    """From now on this process's output goes to ``run_id``'s ``worker.log`` (what recovery quotes)."""
+    from nnlab.warm import output_to
+
+    path = store.log_path(run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    output_to(path)
+
+
+def fresh_keras() -> None:
+    """Let go of the previous run's model and graphs, so the next run starts from a clean slate."""
+    import gc
+
+    from nnlab._tf import keras
+
+    keras.backend.clear_session()
+    gc.collect()

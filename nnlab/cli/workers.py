@@ -26,9 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--celery", action="store_true", help="serve the queue as a Celery worker (needs NNLAB_BROKER_URL)"
     )
     mode.add_argument(
-        "--warm",
-        action="store_true",
-        help="(internal) a spare: warm up, train the run id read from stdin",
+        "--warm", action="store_true", help="(internal) a spare: warm up, train the run id read from stdin"
     )
     w.add_argument("--concurrency", type=int, default=1, help="with --celery: trainings at once here (1)")
     w.add_argument("--loglevel", default="INFO", help="with --celery: Celery's log level")

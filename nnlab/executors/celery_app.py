@@ -20,7 +20,6 @@ their metrics and models reach the web servers through it); ``NNLAB_HOME`` holds
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -88,7 +87,7 @@ def _stop_process(**_kwargs) -> None:
 @app.task(name=TASK)
 def train_next(max_concurrent: int = UNBOUNDED) -> str | None:
     """Claim the oldest queued run (waiting for a free slot) and train it here; its id, or None."""
-    from nnlab.worker import execute_run
+    from nnlab.worker import execute_run, fresh_keras
 
     store, beat = _worker["store"], _worker["beat"]
     handle = {"kind": "celery", **beat.handle}
@@ -102,10 +101,7 @@ def train_next(max_concurrent: int = UNBOUNDED) -> str | None:
     try:
         execute_run(store, claimed[0], stop_flag=_worker["stop"], dispatch_next=False, heartbeat=beat)
     finally:
-        from nnlab._tf import keras
-
-        keras.backend.clear_session()  # the next run starts from a clean slate
-        gc.collect()
+        fresh_keras()  # the next run starts from a clean slate
     return claimed[0]
 
 
