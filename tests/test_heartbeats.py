@@ -111,3 +111,22 @@ def test_with_celery_and_no_worker_the_pages_say_runs_wait(monkeypatch):
     build.run()
     assert not build.exception
     assert any("No worker is connected" in w.value for w in build.warning)
+
+
+def test_nnlab_workers_lists_connected_workers_and_worker_needs_a_broker(monkeypatch):
+    from tests.test_cli import nnlab
+
+    store = RunStore()
+    remote = Heartbeat(store, "celery", handle=dict(ELSEWHERE)).start()
+    remote.busy("abc123def456")
+    try:
+        out = nnlab("workers")
+    finally:
+        remote.stop()
+    assert out.returncode == 0, out.stderr
+    assert "gpu-box-7" in out.stdout and "abc123def456" in out.stdout
+    assert "1 connected, 1 training" in out.stdout
+    assert nnlab("workers").stdout.strip() == "no worker connected"
+    monkeypatch.delenv("NNLAB_BROKER_URL", raising=False)
+    refused = nnlab("worker", "--celery")
+    assert refused.returncode == 2 and "set NNLAB_BROKER_URL" in refused.stderr
