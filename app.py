@@ -20,6 +20,7 @@ from nnlab.ui.format import format_seconds, plain_text, run_progress, status_tex
 from nnlab.ui.links import link
 from nnlab.ui.services import get_runner, get_store, start_background_dispatch, store_problems_in_words
 from nnlab.ui.visitor import visitor_id
+from nnlab.ui.workers import workers_caption
 
 
 @st.cache_resource(show_spinner=False)
@@ -74,6 +75,7 @@ def _runs_table() -> None:
             with store_problems_in_words():
                 get_runner().dispatch()
             now = visible_runs(store, visitor_id())
+        workers_caption(store)
         _draw_runs(now)
         if active and not active & {r.id for r in now if r.is_active}:
             st.rerun()  # all ended: draw the page once more, without polling

@@ -12,7 +12,10 @@ marks its run failed and moves on: page loads call it, and so does the web serve
 dispatcher every few seconds (``dispatcher.py``), so the queue never waits for a visitor.
 
 The executor sits behind the small ``Executor`` interface (launch a run, tell whether a launch is
-still alive), so trainings can later be handed to a distributed engine instead.
+still alive). With ``NNLAB_BROKER_URL`` set, runs go to Celery workers on any machine instead
+(``executors/celery_executor.py``, a ``WorkerPool``): the runner announces each new run to them, and
+whichever worker takes the announcement claims the oldest queued run in the store itself
+(``claim_queued``: the same FIFO order and bound, under the same lock).
 """
 
 from __future__ import annotations
@@ -35,16 +38,35 @@ from nnlab.validation import InvalidSettings, Problem
 from nnlab.warm import WarmSpares
 
 ENV_MAX_CONCURRENT = "NNLAB_MAX_CONCURRENT"
+ENV_BROKER_URL = "NNLAB_BROKER_URL"
+UNBOUNDED = 1_000_000  # with Celery and no bound set: as many at once as there are workers
+
+
+def broker_url() -> str | None:
+    """``$NNLAB_BROKER_URL`` (a ``redis://`` URL) if set: trainings go to Celery workers."""
+    return os.environ.get(ENV_BROKER_URL, "").strip() or None
 
 
 def default_max_concurrent() -> int:
-    """The operator's bound on trainings at once ($NNLAB_MAX_CONCURRENT or the secrets file), else 1."""
+    """The operator's bound on trainings at once ($NNLAB_MAX_CONCURRENT or the secrets file), else 1
+    (with Celery workers: no bound but the number of workers)."""
     from nnlab.limits import InvalidLimits, load_limits
 
+    default = UNBOUNDED if broker_url() else 1
     try:
-        return load_limits().max_concurrent or 1
+        return load_limits().max_concurrent or default
     except InvalidLimits:
-        return 1
+        return default
+
+
+def default_executor(warm: int = 0, env: dict[str, str] | None = None) -> Executor | WorkerPool:
+    """Celery workers if ``NNLAB_BROKER_URL`` is set, else worker processes of this machine (with
+    ``warm`` spares and ``env`` added to their environment)."""
+    if broker_url():
+        from nnlab.executors.celery_executor import CeleryExecutor
+
+        return CeleryExecutor()
+    return LocalProcessExecutor(env=env, warm=warm)
 
 
 @runtime_checkable
@@ -55,6 +77,43 @@ class Executor(Protocol):
     def launch(self, store: RunStore, run_id: str) -> dict[str, Any]: ...
 
     def is_alive(self, handle: dict[str, Any]) -> bool: ...
+
+
+@runtime_checkable
+class WorkerPool(Protocol):
+    """Workers that claim queued runs from the store themselves (Celery's). ``hand_over`` tells them
+    of a new run; ``serve`` (each ``dispatch``) keeps them serving the queue; ``is_alive`` checks a
+    handle of this machine."""
+
+    def hand_over(self, store: RunStore, run_id: str, max_concurrent: int) -> None: ...
+
+    def serve(self, store: RunStore, max_concurrent: int) -> None: ...
+
+    def is_alive(self, handle: dict[str, Any]) -> bool: ...
+
+
+def claim_queued(
+    store: RunStore, max_concurrent: int, launch: Callable[[str], dict[str, Any]], limit: int | None = None
+) -> list[str]:
+    """Claim queued runs, oldest first, while fewer than ``max_concurrent`` run (at most ``limit``).
+
+    ``launch(run_id)`` starts the run's worker (or names it) and returns its handle; a launch that
+    fails fails the run with its message. All in one queue transaction: at most ``max_concurrent``
+    runs ever run, however many processes and machines claim at once. Returns the ids claimed.
+    """
+    started: list[str] = []
+    with store.transaction() as queue:
+        slots = max_concurrent - queue.running_count()
+        slots = slots if limit is None else min(slots, limit)
+        for run_id in queue.next_queued(slots) if slots > 0 else []:
+            try:
+                handle = launch(run_id)
+            except Exception as exc:  # reported on the run, the queue goes on
+                queue.fail(run_id, f"The training process could not be started: {exc}")
+                continue
+            queue.start(run_id, handle)
+            started.append(run_id)
+    return started
 
 
 _children: list[subprocess.Popen] = []
@@ -151,7 +210,7 @@ class Runner:
             raise ValueError(f"{what} (got {max_concurrent!r}).")
         self.max_concurrent = max_concurrent
         self.store.clean_orphans()  # folders a crash left behind during a create or delete
-        self.executor: Executor = executor if executor is not None else LocalProcessExecutor()
+        self.executor: Executor | WorkerPool = executor if executor is not None else default_executor()
         if isinstance(self.executor, LocalProcessExecutor):
             # The worker dispatches the next run when it ends: it must use the same bound.
             self.executor.env.setdefault(ENV_MAX_CONCURRENT, str(max_concurrent))
@@ -167,35 +226,31 @@ class Runner:
         spec, config_dict = check_training(spec, config, name=name)  # before anything is stored
         admit = None if owner is None else _admission(_machine_limits(), owner, spec, config_dict)
         run = self.store.create(spec, config_dict, name=name, owner=owner, admit=admit)
+        if isinstance(self.executor, WorkerPool):
+            self.executor.hand_over(self.store, run.id, self.max_concurrent)
         self.dispatch()
         return self.store.get(run.id) or run
 
     def dispatch(self) -> list[str]:
         """Fail runs whose worker died, then start queued runs (oldest first) up to the bound.
 
-        Returns the ids started. Safe to call from many processes and threads at once.
+        Returns the ids this call started (none with Celery: its workers claim). Safe to call from
+        many processes and threads at once.
         """
         self.store.recover(self.executor.is_alive)
         keep_warm = getattr(self.executor, "keep_warm", None)
         if keep_warm is not None:
             keep_warm(self.store)  # the web server's spares, started on its first dispatch
-        started: list[str] = []
         if not self.store.queued_ids():
             # Pages poll this every second or two: with an empty queue, a plain read instead of the
             # write lock that the workers' metric writes would queue behind. A run queued after this
             # read is dispatched by its own submit().
-            return started
-        with self.store.transaction() as queue:
-            slots = self.max_concurrent - queue.running_count()
-            for run_id in queue.next_queued(slots) if slots > 0 else []:
-                try:
-                    handle = self.executor.launch(self.store, run_id)
-                except Exception as exc:  # reported on the run, the queue goes on
-                    queue.fail(run_id, f"The training process could not be started: {exc}")
-                    continue
-                queue.start(run_id, handle)
-                started.append(run_id)
-        return started
+            return []
+        if isinstance(self.executor, WorkerPool):
+            self.executor.serve(self.store, self.max_concurrent)
+            return []  # its workers claim
+        launch = self.executor.launch
+        return claim_queued(self.store, self.max_concurrent, lambda run_id: launch(self.store, run_id))
 
     def stop(self, run_id: str) -> None:
         """Ask a run to stop (a queued run is marked stopped at once)."""

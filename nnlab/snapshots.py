@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.events import SnapshotEvent
+from nnlab.runs.retry import retrying, transient
 
 INDEX = "snapshots.json"
 PROBE_PER_DIGIT = 10  # 100 probe images
@@ -71,6 +72,9 @@ def epoch_label(epoch: float) -> str:
     return f"{epoch:g} epoch" + ("" if epoch == 1 else "s")
 
 
+SNAPSHOT_WAIT_S = 30.0  # how long a snapshot waits for the database before it is skipped
+
+
 class SnapshotWriter:
     """Keeps a run's snapshot events in the store, one artifact each plus the index."""
 
@@ -84,10 +88,22 @@ class SnapshotWriter:
         np.savez(
             buffer, weights=np.asarray(event.weights, np.float32), probs=np.asarray(event.probs, np.float32)
         )
-        self.store.write_artifact(self.run_id, name, buffer.getvalue())
-        self.entries.append({"epoch": float(event.epoch), "file": name})
-        index = {"layer": event.layer, "probe": [int(i) for i in event.probe], "snapshots": self.entries}
-        self.store.write_artifact(self.run_id, INDEX, json.dumps(index).encode())
+        entries = [*self.entries, {"epoch": float(event.epoch), "file": name}]
+        index = {"layer": event.layer, "probe": [int(i) for i in event.probe], "snapshots": entries}
+        try:  # a database restarting (PostgreSQL) is waited for a while, then this snapshot is skipped
+            retrying(lambda: self.store.write_artifact(self.run_id, name, buffer.getvalue()), SNAPSHOT_WAIT_S)
+            retrying(
+                lambda: self.store.write_artifact(self.run_id, INDEX, json.dumps(index).encode()),
+                SNAPSHOT_WAIT_S,
+            )
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            print(
+                f"snapshot at epoch {event.epoch:.2f} not kept: the run database is not answering", flush=True
+            )
+            return
+        self.entries = entries
 
 
 def _index(store: Any, run_id: str) -> dict[str, Any] | None:

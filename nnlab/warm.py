@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.runs import RunStore, process_handle
+from nnlab.runs.heartbeats import Heartbeat
 
 ENV_WARM_WORKERS = "NNLAB_WARM_WORKERS"
 DEFAULT_WARM_WORKERS = 1
@@ -178,8 +179,10 @@ def warm_up() -> None:
     keras.backend.clear_session()  # the run's model starts from a fresh Keras state
 
 
-def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> str | None:
-    """The spare's life before its run: warm up, then the run id it is given (None: end of file).
+def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> tuple[str | None, Heartbeat | None]:
+    """The spare's life before its run: warm up, then the run id it is given (None: end of file),
+    and the spare's heartbeat (``runs/heartbeats.py``: it counts as a connected worker from its
+    warm-up on; the run's worker passes it on to ``worker_main``).
 
     The warm-up runs at a lower CPU priority (nice 10), so that a spare warming up beside a training
     (the one it replaces was just given a run) takes only the CPU that the training leaves; the
@@ -192,16 +195,27 @@ def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> str | Non
     except Exception as exc:  # the run will say why, if it fails the same way
         print(f"spare: the warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     watch.done()  # warmed up: from now on the run id (or the end of file) is read below
+    store = RunStore()
+    beat = _start_heartbeat(store)
     run_id = read_line().strip()
     if not run_id:
-        return None  # the server closed the pipe or went away
+        if beat is not None:
+            beat.stop()
+        return None, None  # the server closed the pipe or went away
     _restore_priority(niceness)
-    store = RunStore()
     log_path = store.log_path(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    _output_to(log_path)
+    output_to(log_path)
     os.chdir(log_path.parent)
-    return run_id
+    return run_id, beat
+
+
+def _start_heartbeat(store: RunStore) -> Heartbeat | None:
+    try:
+        return Heartbeat(store, "local").start()
+    except Exception as exc:  # the run's own heartbeat takes over; the spare still serves
+        print(f"spare: no heartbeat ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+        return None
 
 
 class _PipeWatch:
@@ -263,7 +277,7 @@ def _restore_priority(niceness: int | None) -> None:
         pass
 
 
-def _output_to(path: Path) -> None:
+def output_to(path: Path) -> None:
     """From now on this process's output (Python's and TensorFlow's) goes to the run's log."""
     sys.stdout.flush()
     sys.stderr.flush()

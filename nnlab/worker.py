@@ -4,6 +4,10 @@
 ``worker_main``; ``python -m nnlab train`` calls ``run_here`` for a training in the foreground. Both
 end in ``execute_run``: claim the run, train it with a ``StoreRecorder`` as the event sink and a
 ``StoreStopCheck`` as the stop check, save the model, write the final status, dispatch the next run.
+While it trains, the run's worker keeps a heartbeat in the store (``runs/heartbeats.py``): a warm
+spare and a Celery worker (``executors/celery_app.py``) keep one for their whole life and pass it in;
+otherwise one beats for this run alone. A web server on another machine tells by it that the worker
+is alive; the pages count connected and busy workers from it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 from nnlab.events import EventSink
 from nnlab.runner import Runner, check_training
 from nnlab.runs import Run, RunNotFound, RunStore, StoreError, default_root, process_alive, process_handle
+from nnlab.runs.heartbeats import Heartbeat
 from nnlab.runs.integrity import explain
 from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
+from nnlab.runs.retry import retrying
 from nnlab.validation import InvalidSettings
 
 
@@ -46,6 +52,7 @@ def execute_run(
     on_event: EventSink | None = None,
     stop_flag: threading.Event | None = None,
     dispatch_next: bool = True,
+    heartbeat: Heartbeat | None = None,
 ) -> Run | None:
     """Train a run in this process, keeping the store up to date.
 
@@ -54,11 +61,14 @@ def execute_run(
     to the store as they come, a stop request is honoured within a batch, the model is saved
     atomically as ``model.keras`` before the final status (completed, stopped or failed with its
     message) is written; then the next queued run is dispatched. ``on_event`` also receives every
-    event (the terminal's progress bar); ``stop_flag`` set means stop (a signal handler).
+    event (the terminal's progress bar); ``stop_flag`` set means stop (a signal handler);
+    ``heartbeat``: this worker process's own (else one beats for this run alone).
     Returns the final run, or None if the run belongs to another process or has ended.
     """
     if not _claim(store, run_id):
         return None  # stopped while queued, finished, or another process's
+    beat = heartbeat or Heartbeat(store, "local").start()
+    beat.busy(run_id)
     run = store.require(run_id)
     try:
         if store.stop_requested(run_id):
@@ -68,16 +78,27 @@ def execute_run(
     except BaseException as exc:
         if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
             traceback.print_exc()
-        store.update(run_id, status="failed", finished=time.time(), error=failure_message(exc))
+        failed = {"status": "failed", "finished": time.time(), "error": failure_message(exc)}
+        retrying(lambda: store.update(run_id, **failed))
         if not isinstance(exc, Exception):
             raise
     finally:
-        if dispatch_next and not server_dispatches():
-            try:
-                Runner(store).dispatch()
-            except Exception:  # the next page load dispatches instead
-                traceback.print_exc()
+        if heartbeat is None:
+            beat.stop()
+        else:
+            heartbeat.busy(None)  # the process's heartbeat goes on: it waits for its next run
+        if dispatch_next:
+            _dispatch_unless_the_server_does(store)
     return store.get(run_id)
+
+
+def _dispatch_unless_the_server_does(store: RunStore) -> None:
+    if server_dispatches():
+        return
+    try:
+        Runner(store).dispatch()
+    except Exception:  # the next page load dispatches instead
+        traceback.print_exc()
 
 
 def server_dispatches() -> bool:
@@ -110,7 +131,7 @@ def _train_and_store(store: RunStore, run: Run, on_event, stop_flag) -> None:
     stop = StoreStopCheck(store, run.id, stop_flag)
     config = TrainConfig.from_dict(run.config)
     result = train(run.spec, config, on_event=recorder, should_stop=stop, snapshots=True)
-    recorder.flush()
+    recorder.flush(wait=True)
     record_result(store, run.id, result)
 
 
@@ -121,17 +142,16 @@ def record_result(store: RunStore, run_id: str, result: Any, started: float | No
     """
     from nnlab.modelio import model_bytes
 
-    store.save_model(run_id, model_bytes(result.model))
+    model = model_bytes(result.model)
+    retrying(lambda: store.save_model(run_id, model))
     times = {"finished": time.time()} | ({"started": started} if started is not None else {})
-    status = "stopped" if result.stopped else "completed"
-    store.update(
-        run_id,
-        status=status,
-        test_loss=float(result.test_loss),
-        test_accuracy=float(result.test_accuracy),
-        error=None,
-        **times,
-    )
+    final = {
+        "status": "stopped" if result.stopped else "completed",
+        "test_loss": float(result.test_loss),
+        "test_accuracy": float(result.test_accuracy),
+        "error": None,
+    }
+    retrying(lambda: store.update(run_id, **final, **times))
 
 
 def run_here(
@@ -149,6 +169,7 @@ def run_here(
     run = store.create(
         spec, config_dict, name=name, owner=owner, worker={"kind": "local", **process_handle()}
     )
+    beat = Heartbeat(store, "terminal").start()
     flag = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -161,19 +182,70 @@ def run_here(
 
         previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
-        result = execute_run(store, run.id, on_event=on_event, stop_flag=flag)
+        result = execute_run(store, run.id, on_event=on_event, stop_flag=flag, heartbeat=beat)
     finally:
+        beat.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return result or store.require(run.id)
 
 
-def worker_main(run_id: str, store: RunStore | None = None) -> int:
-    """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop."""
+RUNS_PER_WORKER = 20  # a worker process trains at most this many runs (memory Keras keeps stays bounded)
+
+
+def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat | None = None) -> int:
+    """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop.
+
+    After its run, the worker takes the next queued run itself while one waits with a slot free (at
+    most ``RUNS_PER_WORKER`` runs): it has imported TensorFlow already, so a class's queue moves at the
+    speed of training rather than of starting processes. A crash still stays in this process, never in
+    the web server. ``heartbeat``: a warm spare's, beating since it warmed up.
+    """
     store = store if store is not None else RunStore()
     flag = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
-    run = execute_run(store, run_id, stop_flag=flag)
+    try:
+        run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
+        for _ in range(RUNS_PER_WORKER - 1):
+            next_id = None if run is None or flag.is_set() else claim_next(store)
+            if next_id is None:
+                break
+            fresh_keras()
+            _log_to(store, next_id)
+            run = execute_run(store, next_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
+        _dispatch_unless_the_server_does(store)
     if run is None:
         print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
     return 0
+
+
+def claim_next(store: RunStore, kind: str = "local") -> str | None:
+    """Claim the oldest queued run for this process if a slot is free (the same bound and lock as a
+    dispatcher); its id, or None."""
+    from nnlab.runner import claim_queued, default_max_concurrent
+
+    handle = {"kind": kind, **process_handle()}
+    claimed = claim_queued(store, default_max_concurrent(), lambda _run_id: handle, limit=1)
+    return claimed[0] if claimed else None
+
+
+def _log_to(store: RunStore, run_id: str) -> None:
+    """From now on this process's output goes to ``run_id``'s ``worker.log`` (what recovery quotes)."""
+    from nnlab.warm import output_to
+
+    path = store.log_path(run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    output_to(path)
+
+
+def fresh_keras() -> None:
+    """Let go of the previous run's model and graphs, so the next run starts from a clean slate."""
+    import gc
+
+    from nnlab._tf import keras
+
+    keras.backend.clear_session()
+    gc.collect()

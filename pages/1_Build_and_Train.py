@@ -21,6 +21,7 @@ from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.starting_points import apply_shared_link, take_home_panel
 from nnlab.ui.sweep_form import sweep_link
 from nnlab.ui.visitor import visitor_id
+from nnlab.ui.workers import workers_caption
 from nnlab.validation import InvalidSettings
 
 _RUN = "train_run"  # the run this session watches (also in the URL as ?run=ID)
@@ -113,6 +114,7 @@ if not klass.hides("sweeps"):
 st.header("3 · Train", divider="gray")
 mine = store.list(owner=visitor, include_unowned=False)  # this visitor's runs, newest first: read once
 active, queued = sum(r.is_active for r in mine), len(store.queued_ids())  # the runner checks them again
+workers_caption(store, queued)
 limit_problems = (
     []
     if problems

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine with Python 3.11 and runs them all:
-# Debian's chromium + chromium-driver (for the browser tests) and postgresql (the tests marked
-# `distributed` start their own PostgreSQL server), a virtual environment .venv with the pinned
-# requirements, then ruff and pytest. Extra arguments go to pytest (e.g. -k draw).
+# Debian's chromium + chromium-driver (for the browser tests), postgresql and redis-server (the tests
+# marked `distributed` start their own PostgreSQL and Redis servers, and put them and Celery workers on
+# network namespaces of their own: iproute2), a virtual environment .venv with the pinned requirements,
+# then ruff and pytest. Extra arguments go to pytest (e.g. -k draw).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ fi
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   packages+=(postgresql)
 fi
+command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
+command -v ip >/dev/null 2>&1 || packages+=(iproute2)
+command -v pgrep >/dev/null 2>&1 || packages+=(procps)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -214,8 +214,9 @@ def test_a_store_of_the_previous_version_gains_the_class_and_sweep_tables(backen
     store = RunStore()
     kept = store.create(LOGREG, QUICK.to_dict(), name="kept", owner="visitor-a")
     with store.db.write() as con:  # the schema as version 2 left it
-        for table in ("sweep_runs", "sweeps", "class_runs", "class_members", "classes"):
+        for table in ("workers", "sweep_runs", "sweeps", "class_runs", "class_members", "classes"):
             con.execute(sa.text(f"DROP TABLE {table}"))
+        con.execute(sa.text("ALTER TABLE runs DROP COLUMN heartbeat"))
         con.execute(sa.text("UPDATE nnlab_schema SET version = 2"))
     from nnlab.runs.database import dispose_engines
 
@@ -223,7 +224,7 @@ def test_a_store_of_the_previous_version_gains_the_class_and_sweep_tables(backen
     again = RunStore()
     assert again.get(kept.id).name == "kept"
     with again.db.connect() as con:
-        assert con.scalar(sa.text("SELECT version FROM nnlab_schema")) == SCHEMA_VERSION == 3
+        assert con.scalar(sa.text("SELECT version FROM nnlab_schema")) == SCHEMA_VERSION == 4
         assert con.scalar(sa.select(sa.func.count()).select_from(sweeps)) == 0
     classroom, _ = ClassStore(again).create("After the upgrade")
     assert ClassStore(again).get(classroom.id).name == "After the upgrade"

@@ -90,3 +90,24 @@ def test_a_waiting_runs_view_starts_the_queue_again_after_a_dead_worker(store):
     os.kill(started.worker["pid"], signal.SIGKILL)  # the test needs no training
     infos = [str(i.value) for i in at.info]
     assert any("Waiting, position 1 in the queue" in i for i in infos), infos
+
+
+def test_a_waiting_run_says_about_how_long_it_waits_from_recent_trainings(store):
+    for seconds in (50, 70, 60):  # recent trainings took a minute (the median)
+        old = store.create(SPEC, {"epochs": 1, "subset": 500}, name="done", owner="z")
+        store.update(old.id, status="completed", started=1000.0, finished=1000.0 + seconds)
+    busy = store.create(SPEC, {"epochs": 1, "subset": 500}, name="training", owner="x")
+    store.update(busy.id, status="running", started=time.time(), worker=process_handle())  # this process
+    store.create(SPEC, {"epochs": 1, "subset": 500}, name="ahead", owner="y")
+    mine = store.create(SPEC, {"epochs": 1, "subset": 500}, name="mine", owner="visitor-a")
+    infos = [str(i.value) for i in _page(mine.id).info]  # one slot: two rounds of about a minute
+    assert any("Waiting, position 2 in the queue (about 2:00)" in i for i in infos), infos
+
+
+def test_the_wait_estimate_counts_whole_rounds_of_the_slots():
+    from nnlab.runs.eta import estimated_wait
+
+    assert estimated_wait(1, 1, 30.0) == 30.0
+    assert estimated_wait(5, 2, 30.0) == 90.0  # runs 1-2, 3-4, then 5
+    assert estimated_wait(3, 4, 30.0) == 30.0
+    assert estimated_wait(3, 1, None) is None  # no recent training: no estimate

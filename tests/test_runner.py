@@ -125,6 +125,9 @@ def test_background_runs_queue_stop_and_kill(store):
     )  # every batch, in order
     assert quick.progress["epoch"] == 2 and quick.progress["epochs"] == 2
     assert runs["stoppable"].started >= runs["quick"].finished
+    # quick's worker, warm already, took the queued run itself (worker.claim_next), writing its own log.
+    assert runs["stoppable"].worker["pid"] == runs["quick"].worker["pid"]
+    assert store.log_path(stoppable.id).exists()
     for name in ("quick", "stoppable"):  # the saved models load back safely
         model = load_model_safely(store.model_path(runs[name].id))
         assert model.output_shape == (None, 10)

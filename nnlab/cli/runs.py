@@ -1,4 +1,4 @@
-"""``python -m nnlab runs | stop RUN | delete RUN`` and the background ``worker RUN_ID``.
+"""``python -m nnlab runs | stop RUN | delete RUN`` (the workers' commands are in ``workers.py``).
 
 RUN is a run id, a unique prefix of one, or a run's exact name. An unknown RUN is a one-line
 error with exit status 2. The command line is the operator's: it lists every visitor's runs. Names
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 from nnlab.cli import UsageError
@@ -38,13 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("delete", help="delete a run (stop a running one first)")
     d.add_argument("run", metavar="RUN", help="run id (or a unique prefix, or its name)")
     d.set_defaults(func=_delete)
-
-    w = sub.add_parser("worker", help="(internal) train one run; the runner starts it in the background")
-    w.add_argument("run_id", nargs="?", help="the run to train (without --warm)")
-    w.add_argument(
-        "--warm", action="store_true", help="a spare: warm up, then train the run id read from stdin"
-    )
-    w.set_defaults(func=_worker)
 
 
 def _store() -> RunStore:
@@ -122,22 +114,3 @@ def _delete(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print(f"deleted run {run.id} ({terminal_text(run.name)})")
     return 0
-
-
-def _worker(args: argparse.Namespace) -> int:
-    from nnlab.worker import worker_main
-
-    run_id = args.run_id
-    if args.warm:
-        from nnlab.warm import wait_for_run
-
-        run_id = wait_for_run()
-        if run_id is None:
-            return 0  # the web server let this spare go
-    elif not run_id:
-        raise UsageError("worker needs a run id (or --warm)")
-    try:
-        return worker_main(run_id)
-    except RunNotFound as exc:
-        print(f"worker: {exc}", file=sys.stderr)
-        return 2

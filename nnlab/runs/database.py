@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,6 +101,15 @@ def cannot_open(url: sa.URL, exc: BaseException) -> str:
     )
 
 
+def clock(dialect: str) -> sa.ColumnElement:
+    """Now, in seconds since 1970, as a SQL expression: the database server's clock on PostgreSQL (one
+    clock for every machine, so heartbeats compare whatever the machines' clocks say), this
+    machine's on SQLite (which only this machine reaches)."""
+    if dialect == "sqlite":
+        return sa.literal(time.time(), sa.Double)
+    return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Double)
+
+
 def engine_for(url: sa.URL) -> sa.Engine:
     """The process's one engine (connection pool) for ``url``, made on first use."""
     key = url.render_as_string(hide_password=False)
@@ -171,6 +181,10 @@ class Database:
         self.engine = engine_for(url)
         if self._current_version() != schema.SCHEMA_VERSION:
             self._migrate()
+
+    def clock(self) -> sa.ColumnElement:
+        """Now by the database's clock (see ``clock``)."""
+        return clock(self.engine.dialect.name)
 
     def describe(self) -> str:
         """Where the database is, for messages: a file path, or the URL without its password."""
@@ -261,4 +275,5 @@ def row_to_run(row: sa.Row) -> Run:
         progress=loads(values["progress"], {}),
         stop_requested=bool(values["stop_requested"]),
         worker=loads(values["worker"], {}),
+        heartbeat=values.get("heartbeat"),
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nnlab.runs.database import row_to_run
+from nnlab.runs.database import clock, row_to_run
 from nnlab.runs.record import ACTIVE, Run
 from nnlab.runs.schema import runs
 
@@ -64,8 +64,9 @@ class QueueTransaction:
         return row_to_run(row) if row else None
 
     def start(self, run_id: str, handle: dict[str, Any]) -> None:
-        """Mark the run running, claimed by the worker ``handle`` names, from now on."""
-        self._set(run_id, status="running", started=time.time(), worker=json.dumps(handle), progress="{}")
+        """Mark the run running, claimed by the worker ``handle`` names, from now on (its first heartbeat)."""
+        values = {"status": "running", "started": time.time(), "worker": json.dumps(handle), "progress": "{}"}
+        self._set(run_id, heartbeat=clock(self.connection.dialect.name), **values)
 
     def fail(self, run_id: str, message: str) -> None:
         """Mark the run failed with ``message`` (its worker could not be started)."""

@@ -13,6 +13,11 @@ DIED_MESSAGE = (
     "The training process ended unexpectedly (it was killed, ran out of memory or crashed) "
     "before the training finished."
 )
+LOST_MESSAGE = (
+    "The training's worker on {host} stopped answering (no heartbeat for {seconds:.0f} s): its process "
+    "was killed, its machine was lost or it lost the connection to the run database, before the "
+    "training finished."
+)
 
 
 class RunNotFound(LookupError):
@@ -46,6 +51,7 @@ class Run:
     progress: dict
     stop_requested: bool
     worker: dict = field(default_factory=dict)  # the executor's handle (local: pid and start time)
+    heartbeat: float | None = None  # the database's clock at its worker's last heartbeat (running runs)
 
     @property
     def is_active(self) -> bool:

@@ -7,6 +7,8 @@ training), epoch events at once, and the run's ``progress`` (epoch, batch, pace,
 latest metrics) is kept up to date with them in the same transaction. ``StoreStopCheck`` is the
 ``should_stop`` it is given: it reads the run's stop flag at most every ``STOP_POLL_SECONDS``.
 Snapshot events (learning replayed) are kept as the run's artifacts by ``nnlab.snapshots``.
+A database that restarts does not end the training (``retry.py``): a flush refused for a transient
+reason is tried again at the next one, and a stop check keeps its last answer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from typing import Any
 
 from nnlab.events import BatchEvent, EpochEvent, Event, EventSink, SnapshotEvent, StartEvent
+from nnlab.runs.retry import retrying, transient
 from nnlab.runs.store import RunStore
 from nnlab.snapshots import SnapshotWriter
 
@@ -66,11 +69,22 @@ class StoreRecorder:
         if self.forward is not None:
             self.forward(event)
 
-    def flush(self) -> None:
-        """Write the buffered events and the progress now."""
-        self.store.add_events(self.run_id, self.buffer, dict(self.progress))
-        self.buffer = []
+    def flush(self, wait: bool = False) -> None:
+        """Write the buffered events and the progress now; ``wait``: until the database takes them.
+
+        Without ``wait``, a transient failure keeps the events for the next flush.
+        """
         self.last_flush = time.monotonic()
+        try:
+            retrying(self._write) if wait else self._write()
+        except Exception as exc:
+            if wait or not transient(exc):
+                raise
+            return
+        self.buffer = []
+
+    def _write(self) -> None:
+        self.store.add_events(self.run_id, self.buffer, dict(self.progress))
 
 
 class StoreStopCheck:
@@ -87,5 +101,9 @@ class StoreStopCheck:
         now = time.monotonic()
         if not self.value and now - self.last >= STOP_POLL_SECONDS:
             self.last = now
-            self.value = self.store.stop_requested(self.run_id)
+            try:
+                self.value = self.store.stop_requested(self.run_id)
+            except Exception as exc:  # the database is restarting: ask again at the next poll
+                if not transient(exc):
+                    raise
         return self.value

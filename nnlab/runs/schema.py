@@ -11,6 +11,9 @@
   network), its students (display name per visitor id) and the runs each student trained in it;
 - ``sweeps``, ``sweep_runs``: a grid of trainings queued as a group (``nnlab/sweeps/``), each run
   with its place in the grid;
+- ``workers``: one row per worker process (a warm local spare, a Celery worker, a training started
+  from a terminal) with its heartbeat: how many workers are connected and busy, on every machine
+  (version 4, with the ``heartbeat`` of each running run: ``runs/heartbeats.py``);
 - ``nnlab_schema``: the schema version, one row.
 
 Migrations: a new database gets the current tables at once; an older one is upgraded step by step
@@ -27,7 +30,7 @@ import sqlalchemy as sa
 
 from nnlab.runs.record import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -54,6 +57,7 @@ runs = sa.Table(
     sa.Column("progress", sa.Text, nullable=False, server_default="{}"),  # JSON
     sa.Column("stop_requested", sa.Integer, nullable=False, server_default="0"),
     sa.Column("worker", sa.Text, nullable=False, server_default="{}"),  # the executor's handle, JSON
+    sa.Column("heartbeat", sa.Double),  # the database's clock at its worker's last heartbeat (version 4)
     sqlite_autoincrement=True,
 )
 sa.Index("runs_status", runs.c.status, runs.c.seq)
@@ -145,6 +149,20 @@ sweep_runs = sa.Table(
     sa.Column("grid_col", sa.Integer, nullable=False),  # ... of the second (0 with one axis)
 )
 
+# ---- workers and their heartbeats (version 4) ---------------------------------------------------------
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # "host/pid/start": a process, not a recycled pid
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # "local" (a spare or a one-run worker), "celery", "terminal"
+    sa.Column("run_id", sa.Text),  # the run it trains now; None while it waits for one
+    sa.Column("started", sa.Double, nullable=False),
+    sa.Column("beat", sa.Double, nullable=False),  # the database's clock at its last heartbeat
+)
+
 schema_version = sa.Table("nnlab_schema", metadata, sa.Column("version", sa.Integer, nullable=False))
 
 
@@ -166,8 +184,16 @@ def _to_v3(con: sa.Connection) -> None:
     metadata.create_all(con, tables=[classes, class_members, class_runs, sweeps, sweep_runs])
 
 
+def _to_v4(con: sa.Connection) -> None:
+    """Version 4: heartbeats, of each running run (a column) and of each worker process (a table)."""
+    column = runs.c.heartbeat
+    if column.name not in {c["name"] for c in sa.inspect(con).get_columns(runs.name)}:
+        con.execute(sa.text(f"ALTER TABLE runs ADD COLUMN {column.name} {column.type.compile(con.dialect)}"))
+    metadata.create_all(con, tables=[workers])
+
+
 # The step that brings a database from version ``n - 1`` to ``n``.
-STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2, 3: _to_v3}
+STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4}
 
 
 def migrate(con: sa.Connection) -> int:

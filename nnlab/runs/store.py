@@ -14,9 +14,10 @@ migrations in ``schema.py``, the two homes of artifacts in ``artifacts.py``, the
 of the queue in ``queue.py``, the checks of a damaged SQLite file in ``integrity.py``. The store
 behaves the same on both databases.
 
-A run whose worker process has died while it was ``running`` is turned into ``failed`` by
-``recover()``, which ``list()`` and ``get()`` apply; a worker is identified by its host, pid and
-process start time, so a recycled pid is not taken for a live worker.
+A run whose worker has died while it was ``running`` is turned into ``failed`` by ``recover()``
+(``upkeep.py``), which ``list()`` and ``get()`` apply: a worker of this machine is identified by its
+pid and process start time (a recycled pid is not taken for a live worker), a worker of another
+machine by its heartbeats (``heartbeats.py``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from nnlab.runs.database import (
 from nnlab.runs.folders import write_record
 from nnlab.runs.integrity import MODEL_FILE, explain
 from nnlab.runs.metrics import metric_frame, read_events
-from nnlab.runs.processes import process_alive
 from nnlab.runs.queue import QueueTransaction
 from nnlab.runs.record import STATUSES, Run, RunNotFound, StoreError
 from nnlab.runs.schema import artifacts, runs
@@ -61,7 +61,7 @@ ENV_HOME = "NNLAB_HOME"
 DB_NAME = "runs.sqlite"
 
 UPDATABLE = {"name", "status", "started", "finished", "error", "test_loss", "test_accuracy", "progress"}
-UPDATABLE |= {"stop_requested", "worker"}
+UPDATABLE |= {"stop_requested", "worker", "heartbeat"}
 
 
 def default_root() -> Path:
@@ -185,6 +185,7 @@ class RunStore:
             "config": json.dumps(config),
             "n_params": n_params,
             "worker": json.dumps(worker or {}),
+            "heartbeat": None if worker is None else now,
         }
         with self.transaction() as queue:
             if admit is not None:
@@ -205,7 +206,7 @@ class RunStore:
     def get(self, run_id: str) -> Run | None:
         """The run, or None. A run whose worker has died is reported (and stored) as failed."""
         run = self._get(run_id)
-        if run is not None and run.status == "running" and not process_alive(run.worker):
+        if run is not None and run.status == "running" and upkeep.seems_dead(run):
             self.recover()
             run = self._get(run_id)
         return run

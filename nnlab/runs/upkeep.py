@@ -1,4 +1,5 @@
-"""The store's upkeep: run folders a crash left without a run, and runs whose worker died.
+"""The store's upkeep: run folders a crash left without a run, and runs whose worker died (here or
+on another machine: ``heartbeats.py``).
 
 Both take a ``RunStore``; ``RunStore.clean_orphans`` and ``RunStore.recover`` call them (``recover``
 also on every listing, and the background dispatcher every few seconds through ``Runner.dispatch``).
@@ -14,9 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from nnlab.runs.database import loads
+from nnlab.runs.heartbeats import heartbeat_timeout, is_here, presumed_dead
 from nnlab.runs.integrity import MODEL_FILE
-from nnlab.runs.processes import log_hint, process_alive
-from nnlab.runs.record import DIED_MESSAGE
+from nnlab.runs.processes import log_hint
+from nnlab.runs.record import DIED_MESSAGE, LOST_MESSAGE
 from nnlab.runs.schema import runs
 
 
@@ -38,24 +40,44 @@ def clean_orphans(store: Any) -> list[str]:
 
 
 def recover(store: Any, is_alive: Callable[[dict], bool] | None = None) -> list[str]:
-    """Mark ``running`` runs whose worker is gone as failed, in words (``DIED_MESSAGE`` and the
-    worker's last error line); returns their ids.
+    """Mark ``running`` runs whose worker is gone as failed, in words; returns their ids.
 
-    ``is_alive`` checks an executor's handle (default: the local pid plus start time).
+    A worker of this machine is gone when its process is (``is_alive``, default: the pid plus start
+    time; the message then quotes the worker's last error line); a worker of another machine when
+    the run's heartbeat is stale (``heartbeats.presumed_dead``, ``LOST_MESSAGE``). Every machine and
+    web server may recover at once: a run is failed only if nothing changed since it was read (its
+    status, its worker, its heartbeat), so a worker that just finished, or just beat, wins.
     """
-    is_alive = is_alive or process_alive
+    timeout = heartbeat_timeout()
     with store.db.connect() as con:
-        rows = con.execute(sa.select(runs.c.id, runs.c.worker).where(runs.c.status == "running")).all()
-    dead = [(r.id, r.worker) for r in rows if not is_alive(loads(r.worker, {}))]
+        now = float(con.scalar(sa.select(store.db.clock())))
+        rows = con.execute(
+            sa.select(runs.c.id, runs.c.worker, runs.c.heartbeat).where(runs.c.status == "running")
+        ).all()
     failed = []
-    for run_id, worker in dead:
-        message = DIED_MESSAGE + log_hint(store.log_path(run_id))
-        # Only if nothing changed meanwhile (the worker may have just finished cleanly).
-        unchanged = sa.and_(runs.c.id == run_id, runs.c.status == "running", runs.c.worker == worker)
+    for row in rows:
+        handle = loads(row.worker, {})
+        if not presumed_dead(handle, row.heartbeat, now, timeout, is_alive):
+            continue
+        if handle.get("pid") is not None and not is_here(handle) and row.heartbeat is not None:
+            message = LOST_MESSAGE.format(host=handle.get("host"), seconds=now - row.heartbeat)
+        else:
+            message = DIED_MESSAGE + log_hint(store.log_path(row.id))
+        unchanged = sa.and_(
+            runs.c.id == row.id,
+            runs.c.status == "running",
+            runs.c.worker == row.worker,
+            runs.c.heartbeat.is_not_distinct_from(row.heartbeat),
+        )
         with store.db.write() as con:
             result = con.execute(
                 sa.update(runs).where(unchanged).values(status="failed", finished=time.time(), error=message)
             )
         if result.rowcount:
-            failed.append(run_id)
+            failed.append(row.id)
     return failed
+
+
+def seems_dead(run: Any) -> bool:
+    """A cheap first look at one running run (this machine's clock): worth a ``recover``?"""
+    return presumed_dead(run.worker, run.heartbeat, time.time(), heartbeat_timeout())

@@ -146,3 +146,16 @@ def plain_error(error: str | None) -> str:
     if lines and lines[0].startswith("Traceback"):
         return lines[-1]
     return error.strip()
+
+
+def workers_text(connected: int, busy: int, machines: int, queued: int, celery: bool) -> str:
+    """The workers line of the home page and Build & Train: '2 workers connected (on 2 machines),
+    1 training · 3 runs waiting'. Without Celery, workers of this machine start when a run needs one."""
+    waiting = f" · {queued} run{'s' if queued != 1 else ''} waiting" if queued else ""
+    if connected == 0:
+        if celery:
+            return f"No worker is connected: runs wait until one starts (`nnlab worker --celery`){waiting}."
+        return f"Workers: one starts on this machine when a run is queued{waiting}."
+    where = f" on {machines} machines" if machines > 1 else ""
+    noun = "worker" if connected == 1 else "workers"
+    return f"Workers: {connected} {noun} connected{where}, {busy} training{waiting}."

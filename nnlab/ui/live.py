@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from nnlab.runner import Runner
+from nnlab.runner import Runner, WorkerPool
 from nnlab.runs import Run, RunStore
 from nnlab.ui.format import STATUS_LABELS, format_seconds, plain_error, plain_text, run_progress
 from nnlab.ui.links import result_links
@@ -92,6 +92,20 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
     return run, position
 
 
+def _eta(runner: Runner, position: int | None) -> str:
+    """' (about 2:30)' from recent trainings and the slots that train (Celery: its connected workers)."""
+    from nnlab.runs.eta import estimated_wait, typical_duration
+    from nnlab.runs.heartbeats import worker_counts
+
+    if not position:
+        return ""
+    slots = runner.max_concurrent
+    if isinstance(runner.executor, WorkerPool):
+        slots = min(slots, max(1, worker_counts(runner.store).connected))
+    seconds = estimated_wait(position, slots, typical_duration(runner.store))
+    return f" (about {format_seconds(seconds)})" if seconds is not None else ""
+
+
 def _header(run: Run, visitor: str | None, on_edit: Callable[[Run], None] | None) -> None:
     """What changes only with the run's status: drawn by the page, outside the refreshing fragment.
 
@@ -126,7 +140,8 @@ def _moving(runner: Runner, run: Run, position: int | None, can_stop: bool) -> N
     status line and the message never disagree.
     """
     if run.status == "queued":
-        waiting = f"Waiting, position {position} in the queue: it starts when a training slot is free."
+        eta = _eta(runner, position)
+        waiting = f"Waiting, position {position} in the queue{eta}: it starts when a training slot is free."
         st.info(waiting if position else "Waiting to start…", icon="⏳")
     elif run.status == "running":
         _progress(run)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from nnlab.dispatcher import BackgroundDispatcher
 from nnlab.limits import InvalidLimits, Limits, load_limits
-from nnlab.runner import LocalProcessExecutor, Runner
+from nnlab.runner import Executor, Runner, WorkerPool, broker_url, default_executor
 from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
 from nnlab.warm import dispatcher_env, warm_workers
@@ -36,11 +36,12 @@ def _runner_for(root: str, database_url: str | None, max_concurrent: int | None)
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda executor: executor.close())
-def _executor_for(root: str, database_url: str | None) -> LocalProcessExecutor:
-    """This server's workers, with its warm spares (``nnlab/warm.py``): one set whatever the runner."""
-    count = warm_workers()
+def _executor_for(root: str, database_url: str | None) -> Executor | WorkerPool:
+    """This server's workers: Celery's with ``NNLAB_BROKER_URL``, else local processes with this
+    server's warm spares (``nnlab/warm.py``): one set whatever the runner."""
+    count = 0 if broker_url() else warm_workers()
     # With spares, this server's background dispatcher starts the next queued run (on a warm spare).
-    return LocalProcessExecutor(env=dispatcher_env() if count else None, warm=count)
+    return default_executor(warm=count, env=dispatcher_env() if count else None)
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda dispatcher: dispatcher.stop())
