@@ -203,11 +203,17 @@ def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> tuple[str
             beat.stop()
         return None, None  # the server closed the pipe or went away
     _restore_priority(niceness)
+    move_to_run(store, run_id)
+    return run_id, beat
+
+
+def move_to_run(store: RunStore, run_id: str) -> None:
+    """From now on this process works in ``run_id``'s folder and writes its output to the run's
+    ``worker.log`` (what recovery quotes), as a cold worker started for that run does."""
     log_path = store.log_path(run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     output_to(log_path)
     os.chdir(log_path.parent)
-    return run_id, beat
 
 
 def _start_heartbeat(store: RunStore) -> Heartbeat | None:

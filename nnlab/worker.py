@@ -204,6 +204,8 @@ def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat
     store = store if store is not None else RunStore()
     flag = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
+    from nnlab.warm import move_to_run
+
     try:
         run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
         for _ in range(RUNS_PER_WORKER - 1):
@@ -211,7 +213,7 @@ def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat
             if next_id is None:
                 break
             fresh_keras()
-            _log_to(store, next_id)
+            move_to_run(store, next_id)
             run = execute_run(store, next_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
     finally:
         if heartbeat is not None:
@@ -222,23 +224,15 @@ def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat
     return 0
 
 
-def claim_next(store: RunStore, kind: str = "local") -> str | None:
+def claim_next(store: RunStore, kind: str = "local", max_concurrent: int | None = None) -> str | None:
     """Claim the oldest queued run for this process if a slot is free (the same bound and lock as a
-    dispatcher); its id, or None."""
+    dispatcher; ``max_concurrent`` None: the operator's); its id, or None."""
     from nnlab.runner import claim_queued, default_max_concurrent
 
     handle = {"kind": kind, **process_handle()}
-    claimed = claim_queued(store, default_max_concurrent(), lambda _run_id: handle, limit=1)
+    bound = default_max_concurrent() if max_concurrent is None else max_concurrent
+    claimed = claim_queued(store, bound, lambda _run_id: handle, limit=1)
     return claimed[0] if claimed else None
-
-
-def _log_to(store: RunStore, run_id: str) -> None:
-    """From now on this process's output goes to ``run_id``'s ``worker.log`` (what recovery quotes)."""
-    from nnlab.warm import output_to
-
-    path = store.log_path(run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    output_to(path)
 
 
 def fresh_keras() -> None:

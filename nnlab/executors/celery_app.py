@@ -26,7 +26,7 @@ import time
 
 from celery import Celery, signals
 
-from nnlab.runner import UNBOUNDED, broker_url, claim_queued
+from nnlab.runner import UNBOUNDED, broker_url
 
 QUEUE = "nnlab"
 TASK = "nnlab.train"
@@ -87,22 +87,18 @@ def _stop_process(**_kwargs) -> None:
 @app.task(name=TASK)
 def train_next(max_concurrent: int = UNBOUNDED) -> str | None:
     """Claim the oldest queued run (waiting for a free slot) and train it here; its id, or None."""
-    from nnlab.worker import execute_run, fresh_keras
+    from nnlab.worker import claim_next, execute_run, fresh_keras
 
     store, beat = _worker["store"], _worker["beat"]
-    handle = {"kind": "celery", **beat.handle}
-    while True:
-        claimed = claim_queued(store, max_concurrent, lambda _run_id: handle, limit=1)
-        if claimed:
-            break
+    while (run_id := claim_next(store, "celery", max_concurrent)) is None:
         if not store.queued_ids():
             return None  # its run was stopped, deleted or taken by another worker
         time.sleep(WAIT_FOR_SLOT_S)
     try:
-        execute_run(store, claimed[0], stop_flag=_worker["stop"], dispatch_next=False, heartbeat=beat)
+        execute_run(store, run_id, stop_flag=_worker["stop"], dispatch_next=False, heartbeat=beat)
     finally:
         fresh_keras()  # the next run starts from a clean slate
-    return claimed[0]
+    return run_id
 
 
 def worker_command(concurrency: int = 1, loglevel: str = "INFO") -> list[str]:
