@@ -94,16 +94,27 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
 
 def _eta(runner: Runner, position: int | None) -> str:
     """' (about 2:30)' from recent trainings and the slots that train (Celery: its connected workers)."""
-    from nnlab.runs.eta import estimated_wait, typical_duration
-    from nnlab.runs.heartbeats import worker_counts
+    from nnlab.runs.eta import estimated_wait
 
     if not position:
         return ""
-    slots = runner.max_concurrent
-    if isinstance(runner.executor, WorkerPool):
-        slots = min(slots, max(1, worker_counts(runner.store).connected))
-    seconds = estimated_wait(position, slots, typical_duration(runner.store))
+    store = runner.store
+    typical, slots = _queue_pace(f"{store.root}|{store.database_url}|{runner.max_concurrent}", runner)
+    seconds = estimated_wait(position, slots, typical)
     return f" (about {format_seconds(seconds)})" if seconds is not None else ""
+
+
+@st.cache_data(ttl=5.0, show_spinner=False)
+def _queue_pace(key: str, _runner: Runner) -> tuple[float | None, int]:
+    """The recent training time and the slots that train, read at most every 5 s per store: every
+    watcher of a waiting run refreshes each second, and they all share these two reads."""
+    from nnlab.runs.eta import typical_duration
+    from nnlab.runs.heartbeats import worker_counts
+
+    slots = _runner.max_concurrent
+    if isinstance(_runner.executor, WorkerPool):
+        slots = min(slots, max(1, worker_counts(_runner.store).connected))
+    return typical_duration(_runner.store), slots
 
 
 def _header(run: Run, visitor: str | None, on_edit: Callable[[Run], None] | None) -> None:
