@@ -56,8 +56,9 @@ def main(argv: list[str]) -> object:
         return ids
     if command == "wait":
         deadline, ids = time.monotonic() + float(args[0]), args[1:]
+        runner = Runner(store)  # one, as a web server keeps: its executor paces the announcements again
         while time.monotonic() < deadline:
-            Runner(store).dispatch()  # what the web server's background dispatcher does every 2 s
+            runner.dispatch()  # what the web server's background dispatcher does every 2 s
             if not any(store.require(i).is_active for i in ids):
                 break
             time.sleep(0.25)
