@@ -50,8 +50,8 @@ class BatchEvent(_Metrics):
 
     kind: ClassVar[str] = "batch"
     epoch: int  # 1-based
-    batch: int  # 1-based, within the epoch
-    step: int  # 1-based, over the whole training: see ``global_step``
+    batch: int  # 1-based, within the epoch; 0: the untrained network, before the first batch
+    step: int  # 1-based, over the whole training (``global_step``); 0 before the first batch
 
 
 @dataclass(frozen=True, kw_only=True)

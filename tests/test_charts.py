@@ -48,6 +48,22 @@ def test_training_figure_has_batch_train_and_validation_traces():
     assert fig.layout.yaxis.tickformat == ".1~%"
 
 
+def test_the_untrained_score_at_step_0_is_the_first_point_and_marked():
+    start = pd.DataFrame([{"epoch": 1, "batch": 0, "step": 0, "loss": 2.31, "accuracy": 0.09}])
+    # right after the start: only the untrained network's score, drawn as a visible marker at 0
+    fig = charts.training_figure(start, pd.DataFrame(), "loss", steps_per_epoch=10)
+    marker = fig.data[-1]
+    assert marker.name == "untrained network (step 0)" and marker.mode == "markers"
+    assert (list(marker.x), list(marker.y)) == ([0.0], [2.31])
+    # later: the batch line starts there, the marker stays unsmoothed
+    fig = charts.training_figure(pd.concat([start, _batch_df()]), _epoch_df(), "loss", steps_per_epoch=10)
+    assert fig.data[0].x[0] == 0.0 and fig.data[0].y[0] == pytest.approx(2.31)
+    assert [t.name for t in fig.data][:2] == ["training (per batch, smoothed)", "untrained network (step 0)"]
+    # a run recorded before step 0 existed has no marker
+    older = charts.training_figure(_batch_df(), _epoch_df())
+    assert "untrained network (step 0)" not in [t.name for t in older.data]
+
+
 def test_batch_positions_estimate_steps_per_epoch_when_unknown():
     assert list(charts.batch_positions(_batch_df())) == [0.5, 1.0, 1.5, 2.0]
 

@@ -31,8 +31,13 @@ def test_short_training_learns_well_above_chance(quick_data):
     assert epochs[1].loss < epochs[0].loss
     batches = [e for e in events if e.kind == "batch"]
     steps = events[0].steps_per_epoch
+    untrained, batches = batches[0], batches[1:]
+    # step 0: the untrained network guesses: loss near ln 10 = 2.30, accuracy near chance
+    assert (untrained.epoch, untrained.batch, untrained.step) == (1, 0, 0)
+    assert 1.8 < untrained.loss < 3.0 and untrained.accuracy < 0.35
+    assert untrained.loss > batches[-1].loss
     assert len(batches) >= 2 * (steps // QUICK.batch_event_every)
-    assert all(b.samples_per_sec > 0 for b in batches)
+    assert all(b.samples_per_sec > 0 for b in batches) and all(b.step > 0 for b in batches)
 
 
 def test_same_seed_same_numbers_on_cpu(quick_data):

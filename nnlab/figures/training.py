@@ -86,6 +86,27 @@ def _batch_trace(batch_df: pd.DataFrame, metric: str, steps_per_epoch: int | Non
     }
 
 
+def _untrained_trace(batch_df: pd.DataFrame, metric: str) -> dict | None:
+    """A marker where the batch line starts: the untrained network's score at step 0 (batch 0), if
+    recorded. It is the chart's first point, drawn before Keras has traced the training step; and a
+    lesson: the loss starts near ln 10 = 2.30 and the accuracy near 10 % (ten classes, guessed evenly).
+    """
+    if "batch" not in batch_df:
+        return None
+    start = batch_df[(batch_df["batch"] == 0) & batch_df[metric].notna()]
+    if start.empty:
+        return None
+    value = float(start[metric].iloc[0])
+    return {
+        "type": "scatter",
+        "x": [0.0],
+        "y": [value],
+        "mode": "markers",
+        "name": "untrained network (step 0)",
+        "marker": {"color": COLORS["train_batch"], "size": 8, "symbol": "circle-open"},
+    }
+
+
 def _epoch_traces(epoch_df: pd.DataFrame, columns: tuple[tuple[str, str, str], ...]) -> list[dict]:
     """One line with markers per (column, name, colour) that has values, in epoch order."""
     traces = []
@@ -119,6 +140,9 @@ def training_chart(
     traces = []
     if not batch_df.empty and metric in batch_df:
         traces.append(_batch_trace(batch_df, metric, steps_per_epoch, smoothing))
+        start = _untrained_trace(batch_df, metric)
+        if start is not None:
+            traces.append(start)
     if not epoch_df.empty:
         columns = (
             (metric, "training (epoch)", COLORS["train"]),

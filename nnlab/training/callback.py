@@ -28,11 +28,31 @@ def event_callback(
     batch_size: int,
     n_train: int,
     epochs: int,
+    first_batch: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> EventCallback:
-    """The callback for one ``fit``: a batch event every ``every`` batches, an event per epoch."""
+    """The callback for one ``fit``: a batch event every ``every`` batches, an event per epoch.
+
+    With ``first_batch`` (images, labels), the first event is the untrained network's loss and
+    accuracy on those images, at step 0 (see ``EventCallback.on_train_begin``).
+    """
     return EventCallback(
-        sink, should_stop, every=every, batch_size=batch_size, n_train=n_train, epochs=epochs
-    )
+        sink, should_stop, every=every, batch_size=batch_size, n_train=n_train, epochs=epochs,
+        first_batch=first_batch,
+    )  # fmt: skip
+
+
+def untrained_scores(model, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The loss ``fit`` minimises and the accuracy of ``model`` on one batch, as it stands.
+
+    loss = mean over the batch of -log p(true class) (sparse categorical cross-entropy) + the
+    layers' weight penalties (L1/L2), as Keras adds them; accuracy = share of argmax p = label.
+    One forward pass, run eagerly (no graph to trace) and without training behaviour (dropout off).
+    """
+    probabilities = keras.ops.convert_to_numpy(model(images, training=False))  # (n, 10)
+    true = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses)
+    loss = float(-np.log(true).mean()) + penalty
+    return loss, float((probabilities.argmax(axis=1) == labels).mean())
 
 
 class EventCallback(keras.callbacks.Callback):
@@ -41,8 +61,11 @@ class EventCallback(keras.callbacks.Callback):
     ``history`` keeps every epoch event; ``stopped`` tells whether a stop request ended the training.
     """
 
-    def __init__(self, sink, should_stop, *, every: int, batch_size: int, n_train: int, epochs: int) -> None:
+    def __init__(
+        self, sink, should_stop, *, every: int, batch_size: int, n_train: int, epochs: int, first_batch=None
+    ) -> None:
         super().__init__()
+        self.first_batch = first_batch
         self.sink, self.should_stop, self.every = sink, should_stop, every
         self.batch_size, self.n_train, self.epochs = batch_size, n_train, epochs
         self.steps = math.ceil(n_train / batch_size)  # ceiling division: the last batch may be partial
@@ -62,6 +85,21 @@ class EventCallback(keras.callbacks.Callback):
         self._emit(
             StartEvent(
                 epochs=self.epochs, steps_per_epoch=self.steps, n_train=self.n_train, lr=lr, time=time.time()
+            )
+        )
+        if self.first_batch is not None and self.sink is not None:
+            self._untrained_point(*self.first_batch)
+
+    def _untrained_point(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """Step 0: where the loss starts (about ln 10 = 2.30 for 10 classes guessed evenly) and the
+        accuracy (about 10 %, chance). The chart's first point, a fraction of a second after the
+        start: ``fit``'s first batches wait for Keras to trace the training step (about a second).
+        """
+        loss, accuracy = untrained_scores(self.model, images, labels)
+        elapsed = time.perf_counter() - self.t0
+        self._emit(
+            BatchEvent(
+                epoch=1, batch=0, step=0, loss=loss, accuracy=accuracy, elapsed=elapsed, samples_per_sec=0.0
             )
         )
 

@@ -96,6 +96,7 @@ def train(
         batch_size=config.batch_size,
         n_train=n_train,
         epochs=config.epochs,
+        first_batch=(data.x_train[: config.batch_size], data.y_train[: config.batch_size]),
     )
     validation = (data.x_val, data.y_val) if n_val else None
     t0 = time.perf_counter()

@@ -251,8 +251,9 @@ def watch_run(
 
 
 def _starting(run: Run) -> bool:
-    """A run whose training has begun but recorded no batch yet (no point to chart)."""
-    return run.status == "running" and not (run.progress or {}).get("batch")
+    """A run whose training has begun but recorded no score yet (no point to chart; the first is the
+    untrained network's, at batch 0)."""
+    return run.status == "running" and "loss" not in (run.progress or {})
 
 
 def newest_active(store: RunStore, owner: str) -> Run | None:
