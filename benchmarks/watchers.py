@@ -209,12 +209,12 @@ PROFILE_DIR: Path | None = None
 
 
 def _profile(app, label: str, visitors: int, seconds: float) -> subprocess.Popen | None:
-    """With ``--profile DIR``: py-spy samples the server thread holding the GIL (its CPU counts too)."""
+    """With ``--profile DIR``: py-spy samples the server's busy threads (250 a second)."""
     if PROFILE_DIR is None:
         return None
     out = PROFILE_DIR / f"{label.replace(' ', '-')}-{visitors}.txt"
     spy = Path(sys.executable).with_name("py-spy")
-    command = [str(spy), "record", "-p", str(app.process.pid), "-d", str(int(seconds)), "-r", "50", "--gil"]
+    command = [str(spy), "record", "-p", str(app.process.pid), "-d", str(int(seconds)), "-r", "250"]
     return subprocess.Popen(
         [*command, "-f", "raw", "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL
     )

@@ -48,3 +48,30 @@ def finish(store, run_id: str, accuracy: float, seconds: float = 10.0, status: s
     store.update(
         run_id, status=status, started=now - seconds, finished=now, test_accuracy=accuracy, test_loss=0.3
     )
+
+
+def sent_chart(figure) -> dict:
+    """A figure's dict as sent to the browser, with its typed arrays (``{"dtype", "bdata"}``, as
+    plotly.js reads them) decoded to float64 lists rounded to 6 significant digits: a live chart
+    (float32) and the static chart of the same data (float64) compare equal."""
+    import base64
+
+    import numpy as np
+
+    def decoded(value):
+        if isinstance(value, dict) and set(value) == {"dtype", "bdata"}:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+            return [float(f"{v:.6g}") for v in array.astype(float)]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+            return [float(f"{v:.6g}") for v in value]
+        if isinstance(value, dict):
+            return {k: decoded(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [decoded(v) for v in value]
+        return value
+
+    import json
+
+    import plotly.io as pio
+
+    return decoded(json.loads(pio.to_json(figure, validate=False)))

@@ -131,25 +131,30 @@ def test_live_charts_are_valid_plotly_figures():
         assert json.loads(checked.to_json()) == json.loads(fig.to_json())  # nothing was rewritten
 
 
-def test_a_sent_figure_is_sent_as_its_figure_and_is_not_copied_again():
-    """A live chart is handed to every watcher as a ``SentFigure``: Streamlit gets the very JSON of the
-    figure it was made from, without a copy per drawing; a later in-place update of that figure (new
-    points) leaves what was already handed out as it was, and the next one sends the new points."""
+def test_a_sent_figure_is_the_valid_figure_with_float32_points_and_lends_its_layout():
+    """A live chart is handed to Streamlit as a ``SentFigure``: the dict sent, made without plotly
+    objects. Checked by plotly it is the static figure of the same tables (points in float32), and
+    st.plotly_chart takes the dict as it is; the next one lends the unchanged layout."""
+    import json
+
+    import plotly.graph_objects as go
     import plotly.io as pio
     import plotly.tools
+    from factories import sent_chart
 
-    from nnlab.figures.style import SentFigure, refreshed_figure
+    from nnlab.figures.style import SentFigure
 
-    fig, shape = refreshed_figure(None, *charts.training_chart(_batch_df(), _epoch_df(), "loss"))
-    before = pio.to_json(fig)
-    sent = SentFigure(fig)
-    assert pio.to_json(sent) == before
+    sent = SentFigure(*charts.training_chart(_batch_df(), _epoch_df(), "loss", steps_per_epoch=10))
+    checked = go.Figure(sent.to_dict())  # raises on an unknown property or a bad value
+    assert json.loads(checked.to_json()) == json.loads(pio.to_json(sent))  # nothing was rewritten
+    static = charts.training_figure(_batch_df(), _epoch_df(), "loss", steps_per_epoch=10)
+    assert sent_chart(sent) == sent_chart(static)  # the same chart, to 6 digits
+    assert sent.to_dict()["data"][0]["x"]["dtype"] == "f4"  # half of plotly's float64
     # what st.plotly_chart does with a figure: the prepared dict itself, no copy
     assert plotly.tools.return_figure_from_figure_or_data(sent, validate_figure=True) is sent.to_dict()
     longer = pd.concat([_batch_df(), _batch_df().assign(epoch=3)])
-    refreshed, _ = refreshed_figure((fig, shape), *charts.training_chart(longer, _epoch_df(), "loss"))
-    assert refreshed is fig and pio.to_json(fig) != before  # the points moved into the same figure
-    assert pio.to_json(sent) == before
-    again = SentFigure(fig, previous=sent)  # only the points moved: the layout is lent, not copied
-    assert pio.to_json(again) == pio.to_json(fig)
-    assert again.to_dict()["layout"] is sent.to_dict()["layout"]
+    again = SentFigure(*charts.training_chart(longer, _epoch_df(), "loss", steps_per_epoch=10), previous=sent)
+    assert again.to_dict()["layout"] is sent.to_dict()["layout"]  # only the points changed
+    assert len(sent_chart(again)["data"][0]["x"]) == 8
+    accuracy = SentFigure(*charts.training_chart(_batch_df(), _epoch_df(), "accuracy"), previous=again)
+    assert accuracy.to_dict()["layout"] is not again.to_dict()["layout"]  # another layout: made anew

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 import sqlalchemy as sa
-from factories import batch_event, epoch_event
+from factories import batch_event, epoch_event, sent_chart
 
 from nnlab.architectures import get_preset
 from nnlab.figures.training import MAX_LINE_POINTS, thin, training_figure
@@ -128,9 +128,9 @@ def test_nothing_is_read_while_the_progress_stands_still(store):
 
 
 def _whole(store: RunStore, run_id: str, metric: str) -> str:
-    """The chart a page reading the whole history draws, as JSON."""
+    """The chart a page reading the whole history draws, as sent (``factories.sent_chart``)."""
     batch_df, epoch_df = store.metrics(run_id, "batch"), store.metrics(run_id, "epoch")
-    return pio.to_json(training_figure(batch_df, epoch_df, metric, steps_per_epoch=STEPS))
+    return sent_chart(training_figure(batch_df, epoch_df, metric, steps_per_epoch=STEPS))
 
 
 def test_charts_change_only_when_their_data_changed_and_match_the_whole_history(store):
@@ -139,7 +139,7 @@ def test_charts_change_only_when_their_data_changed_and_match_the_whole_history(
     assert history.charts(store, store.get(run_id)) is None  # nothing to chart yet
     _write(store, run_id, 1, range(5, 51, 5))
     first = history.charts(store, store.get(run_id))
-    assert pio.to_json(first.loss) == _whole(store, run_id, "loss")
+    assert sent_chart(first.loss) == _whole(store, run_id, "loss")
     lr_before = pio.to_json(first.lr)
     again = history.charts(store, store.get(run_id))  # nothing new: the very same, untouched figures
     assert again.loss is first.loss and again.accuracy is first.accuracy and again.lr is first.lr
@@ -154,7 +154,7 @@ def test_charts_change_only_when_their_data_changed_and_match_the_whole_history(
         _write(store, run_id, epoch, batches, end_epoch=end)
         later = history.charts(store, store.get(run_id))
         for metric, fig in (("loss", later.loss), ("accuracy", later.accuracy)):
-            assert pio.to_json(fig) == _whole(store, run_id, metric)
+            assert sent_chart(fig) == _whole(store, run_id, metric)
         assert (pio.to_json(later.lr) == lr_before) == (not end)  # it changes at the end of an epoch
         # a chart handed out earlier (another watcher may be sending it now) is left as it was
         assert pio.to_json(previous.loss) == sent_before != pio.to_json(later.loss)

@@ -93,10 +93,11 @@ def _untrained_trace(batch_df: pd.DataFrame, metric: str) -> dict | None:
     """
     if "batch" not in batch_df:
         return None
-    start = batch_df[(batch_df["batch"] == 0) & batch_df[metric].notna()]
-    if start.empty:
+    batch, values = _column(batch_df, "batch"), _column(batch_df, metric)
+    start = np.flatnonzero((batch == 0) & ~np.isnan(values))
+    if not len(start):
         return None
-    value = float(start[metric].iloc[0])
+    value = float(values[start[0]])
     return {
         "type": "scatter",
         "x": [0.0],

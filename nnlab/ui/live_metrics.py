@@ -7,11 +7,9 @@ watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, ins
 - skips the read when the run's status and progress are those of the last refresh (the worker
   writes its events and its progress in one transaction: no new progress, no new events);
 - otherwise reads only the events stored after the last one it holds (``RunStore.events_after``);
-- touches a figure only when its data changed, and then moves the new points into it rather than
-  building a new one; an unchanged figure is handed back as it was (Streamlit then sends the
-  browser the same chart, which it does not redraw);
-- hands out each chart as a ``SentFigure``: the dict Streamlit sends, copied once per change
-  rather than at every drawing.
+- makes a chart again only when its data changed, and then straight as the dict Streamlit sends
+  (``style.SentFigure``: no plotly object, float32 arrays, the layout of the last one lent); an
+  unchanged chart is handed back as it was (the browser then does not redraw it).
 
 One object serves every visitor watching the same run (``live.py`` shares it across sessions, so
 30 watchers of a run make one read and one copy of each chart a second); a lock keeps the sessions'
@@ -26,9 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from nnlab.figures.style import SentFigure, refreshed_figure
+from nnlab.figures.style import SentFigure
 from nnlab.figures.training import lr_chart, training_chart
 from nnlab.runs import Run, RunStore
 from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS
@@ -38,9 +35,9 @@ from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS
 class Charts:
     """A run's three live charts."""
 
-    loss: go.Figure
-    accuracy: go.Figure
-    lr: go.Figure
+    loss: SentFigure
+    accuracy: SentFigure
+    lr: SentFigure
 
 
 class _Table:
@@ -86,9 +83,7 @@ class LiveMetrics:
         self.batch = _Table(BATCH_COLUMNS)
         self.epoch = _Table(EPOCH_COLUMNS)
         self._seen: tuple | None = None  # (status, progress) of the run at the last read
-        self._figures: dict[
-            str, tuple[Any, tuple, SentFigure]
-        ] = {}  # name -> (version, (figure, shape), sent)
+        self._figures: dict[str, tuple[Any, SentFigure]] = {}  # name -> (version, chart)
         self._lock = threading.Lock()  # one history, many watching sessions' threads
 
     def update(self, store: RunStore, run: Run) -> bool:
@@ -117,8 +112,8 @@ class LiveMetrics:
         """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart.
 
         A chart whose data did not change is the very same ``SentFigure`` as at the last call; one
-        that gained points is copied from the figure kept here, its points replaced in place
-        (``style.refreshed_figure``). Safe to call from several sessions at once.
+        that gained points is made anew from the tables (its layout lent by the last one). Safe to
+        call from several sessions at once.
         """
         with self._lock:
             return self._charts(store, run)
@@ -130,15 +125,13 @@ class LiveMetrics:
         steps = (run.progress or {}).get("steps_per_epoch")
         frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
-        def figure(name: str, made_from: Any, chart) -> go.Figure:
+        def figure(name: str, made_from: Any, chart) -> SentFigure:
             nonlocal frames
             cached = self._figures.get(name)
             if cached is None or cached[0] != made_from:
                 frames = frames or self.frames()
-                refreshed = refreshed_figure(cached[1] if cached else None, *chart(*frames))
-                sent = SentFigure(refreshed[0], previous=cached[2] if cached else None)
-                self._figures[name] = (made_from, refreshed, sent)
-            return self._figures[name][2]
+                self._figures[name] = (made_from, SentFigure(*chart(*frames), previous=cached and cached[1]))
+            return self._figures[name][1]
 
         both = (self.batch.rows, self.epoch.rows, steps)
         return Charts(
