@@ -30,7 +30,7 @@ def _dataset_glance():
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     firsts = [png_uri(x_train[int((y_train == d).argmax())]) for d in range(10)]
     counts_train = data.class_counts(y_train)
-    bars = SentFigure(digit_counts_figure(counts_train))
+    bars = SentFigure.of(digit_counts_figure(counts_train))
     return int(counts_train.sum()), int(data.class_counts(y_test).sum()), firsts, bars
 
 

@@ -13,11 +13,18 @@ While the N watch, new visitors open the home page (a new browser context each) 
 it is drawn is reported.
 A last window has N visitors each watching their own queued run (the queue-position view).
 
+Each watcher is reported as CPU per visitor-second, and above the idle server (the window with
+nobody watching subtracted): what one more watcher costs. With ``--light 1,10,50`` the same run is
+then watched by light watchers (``light_watchers.py``: Streamlit's websocket protocol as a tab
+speaks it, nothing drawn), and the home page is opened in a real browser meanwhile: 50 Chromium tabs
+would take this machine's 2 cores from the server measured, where a class's 50 tabs run on 50
+machines. Run a browser and a light level of the same N to see that both cost the server the same.
+
 Target (issue 13): at most 0.01 CPU seconds per visitor-second (1 % of a core per watcher), and the
 home page in under 1 s while 50 others watch.
 
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
-        [--app-dir /work/main]   (another checkout's app: the "before" figures)
+        [--light 1,10,50] [--app-dir /work/main]   (another checkout's app: the "before" figures)
 """
 
 from __future__ import annotations
@@ -170,14 +177,16 @@ def batches_done(store, run_id: str) -> int | None:
     return int(progress["epoch"]) * int(progress["steps_per_epoch"]) + int(progress.get("batch") or 0)
 
 
-def measure(app, label: str, watchers: list[Watcher], seconds: float, store, run_id: str | None) -> Window:
-    """Server CPU over ``seconds`` while ``watchers`` watch, and what they saw meanwhile."""
-    ends0 = chart_ends(watchers) if run_id else []
+def measure(app, label: str, watchers: list, seconds: float, store, run_id: str | None) -> Window:
+    """Server CPU over ``seconds`` while ``watchers`` watch, and what they saw meanwhile (browser
+    watchers: how far their loss charts moved; light ones draw nothing)."""
+    browsers = bool(watchers) and isinstance(watchers[0], Watcher)
+    ends0 = chart_ends(watchers) if run_id and browsers else []
     sent0, finished0 = sum(w.sent for w in watchers), sum(w.finished for w in watchers)
     batches0 = batches_done(store, run_id) if run_id else None
     busy0, total0 = machine_ticks()
     cpu0, t0 = app.cpu_seconds(), time.perf_counter()
-    pump = watchers[0].page if watchers else None
+    pump = watchers[0].page if browsers else None
     profiler = _profile(app, label, len(watchers), seconds)
     if pump is not None:
         pump.wait_for_timeout(seconds * 1000)  # keeps Playwright's event loop turning (frame counts)
@@ -187,7 +196,7 @@ def measure(app, label: str, watchers: list[Watcher], seconds: float, store, run
     busy1, total1 = machine_ticks()
     if profiler is not None:
         profiler.wait()
-    ends1 = chart_ends(watchers) if run_id else []
+    ends1 = chart_ends(watchers) if run_id and browsers else []
     batches1 = batches_done(store, run_id) if run_id else None
     visitor_seconds = max(len(watchers), 1) * (t1 - t0)
     advance = [b - a for a, b in zip(ends0, ends1, strict=True)]
@@ -241,15 +250,19 @@ def home_page_seconds(browser, url: str, samples: int) -> list[float]:
     return times
 
 
+IDLE_RATE = 0.0  # the server's CPU per second with nobody watching (measured first)
+
+
 def report(window: Window, home: list[float] | None = None) -> str:
     line = (
         f"{window.label:<18} N={window.visitors:>3}  {window.seconds:5.1f} s  server CPU "
         f"{window.server_cpu:6.2f} s = {window.server_cpu / window.seconds:6.1%} of a core  "
-        f"per visitor {window.per_visitor:.4f} CPU-s/s ({window.per_visitor:.2%} of a core)  "
+        f"per visitor {window.per_visitor:.4f} CPU-s/s ({window.per_visitor:.2%} of a core; "
+        f"{marginal(window):.2%} above the idle server)  "
         f"machine busy {window.machine_busy:.0%}  refreshes asked {window.sent_per_visitor_s:.2f}, "
         f"served {window.served_per_visitor_s:.2f} per visitor-s ({window.per_refresh_ms:.0f} ms CPU each)"
     )
-    if window.label.startswith("watching"):
+    if "watching a run" in window.label and window.grew + window.chart_advance:
         line += f"  loss chart +{window.chart_advance:.2f} epochs ({window.grew}/{window.visitors} moved)"
         if window.batches is not None:
             line += f"  training +{window.batches} batches"
@@ -258,6 +271,31 @@ def report(window: Window, home: list[float] | None = None) -> str:
             f"({', '.join(f'{t:.2f}' for t in home)})"
         )
     return line
+
+
+def marginal(window: Window) -> float:
+    """CPU per visitor-second above the server's idle rate: what each added watcher costs."""
+    return (window.server_cpu / window.seconds - IDLE_RATE) / max(window.visitors, 1)
+
+
+def light_levels(args, app, browser, store, run_id: str) -> list[tuple[Window, list]]:
+    """The same run watched by N light watchers (``light_watchers.py``: the protocol without a
+    browser), the home page opened meanwhile in a real browser."""
+    from light_watchers import LightCrowd, LightWatcher
+
+    crowd, results = LightCrowd(), []
+    try:
+        for n in [int(v) for v in args.light.split(",") if v]:
+            while len(crowd.watchers) < n:
+                crowd.add(LightWatcher(app.url, PAGE, f"visitor={OWNER}&run={run_id}"))
+            time.sleep(args.settle)
+            window = measure(app, "light watching a run", crowd.watchers, args.window, store, run_id)
+            home = home_page_seconds(browser, app.url, args.home_samples)
+            print(report(window, home), flush=True)
+            results.append((window, home))
+    finally:
+        crowd.close()
+    return results
 
 
 def parse_args() -> argparse.Namespace:
@@ -272,6 +310,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--preset", default="CNN with dropout (Keras tutorial)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--worker-nice", type=int, default=10)
+    parser.add_argument(
+        "--light", default="", help="numbers of light watchers (no browser, light_watchers.py), e.g. 1,10,50"
+    )
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of the server (not timed)")
     add_app_dir(parser)
     return parser.parse_args()
@@ -280,7 +321,7 @@ def parse_args() -> argparse.Namespace:
 def watching_levels(args, app, browser, store, run_id: str) -> tuple[list[tuple[Window, list]], list]:
     watchers: list[Watcher] = []
     results = []
-    for n in [int(v) for v in args.levels.split(",")]:
+    for n in [int(v) for v in args.levels.split(",") if v]:
         short = open_watchers(browser, app.url, watchers, n, run_id)
         if short:
             print(f"stopping at {len(watchers)} watchers: {short}", flush=True)
@@ -332,10 +373,14 @@ def main() -> int:
             runner, run = start_training(home, args.preset, args.epochs, args.worker_nice)
             wait_for_batches(runner.store, run.id)
             idle = measure(app, "nobody watching", [], args.window, runner.store, None)
+            global IDLE_RATE
+            IDLE_RATE = idle.server_cpu / idle.seconds
             print(report(idle), flush=True)
             results, watchers = watching_levels(args, app, browser, runner.store, run.id)
             for w in watchers:
                 w.context.close()
+            if args.light:
+                results += light_levels(args, app, browser, runner.store, run.id)
             queued = queued_level(args, app, browser, runner) if args.queued else None
         finally:
             stop_runs(home)
@@ -343,7 +388,8 @@ def main() -> int:
     print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core):")
     for window, home_times in results:
         print(
-            f"  {window.visitors:>3} watching: {window.per_visitor:.4f}   home page median "
+            f"  {window.visitors:>3} {'light ' if window.label.startswith('light') else ''}watching: "
+            f"{window.per_visitor:.4f} ({marginal(window):.4f} above idle)   home page median "
             f"{statistics.median(home_times):.2f} s   refreshes served {window.served_per_visitor_s:.2f}/s, "
             f"{window.per_refresh_ms:.0f} ms CPU each"
         )
