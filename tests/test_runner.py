@@ -121,8 +121,8 @@ def test_background_runs_queue_stop_and_kill(store):
     assert list(epochs["epoch"]) == [1, 2] and epochs["val_accuracy"].notna().all()
     batches = store.metrics(quick.id, "batch")
     assert list(batches["step"]) == list(
-        range(1, 2 * quick.progress["steps_per_epoch"] + 1)
-    )  # every batch, in order
+        range(0, 2 * quick.progress["steps_per_epoch"] + 1)
+    )  # the untrained network's score (step 0), then every batch, in order
     assert quick.progress["epoch"] == 2 and quick.progress["epochs"] == 2
     assert runs["stoppable"].started >= runs["quick"].finished
     # quick's worker, warm already, took the queued run itself (worker.claim_next), writing its own log.

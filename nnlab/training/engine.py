@@ -89,15 +89,11 @@ def train(
     model.compile(
         optimizer=make_optimizer(config, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
+    first = (data.x_train[: config.batch_size], data.y_train[: config.batch_size])  # its step-0 score
     events = event_callback(
-        on_event,
-        should_stop,
-        every=config.batch_event_every,
-        batch_size=config.batch_size,
-        n_train=n_train,
-        epochs=config.epochs,
-        first_batch=(data.x_train[: config.batch_size], data.y_train[: config.batch_size]),
-    )
+        on_event, should_stop, every=config.batch_event_every, batch_size=config.batch_size,
+        n_train=n_train, epochs=config.epochs, first_batch=first,
+    )  # fmt: skip
     validation = (data.x_val, data.y_val) if n_val else None
     t0 = time.perf_counter()
     model.fit(
