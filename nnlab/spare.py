@@ -49,13 +49,21 @@ class RunIdPipe:
         self._ready_fd = int(said) if said.isdigit() else None
 
     def next_run(self, stop: threading.Event | None = None) -> str | None:
-        """Say ``ready``, then wait for the next run id: None at the end of file (the server went away
-        or let this worker go) or once ``stop`` is set."""
+        """Say ``ready``, then wait for the next run id (``read_run``)."""
+        self.say_ready()
+        return self.read_run(stop)
+
+    def say_ready(self) -> None:
+        """Tell the server that this worker waits for a run id: it may lend it the next run."""
         if self._ready_fd is not None:
             try:
                 os.write(self._ready_fd, READY)
             except OSError:  # the server is gone: the end of file follows on stdin
                 pass
+
+    def read_run(self, stop: threading.Event | None = None) -> str | None:
+        """The next run id: None at the end of file (the server went away or let this worker go) or
+        once ``stop`` is set."""
         while b"\n" not in self._buffer:
             if stop is not None and stop.is_set():
                 return None

@@ -20,8 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nnlab.events import EventSink
 from nnlab.runner import Runner, check_training
@@ -31,6 +30,9 @@ from nnlab.runs.integrity import explain
 from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
 from nnlab.runs.retry import retrying
 from nnlab.validation import InvalidSettings
+
+if TYPE_CHECKING:
+    from nnlab.spare import RunIdPipe
 
 
 def failure_message(exc: BaseException) -> str:
@@ -200,7 +202,7 @@ def worker_main(
     run_id: str,
     store: RunStore | None = None,
     heartbeat: Heartbeat | None = None,
-    wait_for_next: Callable[[threading.Event], str | None] | None = None,
+    lent_by: RunIdPipe | None = None,
 ) -> int:
     """Body of ``python -m nnlab worker RUN_ID`` (and of a spare given its first run): SIGTERM asks for
     a graceful stop.
@@ -208,10 +210,11 @@ def worker_main(
     After its run, the worker takes the next queued run itself while one waits with a slot free: it
     has imported TensorFlow already, so a class's queue moves at the speed of training rather than of
     starting processes. A spare's worker (``heartbeat``: the spare's, beating since it warmed up;
-    ``wait_for_next``: ``spare.RunIdPipe.next_run``) then goes back to its web server: it says it is
-    free and waits for the next run the server lends it (None: let go, or stopped: it exits); another
-    worker exits. At most ``RUNS_PER_WORKER`` runs in all, each from a fresh Keras state and with its
-    own log. A crash still stays in this process, never in the web server.
+    ``lent_by``: the ``spare.RunIdPipe`` of the web server that lent it its run) then goes back to that
+    server: it says it is free and waits for the next run the server lends it (none: the server let it
+    go, or SIGTERM: it exits); another worker exits. At most ``RUNS_PER_WORKER`` runs in all, each
+    from a fresh Keras state and with its own log. A crash still stays in this process, never in the
+    web server.
     """
     store = store if store is not None else RunStore()
     flag = threading.Event()
@@ -222,14 +225,13 @@ def worker_main(
     try:
         while run_id is not None:
             if trained:
-                fresh_keras()
                 move_to_run(store, run_id)
             run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
             if run is None:
                 print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
             trained += 1
             done = trained >= RUNS_PER_WORKER or flag.is_set()
-            run_id = None if done else _next_run(store, run is not None, flag, wait_for_next)
+            run_id = None if done else _next_run(store, run is not None, flag, lent_by)
     finally:
         if heartbeat is not None:
             heartbeat.stop()
@@ -237,13 +239,16 @@ def worker_main(
     return 0
 
 
-def _next_run(store: RunStore, trained: bool, flag: threading.Event, wait_for_next) -> str | None:
+def _next_run(store: RunStore, trained: bool, flag: threading.Event, lent_by: RunIdPipe | None) -> str | None:
     """The oldest queued run if this worker trained its last run and a slot is free (claimed for it),
-    else the run its server lends it once it is free (a spare's worker), else None."""
+    else the run its server lends it once it is free (a spare's worker), else None; Keras cleaned."""
     next_id = claim_next(store) if trained else None
-    if next_id is None and wait_for_next is not None:
-        next_id = wait_for_next(flag)
-    return next_id
+    if next_id is None and lent_by is None:
+        return None
+    if next_id is None:
+        lent_by.say_ready()  # first, so that a click that comes now finds this worker free
+    fresh_keras()  # while it waits: a run lent now starts once it is done, one lent later at once
+    return next_id if next_id is not None else lent_by.read_run(flag)
 
 
 def claim_next(store: RunStore, kind: str = "local", max_concurrent: int | None = None) -> str | None:

@@ -43,7 +43,7 @@ def _worker(args: argparse.Namespace) -> int:
         return _celery(args)
     from nnlab.worker import worker_main
 
-    run_id, beat, wait_for_next = args.run_id, None, None
+    run_id, beat, pipe = args.run_id, None, None
     if args.warm:
         from nnlab.spare import RunIdPipe, wait_for_run
 
@@ -51,11 +51,10 @@ def _worker(args: argparse.Namespace) -> int:
         run_id, beat = wait_for_run(pipe)
         if run_id is None:
             return 0  # the web server let this spare go
-        wait_for_next = pipe.next_run  # free again: back to the web server for the next run
     elif not run_id:
         raise UsageError("give --celery to start a Celery worker (or a RUN_ID to train one claimed run)")
     try:
-        return worker_main(run_id, heartbeat=beat, wait_for_next=wait_for_next)
+        return worker_main(run_id, heartbeat=beat, lent_by=pipe)  # once free: back to the web server
     except RunNotFound as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 2
