@@ -127,8 +127,8 @@ def _reap() -> None:
 
 
 class LocalProcessExecutor:
-    """Each run in its own worker process on this machine: a warm spare if one is alive, else a new
-    ``python -m nnlab worker RUN_ID``.
+    """Each run in a worker process on this machine: a warm spare if one is alive (a worker that came
+    back from its last run counts), else a new ``python -m nnlab worker RUN_ID``.
 
     The worker starts a new session (``start_new_session``), so it outlives the process that
     launched it (the Streamlit server) and ignores its terminal's signals; its output goes to the
@@ -169,7 +169,8 @@ class LocalProcessExecutor:
                 )
             handle = {"kind": "local", **process_handle(proc.pid)}
         with _children_lock:
-            _children.append(proc)
+            if proc not in _children:  # a spare's worker is lent many runs
+                _children.append(proc)
         return handle
 
     def worker_env(self, store: RunStore) -> dict[str, str]:
@@ -189,7 +190,8 @@ class LocalProcessExecutor:
         return process_alive(handle)
 
     def close(self) -> None:
-        """Let the spares go (each exits when it sees its pipe closed); runs already handed go on."""
+        """Let the spares go (each exits when it sees its pipe closed); runs already lent go on, then
+        their workers exit."""
         self.spares.close()
 
 

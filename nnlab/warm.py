@@ -1,55 +1,46 @@
 """Warm spare workers: a run starts training at once instead of after a worker imports TensorFlow.
 
 A cold worker (``python -m nnlab worker RUN_ID``) spends 5-15 s importing TensorFlow and loading
-MNIST before its first batch. A spare (``python -m nnlab worker --warm``) does that ahead of time:
-it imports TensorFlow, loads the bundled MNIST and trains a tiny network once (so Keras's own lazy
-imports are done too), then waits for one run id on its stdin. Given one, it trains exactly that
-run, like a cold worker (``worker.execute_run``), and exits: one run per process, so a crash or an
-out-of-memory kill takes down that training only, never the web server or another run. On end of
-file (the web server that started it went away, or closed it) it exits without training.
+MNIST before its first batch. A spare (``python -m nnlab worker --warm``, ``spare.py``) does that
+ahead of time, then waits for a run id on its stdin. Given one, it trains that run like a cold
+worker (``worker.worker_main``: the run, then the queued runs it can take itself); once no queued
+run is left for it, it tells its web server that it is free and waits on its stdin for the next run
+id, warm, instead of exiting (at most ``worker.RUNS_PER_WORKER`` runs in its life). On end of file
+(the web server went away, or let it go) it exits. Every run trains in a worker process, never in
+the web server: a crash or an out-of-memory kill takes down that worker and its training only.
 
 ``WarmSpares`` is the web server's side (kept by ``runner.LocalProcessExecutor``): at most ``count``
-spares, started lazily (``top_up``, called by every dispatch) and replaced as soon as one is given a
-run (``hand``). The run's worker identity is the spare's pid and start time, so recovery of dead
-workers and stop requests work as with a cold worker. ``NNLAB_WARM_WORKERS`` (default 1; 0 turns
-spares off) is read by the web server only: the ``nnlab`` command never starts spares. A worker of
-a server with spares leaves the next queued run to that server's background dispatcher while the
-server lives (``dispatcher_env``), so the queue moves on to a warm spare, not to a cold worker.
+idle spares per store, started lazily (``top_up``, called by every dispatch); ``hand`` lends a run
+to an idle spare (one that finished warming up first) and starts a replacement. A spare writes
+``ready`` on a second pipe (``ENV_READY_FD``) after its warm-up and each time it is free again; the
+server reads it without blocking at each dispatch, and so knows which spares are warm and which lent
+workers came back. A returned worker counts as an idle spare: beyond ``count``, the extra ones are
+let go (their stdin closed), those still warming up first. So back-to-back Train clicks find a warm
+worker: the one that trained the last run. The run's worker identity is the spare's pid and start
+time, so recovery of dead workers and stop requests work as with a cold worker.
+``NNLAB_WARM_WORKERS`` (default 1; 0 turns spares off) is read by the web server only: the ``nnlab``
+command never starts spares. A worker of a server with spares leaves the next queued run to that
+server's background dispatcher while the server lives (``dispatcher_env``), so the queue moves on
+to a warm worker, not to a cold one.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import select
 import socket
-import struct
 import subprocess
 import sys
-import termios
 import threading
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nnlab.runs import RunStore, process_handle
-from nnlab.runs.heartbeats import Heartbeat
 
 ENV_WARM_WORKERS = "NNLAB_WARM_WORKERS"
 DEFAULT_WARM_WORKERS = 1
 MAX_WARM_WORKERS = 8
 ENV_DISPATCHER = "NNLAB_DISPATCHER"  # "pid:start" of the web server whose dispatcher starts the next run
-WARM_UP_NICENESS = 10
+ENV_READY_FD = "NNLAB_SPARE_READY_FD"  # the spare's end of the pipe on which it says "ready"
 SPARE_LOG = "spares.log"  # in the store's folder: what spares print before they are given a run
-_WARM_UP_SPEC = {
-    "layers": [
-        {"kind": "Conv2D", "filters": 4, "kernel_size": 3},
-        {"kind": "MaxPooling2D", "pool_size": 2},
-        {"kind": "Flatten"},
-        {"kind": "Dropout", "rate": 0.1},
-        {"kind": "Dense", "units": 10, "activation": "softmax"},
-    ]
-}
 
 
 def dispatcher_env() -> dict[str, str]:
@@ -82,212 +73,168 @@ def warm_workers() -> int:
 
 
 class WarmSpares:
-    """The spares of one web server: started by ``top_up``, each given one run by ``hand``."""
+    """The spares of one web server: started by ``top_up``, lent runs by ``hand``, back when free.
+
+    Each spare is idle (warming up, or warm and waiting for a run id) or lent (it trains a run it was
+    handed, and the queued runs it takes itself). At most ``count`` idle spares are kept per store:
+    a lent worker that comes back to more than that lets the extra go, one still warming up first.
+    """
 
     def __init__(self, count: int, python: str | None = None):
         self.count = count
         self.python = python or sys.executable
-        self._spares: list[tuple[str, subprocess.Popen]] = []  # (store key, process)
+        self._spares: list[_Spare] = []
         self._lock = threading.Lock()
 
     def top_up(self, store: RunStore, env: dict[str, str]) -> None:
-        """Start spares for ``store`` until ``count`` of them are alive (a dead one is replaced)."""
+        """Start spares for ``store`` until ``count`` of them are idle (returned workers count)."""
         if self.count <= 0:
             return
         key = _store_key(store)
         with self._lock:
-            alive = [(k, p) for k, p in self._spares if k == key and p.poll() is None]
-            for _, proc in [s for s in self._spares if s not in alive]:
-                _close(proc)
-            self._spares = alive
-            while len(self._spares) < self.count:
-                self._spares.append((key, self._start(store, env)))
+            self._tidy(key)
+            while len(self._idle(key)) < self.count:
+                self._spares.append(self._start(store, env))
 
     def hand(self, store: RunStore, run_id: str, env: dict[str, str]) -> tuple[dict[str, Any], Any] | None:
-        """Give ``run_id`` to a live spare of ``store``: its handle and process, or None if none is alive."""
+        """Lend ``run_id`` to an idle spare of ``store`` (a warm one first): its handle and process, or
+        None if none is alive."""
         key = _store_key(store)
         with self._lock:
-            while self._spares:
-                spare_key, proc = self._spares.pop(0)
-                if spare_key != key or proc.poll() is not None or not _send(proc, run_id):
-                    _close(proc)
-                    continue
-                break
+            self._tidy(key)
+            for spare in sorted(self._idle(key), key=lambda s: not s.waiting):
+                if spare.send(run_id):
+                    break
+                spare.let_go()
+                self._spares.remove(spare)
             else:
                 return None
         self.top_up(store, env)  # the next run finds a spare that is already warm
-        return {"kind": "local", **process_handle(proc.pid)}, proc
+        return {"kind": "local", **process_handle(spare.pid)}, spare.proc
 
     def close(self) -> None:
-        """Close every spare's pipe: each one exits, at once if it is still warming up."""
+        """Close every spare's pipe: an idle one exits, at once if it is still warming up; a lent one
+        finishes its run (and the queued runs it takes itself), then exits."""
         with self._lock:
-            for _, proc in self._spares:
-                _close(proc)
+            for spare in self._spares:
+                spare.let_go()
             self._spares = []
 
     def pids(self) -> list[int]:
+        """The idle spares' pids (lent workers are not counted)."""
         with self._lock:
-            return [p.pid for _, p in self._spares]
+            self._tidy(None)
+            return [s.pid for s in self._spares if not s.lent]
 
-    def _start(self, store: RunStore, env: dict[str, str]) -> subprocess.Popen:
-        with open(store.root / SPARE_LOG, "ab") as log:
-            return subprocess.Popen(
-                [self.python, "-m", "nnlab", "worker", "--warm"],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=store.root,
-                env=env,
-                start_new_session=True,  # outlives a server killed from its terminal, like a cold worker
-                close_fds=True,
-            )
+    def _idle(self, key: str) -> list[_Spare]:
+        return [s for s in self._spares if s.key == key and not s.lent]
+
+    def _tidy(self, key: str | None) -> None:
+        """Hear what the spares said; forget those that are gone; let go the idle ones of another store
+        than ``key`` and, per store, those beyond ``count`` (``_extras``)."""
+        kept = []
+        for spare in self._spares:
+            if not spare.listen() or (key is not None and spare.key != key and not spare.lent):
+                spare.let_go()
+            else:
+                kept.append(spare)
+        for store_key in {s.key for s in kept}:
+            for spare in _extras([s for s in kept if s.key == store_key and not s.lent], self.count):
+                spare.let_go()
+                kept.remove(spare)
+        self._spares = kept
+
+    def _start(self, store: RunStore, env: dict[str, str]) -> _Spare:
+        said, says = os.pipe()  # the spare writes "ready" on ``says``; this process reads ``said``
+        os.set_blocking(said, False)
+        try:
+            with open(store.root / SPARE_LOG, "ab") as log:
+                proc = subprocess.Popen(
+                    [self.python, "-m", "nnlab", "worker", "--warm"],
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=store.root,
+                    env={**env, ENV_READY_FD: str(says)},
+                    pass_fds=(says,),
+                    start_new_session=True,  # outlives a server killed from its terminal, like a cold worker
+                    close_fds=True,
+                )
+        except BaseException:
+            os.close(said)
+            raise
+        finally:
+            os.close(says)
+        return _Spare(_store_key(store), proc, said)
+
+
+class _Spare:
+    """One spare process as its server sees it: run ids go down its stdin, one a line, and each
+    ``ready`` it writes back says that it waits for one (after its warm-up, and each time it is free
+    again). It was handed ``handed`` ids: it waits for the next when it said ``ready`` more often."""
+
+    def __init__(self, key: str, proc: subprocess.Popen, said: int):
+        self.key = key
+        self.proc = proc
+        self.pid = proc.pid
+        self._said: int | None = said
+        self.handed = 0
+        self.readies = 0
+
+    @property
+    def waiting(self) -> bool:
+        """Warmed up and free: it reads a run id at once."""
+        return self.readies > self.handed
+
+    @property
+    def lent(self) -> bool:
+        return self.handed > 0 and not self.waiting
+
+    @property
+    def warming(self) -> bool:
+        return self.handed == 0 and self.readies == 0
+
+    def listen(self) -> bool:
+        """Count the ``ready`` it wrote since; False if the process is gone."""
+        while self._said is not None:
+            try:
+                said = os.read(self._said, 4096)
+            except BlockingIOError:
+                break
+            except OSError:
+                said = b""
+            if not said:  # the process closed its end: it is ending
+                break
+            self.readies += said.count(b"\n")
+        return self.proc.poll() is None
+
+    def send(self, run_id: str) -> bool:
+        """Write a run id to the spare (the pipe stays open for the next); False if it is gone."""
+        try:
+            self.proc.stdin.write(f"{run_id}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        self.handed += 1
+        return True
+
+    def let_go(self) -> None:
+        """Close its pipes: the end of file tells it to exit once it is free (at once if warming up)."""
+        try:
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+        if self._said is not None:
+            os.close(self._said)
+            self._said = None
+
+
+def _extras(idle: list[_Spare], count: int) -> list[_Spare]:
+    """The idle spares beyond ``count`` to let go: those still warming up first (they exit at once),
+    then workers that came back from runs, then warm spares that never trained."""
+    order = sorted(idle, key=lambda s: (not s.warming, s.handed == 0))
+    return order[: max(0, len(idle) - count)]
 
 
 def _store_key(store: RunStore) -> str:
     return f"{store.root}|{store.database_url or ''}"
-
-
-def _send(proc: subprocess.Popen, run_id: str) -> bool:
-    """Write the run id to the spare and close its pipe; False if the spare is gone."""
-    try:
-        proc.stdin.write(f"{run_id}\n".encode())
-        proc.stdin.close()
-    except (BrokenPipeError, OSError, ValueError):
-        return False
-    return True
-
-
-def _close(proc: subprocess.Popen) -> bool:
-    try:
-        proc.stdin.close()
-    except (BrokenPipeError, OSError, ValueError):
-        pass
-    return False
-
-
-def warm_up() -> None:
-    """Import TensorFlow, Keras and the worker's modules, load MNIST, train a tiny network once (with
-    snapshots and a saved model, as a run does); then leave Keras clean for the run."""
-    from nnlab._tf import keras
-    from nnlab.modelio import model_bytes
-    from nnlab.training import TrainConfig, train
-    from nnlab.worker import execute_run  # noqa: F401  (the run's own path, imported now)
-
-    config = TrainConfig(subset=200, epochs=1, batch_size=64, validation_fraction=0.1)
-    result = train(_WARM_UP_SPEC, config, on_event=lambda event: None, snapshots=True)
-    model_bytes(result.model)
-    keras.backend.clear_session()  # the run's model starts from a fresh Keras state
-
-
-def wait_for_run(read_line: Callable[[], str] = sys.stdin.readline) -> tuple[str | None, Heartbeat | None]:
-    """The spare's life before its run: warm up, then the run id it is given (None: end of file),
-    and the spare's heartbeat (``runs/heartbeats.py``: it counts as a connected worker from its
-    warm-up on; the run's worker passes it on to ``worker_main``).
-
-    The warm-up runs at a lower CPU priority (nice 10), so that a spare warming up beside a training
-    (the one it replaces was just given a run) takes only the CPU that the training leaves; the
-    priority is raised back when the run arrives, where the system allows it.
-    """
-    niceness = _lower_priority()
-    watch = _PipeWatch(getattr(read_line, "__self__", None))  # the stream read_line reads
-    try:
-        warm_up()
-    except Exception as exc:  # the run will say why, if it fails the same way
-        print(f"spare: the warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-    watch.done()  # warmed up: from now on the run id (or the end of file) is read below
-    store = RunStore()
-    beat = _start_heartbeat(store)
-    run_id = read_line().strip()
-    if not run_id:
-        if beat is not None:
-            beat.stop()
-        return None, None  # the server closed the pipe or went away
-    _restore_priority(niceness)
-    move_to_run(store, run_id)
-    return run_id, beat
-
-
-def move_to_run(store: RunStore, run_id: str) -> None:
-    """From now on this process works in ``run_id``'s folder and writes its output to the run's
-    ``worker.log`` (what recovery quotes), as a cold worker started for that run does."""
-    log_path = store.log_path(run_id)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    output_to(log_path)
-    os.chdir(log_path.parent)
-
-
-def _start_heartbeat(store: RunStore) -> Heartbeat | None:
-    try:
-        return Heartbeat(store, "local").start()
-    except Exception as exc:  # the run's own heartbeat takes over; the spare still serves
-        print(f"spare: no heartbeat ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
-        return None
-
-
-class _PipeWatch:
-    """While the spare warms up, a thread watches its stdin (a pipe): if the writer closes it with
-    nothing in it (the server went away or let its spares go), the spare exits at once instead of
-    finishing a warm-up nobody will use. The watcher never reads: a run id sent meanwhile is read
-    after the warm-up. ``done()`` ends the watch; after it the process never exits from here."""
-
-    def __init__(self, stream):
-        self._lock = threading.Lock()
-        self._warm = False
-        try:
-            fd = stream.fileno()
-        except (AttributeError, OSError, ValueError):  # not a real pipe (a test's stand-in): no watch
-            return
-        threading.Thread(target=self._watch, args=(fd,), name="spare-pipe-watch", daemon=True).start()
-
-    def done(self) -> None:
-        with self._lock:
-            self._warm = True
-
-    def _watch(self, fd: int) -> None:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP)
-        while not self._warm:
-            if not poller.poll(200):
-                continue
-            if _waiting_bytes(fd) > 0:
-                return  # a run id arrived: the spare reads it once warm
-            with self._lock:  # readable with nothing in it: the end of file, no run will come
-                if not self._warm:
-                    os._exit(0)  # nothing of this process is worth keeping
-            return
-
-
-def _waiting_bytes(fd: int) -> int:
-    try:
-        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
-    except OSError:
-        return 0
-
-
-def _lower_priority() -> int | None:
-    """Nice 10 more; the niceness before, or None where priorities cannot be changed."""
-    try:
-        before = os.getpriority(os.PRIO_PROCESS, 0)
-        os.setpriority(os.PRIO_PROCESS, 0, min(before + WARM_UP_NICENESS, 19))
-    except (AttributeError, OSError):
-        return None
-    return before
-
-
-def _restore_priority(niceness: int | None) -> None:
-    if niceness is None:
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
-    except OSError:  # an unprivileged user cannot raise a priority: the run trains at nice 10
-        pass
-
-
-def output_to(path: Path) -> None:
-    """From now on this process's output (Python's and TensorFlow's) goes to the run's log."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)

@@ -1,8 +1,10 @@
 """The worker side of a run: train it in this process and keep the store up to date.
 
 ``python -m nnlab worker RUN_ID`` (started by the runner's ``LocalProcessExecutor``) calls
-``worker_main``; ``python -m nnlab train`` calls ``run_here`` for a training in the foreground. Both
-end in ``execute_run``: claim the run, train it with a ``StoreRecorder`` as the event sink and a
+``worker_main``, and so does a warm spare (``spare.py``) once its web server lends it a run: a spare's
+worker, once no queued run is left for it, goes back to its server for the next run instead of
+exiting (``warm.py``). ``python -m nnlab train`` calls ``run_here`` for a training in the foreground.
+All end in ``execute_run``: claim the run, train it with a ``StoreRecorder`` as the event sink and a
 ``StoreStopCheck`` as the stop check, save the model, write the final status, dispatch the next run.
 While it trains, the run's worker keeps a heartbeat in the store (``runs/heartbeats.py``): a warm
 spare and a Celery worker (``executors/celery_app.py``) keep one for their whole life and pass it in;
@@ -18,7 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nnlab.events import EventSink
 from nnlab.runner import Runner, check_training
@@ -28,6 +30,9 @@ from nnlab.runs.integrity import explain
 from nnlab.runs.recorder import StoreRecorder, StoreStopCheck
 from nnlab.runs.retry import retrying
 from nnlab.validation import InvalidSettings
+
+if TYPE_CHECKING:
+    from nnlab.spare import RunIdPipe
 
 
 def failure_message(exc: BaseException) -> str:
@@ -193,35 +198,57 @@ def run_here(
 RUNS_PER_WORKER = 20  # a worker process trains at most this many runs (memory Keras keeps stays bounded)
 
 
-def worker_main(run_id: str, store: RunStore | None = None, heartbeat: Heartbeat | None = None) -> int:
-    """Body of ``python -m nnlab worker RUN_ID``: SIGTERM asks for a graceful stop.
+def worker_main(
+    run_id: str,
+    store: RunStore | None = None,
+    heartbeat: Heartbeat | None = None,
+    lent_by: RunIdPipe | None = None,
+) -> int:
+    """Body of ``python -m nnlab worker RUN_ID`` (and of a spare given its first run): SIGTERM asks for
+    a graceful stop.
 
-    After its run, the worker takes the next queued run itself while one waits with a slot free (at
-    most ``RUNS_PER_WORKER`` runs): it has imported TensorFlow already, so a class's queue moves at the
-    speed of training rather than of starting processes. A crash still stays in this process, never in
-    the web server. ``heartbeat``: a warm spare's, beating since it warmed up.
+    After its run, the worker takes the next queued run itself while one waits with a slot free: it
+    has imported TensorFlow already, so a class's queue moves at the speed of training rather than of
+    starting processes. A spare's worker (``heartbeat``: the spare's, beating since it warmed up;
+    ``lent_by``: the ``spare.RunIdPipe`` of the web server that lent it its run) then goes back to that
+    server: it says it is free and waits for the next run the server lends it (none: the server let it
+    go, or SIGTERM: it exits); another worker exits. At most ``RUNS_PER_WORKER`` runs in all, each
+    from a fresh Keras state and with its own log. A crash still stays in this process, never in the
+    web server.
     """
     store = store if store is not None else RunStore()
     flag = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
-    from nnlab.warm import move_to_run
+    from nnlab.spare import move_to_run
 
+    trained = 0
     try:
-        run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
-        for _ in range(RUNS_PER_WORKER - 1):
-            next_id = None if run is None or flag.is_set() else claim_next(store)
-            if next_id is None:
-                break
-            fresh_keras()
-            move_to_run(store, next_id)
-            run = execute_run(store, next_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
+        while run_id is not None:
+            if trained:
+                move_to_run(store, run_id)
+            run = execute_run(store, run_id, stop_flag=flag, heartbeat=heartbeat, dispatch_next=False)
+            if run is None:
+                print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
+            trained += 1
+            done = trained >= RUNS_PER_WORKER or flag.is_set()
+            run_id = None if done else _next_run(store, run is not None, flag, lent_by)
     finally:
         if heartbeat is not None:
             heartbeat.stop()
         _dispatch_unless_the_server_does(store)
-    if run is None:
-        print(f"run {run_id} was not claimed for this worker; nothing to do", file=sys.stderr)
     return 0
+
+
+def _next_run(store: RunStore, trained: bool, flag: threading.Event, lent_by: RunIdPipe | None) -> str | None:
+    """The oldest queued run if this worker trained its last run and a slot is free (claimed for it),
+    else the run its server lends it once it is free (a spare's worker), else None; Keras cleaned."""
+    next_id = claim_next(store) if trained else None
+    if next_id is None and lent_by is None:
+        return None
+    if next_id is None:
+        lent_by.say_ready()  # first, so that a click that comes now finds this worker free
+    fresh_keras()  # while it waits: a run lent now starts once it is done, one lent later at once
+    return next_id if next_id is not None else lent_by.read_run(flag)
 
 
 def claim_next(store: RunStore, kind: str = "local", max_concurrent: int | None = None) -> str | None:

@@ -1,10 +1,12 @@
-"""Warm spare workers (``nnlab/warm.py``): real spare processes that import TensorFlow ahead of time.
+"""Warm spare workers (``nnlab/warm.py``, ``nnlab/spare.py``): real spare processes that import
+TensorFlow ahead of time.
 
 A run handed to a spare trains there and its model is evaluable; the spare's pid is the run's worker
 identity, so a spare killed with SIGKILL fails its run in words and the queue goes on; a spare
 exits when the server that started it goes away, at once even in the middle of its warm-up; the
 next queued run goes to the server's warm spare (the worker leaves it to the server while it
-lives); with no spares the runner starts none.
+lives); a worker that finished its run goes back to the spares and takes the next click itself,
+never leaving more than ``count`` idle spares; with no spares the runner starts none.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from test_runner import LOGREG, LONG, MLP, SHORT, _test_data, wait_for
@@ -23,7 +27,8 @@ from nnlab.dispatcher import BackgroundDispatcher, stop_all
 from nnlab.modelio import load_model_safely
 from nnlab.runner import LocalProcessExecutor, Runner
 from nnlab.runs import DIED_MESSAGE, RunStore, process_alive, process_handle
-from nnlab.warm import dispatcher_env, warm_workers
+from nnlab.spare import READY, RunIdPipe
+from nnlab.warm import ENV_READY_FD, _extras, dispatcher_env, warm_workers
 from nnlab.worker import run_here, server_dispatches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +115,7 @@ def _spare_with_warm_up(seconds: float) -> subprocess.Popen:
     """A spare's own waiting code (``wait_for_run``) whose warm-up takes ``seconds`` (no TensorFlow);
     it prints the run id it gets (into that run's log, where a spare's output goes once given a run)."""
     code = (
-        "import time, nnlab.warm as w; "
+        "import time, nnlab.spare as w; "
         f"w.warm_up = lambda: time.sleep({seconds}); "
         "print(w.wait_for_run()[0], flush=True)"
     )
@@ -126,7 +131,7 @@ def test_a_spare_let_go_mid_warm_up_exits_at_once_and_one_given_a_run_keeps_it(_
         time.sleep(1)  # both are warming up
         let_go.stdin.close()  # the server went away: no run will come
         given.stdin.write("run123\n")
-        given.stdin.close()  # as WarmSpares.hand does: the run id, then the end of the pipe
+        given.stdin.close()  # the run id, then the server went away
         assert let_go.wait(timeout=60) == 0  # not after its 600 s warm-up
         assert let_go.stdout.read() == ""  # it never got as far as a run
         assert given.wait(timeout=60) == 0
@@ -187,3 +192,69 @@ def test_a_worker_dispatches_the_next_run_itself_unless_its_server_lives(monkeyp
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
     monkeypatch.setenv("NNLAB_DISPATCHER", f"{int(gone.stdout)}:1")
     assert not server_dispatches()  # its server died: the worker moves the queue on itself
+
+
+def test_a_worker_back_from_its_run_takes_the_next_click_and_the_pool_keeps_count_idle(warm_runner):
+    """Back-to-back clicks: the worker that trained the last run goes back to the spares, warm, and
+    the next run goes to it; the replacement started meanwhile is let go (never more than ``count``
+    idle spares); at the end, closing the pool makes the returned worker exit (the fixture checks)."""
+    store, spares = warm_runner.store, warm_runner.executor.spares
+    warm_runner.dispatch()
+    [spare] = spares.pids()
+    first = warm_runner.submit(LOGREG, SHORT, name="first")
+    assert first.worker["pid"] == spare and spares.pids() != [spare]
+    [replacement] = spares.pids()
+    os.kill(replacement, signal.SIGSTOP)  # it stays mid-warm-up, however fast the machine
+    try:
+        wait_for(store, lambda: store.get(first.id).status == "completed", "the first run to complete")
+        back = lambda: spares.pids() == [spare]  # noqa: E731
+        wait_for(store, back, "the worker back among the spares", read=warm_runner.dispatch)
+    finally:
+        os.kill(replacement, signal.SIGCONT)
+    assert _gone(replacement)  # let go while still warming up: one idle spare, the warm one
+    second = warm_runner.submit(LOGREG, SHORT, name="second")
+    assert second.worker["pid"] == spare  # the same warm process, with no new worker to start
+    wait_for(store, lambda: store.get(second.id).status == "completed", "the second run to complete")
+    done = store.get(second.id)
+    model = load_model_safely(store.model_path(second.id))
+    loss, accuracy = model.evaluate(*_test_data(), verbose=0)
+    assert abs(accuracy - done.test_accuracy) < 1e-6  # the second run's own model, stored
+    assert done.test_accuracy == pytest.approx(store.get(first.id).test_accuracy, abs=1e-6)  # fresh Keras
+    assert store.log_path(second.id).exists()  # the worker's output moved to the second run's log
+    returned = lambda: spare in spares.pids() or not process_alive(process_handle(spare))  # noqa: E731
+    wait_for(store, returned, "the worker to come back again", read=warm_runner.dispatch)
+    assert len(spares.pids()) == 1  # it and the next replacement: one of them was let go
+
+
+def test_a_spare_says_ready_each_time_it_waits_and_reads_run_ids_until_the_end_of_its_pipe(monkeypatch):
+    """The spare's side of the two pipes (``spare.RunIdPipe``): "ready" before each wait, the run ids
+    one a line, None at the end of file or once its worker is asked to stop."""
+    ids_in, ids_out = os.pipe()
+    said, says = os.pipe()
+    monkeypatch.setenv(ENV_READY_FD, str(says))
+    pipe = RunIdPipe(ids_in)
+    assert ENV_READY_FD not in os.environ  # not passed on to a worker this one starts
+    try:
+        os.write(ids_out, b"run1\nrun2\n")
+        assert pipe.next_run() == "run1" and pipe.next_run() == "run2"
+        assert os.read(said, 100) == READY * 2
+        stop = threading.Event()
+        threading.Timer(0.3, stop.set).start()
+        assert pipe.next_run(stop) is None  # SIGTERM while free: the worker exits
+        os.close(ids_out)
+        ids_out = None
+        assert pipe.next_run() is None  # the server let it go
+        assert os.read(said, 100) == READY * 2
+    finally:
+        for fd in (ids_in, ids_out, said, says):
+            if fd is not None:
+                os.close(fd)
+
+
+def test_the_idle_spares_let_go_first_are_those_still_warming_up_then_returned_workers():
+    warming = SimpleNamespace(warming=True, handed=0)
+    fresh = SimpleNamespace(warming=False, handed=0)
+    returned = SimpleNamespace(warming=False, handed=3)
+    assert _extras([fresh, returned, warming], 1) == [warming, returned]
+    assert _extras([returned, fresh], 1) == [returned]
+    assert _extras([warming, returned], 2) == []

@@ -3,7 +3,8 @@
 - ``worker --celery [--concurrency N]``: a Celery worker on this machine (``executors/celery_app.py``)
   for ``NNLAB_BROKER_URL`` and ``NNLAB_DATABASE_URL``; one per GPU, each with its own
   ``CUDA_VISIBLE_DEVICES``;
-- ``worker --warm``: (internal) a warm spare of a web server (``nnlab/warm.py``);
+- ``worker --warm``: (internal) a warm spare of a web server (``nnlab/spare.py``, ``nnlab/warm.py``):
+  it trains the runs its server lends it, one after another, until the server lets it go;
 - ``worker RUN_ID``: (internal) train one claimed run in this process;
 - ``workers``: the workers whose heartbeat is fresh, on every machine, and what each one trains.
 """
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--celery", action="store_true", help="serve the queue as a Celery worker (needs NNLAB_BROKER_URL)"
     )
     mode.add_argument(
-        "--warm", action="store_true", help="(internal) a spare: warm up, train the run id read from stdin"
+        "--warm", action="store_true", help="(internal) a spare: warm up, train the run ids read from stdin"
     )
     w.add_argument("--concurrency", type=int, default=1, help="with --celery: trainings at once here (1)")
     w.add_argument("--loglevel", default="INFO", help="with --celery: Celery's log level")
@@ -42,17 +43,18 @@ def _worker(args: argparse.Namespace) -> int:
         return _celery(args)
     from nnlab.worker import worker_main
 
-    run_id, beat = args.run_id, None
+    run_id, beat, pipe = args.run_id, None, None
     if args.warm:
-        from nnlab.warm import wait_for_run
+        from nnlab.spare import RunIdPipe, wait_for_run
 
-        run_id, beat = wait_for_run()
+        pipe = RunIdPipe()
+        run_id, beat = wait_for_run(pipe)
         if run_id is None:
             return 0  # the web server let this spare go
     elif not run_id:
         raise UsageError("give --celery to start a Celery worker (or a RUN_ID to train one claimed run)")
     try:
-        return worker_main(run_id, heartbeat=beat)
+        return worker_main(run_id, heartbeat=beat, lent_by=pipe)  # once free: back to the web server
     except RunNotFound as exc:
         print(f"worker: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ The command wraps ``celery -A nnlab.executors.celery_app worker`` with the optio
 (``worker_command``): a prefork pool of ``--concurrency`` processes (default 1; one per GPU, each
 started with its own ``CUDA_VISIBLE_DEVICES``), each training one run at a time; a prefetch of one
 with late acknowledgements, so a message never waits behind a busy worker while another is free.
-Each pool process imports TensorFlow and warms up once, when it starts (``nnlab.warm.warm_up``), and
+Each pool process imports TensorFlow and warms up once, when it starts (``nnlab.spare.warm_up``), and
 keeps a heartbeat in the store for its whole life (``runs/heartbeats.py``).
 
 The message (task ``nnlab.train``) carries no run: the store stays the source of truth. The worker
@@ -68,7 +68,7 @@ def _start_process(**_kwargs) -> None:
     """A pool process starts: open the store, start its heartbeat, warm up TensorFlow."""
     from nnlab.runs import RunStore
     from nnlab.runs.heartbeats import Heartbeat
-    from nnlab.warm import warm_up
+    from nnlab.spare import warm_up
 
     began = time.monotonic()
     warm_up()
