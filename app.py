@@ -11,8 +11,8 @@ import time
 import streamlit as st
 
 from nnlab import data
-from nnlab.figures.data import digit_counts_figure
-from nnlab.figures.style import SentFigure, png_uri
+from nnlab.figures.data import digit_counts_svg
+from nnlab.figures.style import png_uri
 from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
 from nnlab.ui.class_mode import visible_pages
@@ -26,11 +26,11 @@ from nnlab.ui.workers import workers_caption
 @st.cache_resource(show_spinner=False)
 def _dataset_glance():
     """The data at a glance, made once per server: each new visitor's home page only sends it (the
-    digits as PNG data URIs and the bars as a ``SentFigure``: no encoding, no chart built per visit)."""
+    digits as PNG data URIs and the bars as an SVG picture: no encoding, no chart built or loaded)."""
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     firsts = [png_uri(x_train[int((y_train == d).argmax())]) for d in range(10)]
     counts_train = data.class_counts(y_train)
-    bars = SentFigure.of(digit_counts_figure(counts_train))
+    bars = digit_counts_svg(counts_train)
     return int(counts_train.sum()), int(data.class_counts(y_test).sum()), firsts, bars
 
 
@@ -50,7 +50,7 @@ def home() -> None:
             "digits, 28 × 28 grey pixels each, labelled 0-9 (LeCun, Cortes & Burges; CC BY-SA 3.0)."
         )
         st.image(firsts, width=48, caption=[str(d) for d in range(10)])
-        st.plotly_chart(bars, key="home_digit_counts", width="stretch")
+        st.image(bars, caption="Training images of each digit")
     with right:
         st.subheader("The pages")
         for page in visible_pages(visitor_id()):

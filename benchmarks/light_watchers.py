@@ -151,3 +151,26 @@ class LightCrowd:
             self.loop.call_soon_threadsafe(task.cancel)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+
+def page_run_seconds(url: str, page: str = "", query: str = "", timeout: float = 180) -> float:
+    """Seconds from opening a new session to the server's end of its first page run: the server's part
+    of a new visitor's page (a browser adds loading and drawing)."""
+
+    async def first_run() -> float:
+        watcher, stop = LightWatcher(url, page, query), asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.ensure_future(watcher.run(stop))
+        while watcher.finished == 0 and watcher.error is None:
+            if time.perf_counter() - t0 > timeout:
+                break
+            await asyncio.sleep(0.01)
+        seconds = time.perf_counter() - t0
+        stop.set()
+        task.cancel()
+        return seconds if watcher.finished else float("inf")
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own (the caller's thread may run Playwright's)
+        return pool.submit(asyncio.run, first_run()).result()

@@ -229,25 +229,39 @@ def _profile(app, label: str, visitors: int, seconds: float) -> subprocess.Popen
     )
 
 
-def home_page_seconds(browser, url: str, samples: int) -> list[float]:
-    """Time from navigation to the drawn home page (its run table included), one new visitor each.
-
-    A page not drawn within ``OPEN_TIMEOUT_MS`` counts as infinitely slow.
+def home_page_seconds(browser, url: str, samples: int) -> dict[str, list[float]]:
+    """Time until a new visitor's home page is drawn (its run table included), three ways, each
+    ``samples`` times: in a new browser context (nothing cached: Streamlit's scripts are loaded and
+    compiled again), in a new tab of a browser that has visited before (its files cached: a new
+    session all the same), and the server's part alone (a new session's first page run, from
+    ``light_watchers.page_run_seconds``: no browser). A page not drawn in time counts as infinite.
     """
-    times = []
+    from light_watchers import page_run_seconds
+
+    times: dict[str, list[float]] = {"new browser": [], "browser with its files cached": [], "server": []}
+    returning = browser.new_context(viewport={"width": 1280, "height": 900})
+    _draw_home(returning.new_page(), url)  # its first visit fills its cache
     for _ in range(samples):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        t0 = time.perf_counter()
-        try:
-            page.goto(url, timeout=OPEN_TIMEOUT_MS)
-            page.get_by_text("No runs yet").wait_for(timeout=OPEN_TIMEOUT_MS)
-            wait_idle(page, OPEN_TIMEOUT_MS)
-            times.append(time.perf_counter() - t0)
-        except PlaywrightError:
-            times.append(math.inf)
+        times["new browser"].append(_draw_home(context.new_page(), url))
         context.close()
+        times["browser with its files cached"].append(_draw_home(returning.new_page(), url))
+        times["server"].append(page_run_seconds(url))
+    returning.close()
     return times
+
+
+def _draw_home(page, url: str) -> float:
+    t0 = time.perf_counter()
+    try:
+        page.goto(url, timeout=OPEN_TIMEOUT_MS)
+        page.get_by_text("No runs yet").wait_for(timeout=OPEN_TIMEOUT_MS)
+        wait_idle(page, OPEN_TIMEOUT_MS)
+        seconds = time.perf_counter() - t0
+    except PlaywrightError:
+        seconds = math.inf
+    page.close()
+    return seconds
 
 
 IDLE_RATE = 0.0  # the server's CPU per second with nobody watching (measured first)
@@ -266,9 +280,9 @@ def report(window: Window, home: list[float] | None = None) -> str:
         line += f"  loss chart +{window.chart_advance:.2f} epochs ({window.grew}/{window.visitors} moved)"
         if window.batches is not None:
             line += f"  training +{window.batches} batches"
-    if home:
-        line += f"\n{'':<18} home page for a new visitor: median {statistics.median(home):.2f} s " + (
-            f"({', '.join(f'{t:.2f}' for t in home)})"
+    for kind, times in (home or {}).items():
+        line += f"\n{'':<18} home page, {kind}: median {statistics.median(times):.2f} s " + (
+            f"({', '.join(f'{t:.2f}' for t in times)})"
         )
     return line
 
@@ -385,12 +399,14 @@ def main() -> int:
         finally:
             stop_runs(home)
             browser.close()
-    print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core):")
+    print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core; home page medians: a new")
+    print("browser / a browser with its files cached / the server's part):")
     for window, home_times in results:
         print(
             f"  {window.visitors:>3} {'light ' if window.label.startswith('light') else ''}watching: "
             f"{window.per_visitor:.4f} ({marginal(window):.4f} above idle)   home page median "
-            f"{statistics.median(home_times):.2f} s   refreshes served {window.served_per_visitor_s:.2f}/s, "
+            + " / ".join(f"{statistics.median(t):.2f}" for t in home_times.values())
+            + f" s   refreshes served {window.served_per_visitor_s:.2f}/s, "
             f"{window.per_refresh_ms:.0f} ms CPU each"
         )
     if queued is not None:

@@ -139,13 +139,6 @@ class SentFigure(go.Figure):
         ]
         self._sent = {"data": traces, "layout": sent_layout}
 
-    @classmethod
-    def of(cls, figure: go.Figure) -> SentFigure:
-        """A finished figure made once and drawn for many (the home page's class bars)."""
-        sent = cls([], {})
-        sent._sent = figure.to_dict()
-        return sent
-
     def to_dict(self) -> dict:  # plotly's to_plotly_json and to_json read it too
         return self._sent
 
