@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from nnlab import architectures
-from nnlab.runs import RunStore
+from nnlab.runs import RunStore, process_handle
 from nnlab.training import TrainConfig
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -54,7 +54,10 @@ def test_home_lists_runs_newest_first_with_failures_in_words():
     )
     broken = store.create(spec, config, name="second", owner="visitor_a")
     store.update(broken.id, status="failed", error="The training ran out of memory.")
-    store.create(spec, config, name="someone else's", owner="visitor_b")
+    # Another visitor's run, training (its worker being this process): listed to its owner only. Not
+    # queued: the page would start a real worker for it.
+    other = store.create(spec, config, name="someone else's", owner="visitor_b")
+    store.update(other.id, status="running", started=done.created, worker=process_handle())
     at = _home()
     assert not at.exception
     table = at.dataframe[0].value

@@ -2,8 +2,11 @@
 worker is killed with SIGKILL (as the kernel kills a process out of memory) becomes failed, in words,
 and the run waiting behind it trains to the end, with no page opened in between.
 
-Real workers (TensorFlow processes) on both databases; the test reads the store without the
-recovery that a page's read applies (``RunStore.require``), and never dispatches itself.
+Real workers (TensorFlow processes), on the default store (SQLite): what the dispatcher thread calls,
+``Runner.dispatch`` failing a dead worker's run and starting the next one, runs on both databases in
+test_runs (the queue going on after a killed worker) and test_runner (a real worker killed). The test
+reads the store without the recovery that a page's read applies (``RunStore.require``), and never
+dispatches itself.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def _dispatchers() -> list[threading.Thread]:
 
 
 @pytest.fixture
-def store(backend):
+def store():
     s = RunStore()
     yield s
     for run_id in _ids(s):
