@@ -15,7 +15,7 @@ from nnlab.ui.hyperparams import QUICK_SUBSET
 pytestmark = pytest.mark.browser
 
 PAGE = "Build_and_Train"
-EPOCHS = 1  # typed into the epochs field (5 there by default): the run must follow it
+EPOCHS = 2  # typed into the epochs field (5 there by default): the run must follow it
 TRAIN_TIMEOUT = 240  # seconds: a worker imports TensorFlow and trains on a busy 2-core machine
 
 # Points drawn in the loss chart (every trace), from Plotly's computed data on the chart element.
@@ -62,7 +62,7 @@ def test_chart_grows_while_training_and_accuracy_shows(open_app, app_server):
         page.keyboard.press("ArrowLeft")
     wait_idle(page)
     assert slider.get_attribute("aria-valuetext") == "8"
-    # One epoch of the quick subset in batches of 8 (750 steps): several seconds on any machine, so the
+    # Two epochs of the quick subset in batches of 8 (1,500 steps): seconds on a fast machine, so the
     # chart (refreshed every second) is seen growing mid-run.
     by_key(page, "hp_quick").locator("label").click()
     wait_idle(page)
