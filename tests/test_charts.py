@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,8 +76,32 @@ def test_smoothing_follows_exponential_moving_average():
     assert list(charts.smooth(values, 0)) == [1.0, 0.0, 0.0]
     smoothed = charts.smooth(values, 0.5)
     assert smoothed.iloc[0] == 1.0 and 0 < smoothed.iloc[2] < smoothed.iloc[1] < 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="got 1.0"):
         charts.smooth(values, 1.0)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.95])
+def test_smoothing_equals_pandas_exponential_moving_average(weight):
+    """The fast filter is the bias-corrected EMA that pandas computes (``ewm(adjust=True)``)."""
+    values = pd.Series(np.random.default_rng(0).random(3000))
+    expected = values.ewm(alpha=1 - weight, adjust=True).mean() if weight else values
+    np.testing.assert_allclose(charts.smooth(values, weight), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_chart_of_column_arrays_equals_the_chart_of_frames():
+    """A live view hands its tables over as float arrays: the same chart as from DataFrames."""
+    batch, epoch = _batch_df(), pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.3], "val_loss": [0.6, np.nan]})
+    as_arrays = [{c: df[c].to_numpy(dtype=float) for c in df} for df in (batch, epoch)]
+
+    def plain(chart) -> str:
+        return json.dumps(chart, default=lambda a: np.asarray(a).tolist(), sort_keys=True)
+
+    for metric in ("loss", "accuracy"):
+        frames = charts.training_chart(batch, epoch, metric)
+        assert plain(charts.training_chart(*as_arrays, metric)) == plain(frames)
+    assert plain(charts.lr_chart(as_arrays[1])) == plain(charts.lr_chart(epoch))
+    empty = {c: np.empty(0) for c in batch}
+    assert charts.training_chart(empty, {}, "loss")[0] == []
 
 
 def test_empty_tables_give_labelled_empty_charts():

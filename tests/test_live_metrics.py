@@ -8,6 +8,7 @@ asked for and got, so that a test can see what was read.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import numpy as np
@@ -20,6 +21,7 @@ from factories import batch_event, epoch_event, sent_chart
 from nnlab.architectures import get_preset
 from nnlab.figures.training import MAX_LINE_POINTS, thin, training_figure
 from nnlab.runs import RunStore, process_handle
+from nnlab.runs.record import DIED_MESSAGE
 from nnlab.runs.recorder import StoreRecorder
 from nnlab.runs.schema import events as events_table
 from nnlab.ui.live_metrics import LiveMetrics
@@ -28,7 +30,8 @@ STEPS = 100
 
 
 class CountingStore(RunStore):
-    """The real store, remembering each ``events_after`` call: (after, number of events returned)."""
+    """The real store, remembering each read of events (``events_after``, ``get_with_events``):
+    (after, number of events returned)."""
 
     def __init__(self, root=None):
         super().__init__(root)
@@ -38,6 +41,11 @@ class CountingStore(RunStore):
         events = super().events_after(run_id, after)
         self.reads.append((after, len(events)))
         return events
+
+    def get_with_events(self, run_id, after, wanted):
+        run, events = super().get_with_events(run_id, after, wanted)
+        self.reads.append((after, len(events)))
+        return run, events
 
 
 @pytest.fixture
@@ -159,6 +167,42 @@ def test_charts_change_only_when_their_data_changed_and_match_the_whole_history(
         # a chart handed out earlier (another watcher may be sending it now) is left as it was
         assert pio.to_json(previous.loss) == sent_before != pio.to_json(later.loss)
         lr_before, previous = pio.to_json(later.lr), later
+
+
+def test_a_refresh_reads_the_run_and_its_new_points_at_once(store):
+    """What the live view does each second: one read for the run and its new events; the charts then
+    drawn without another read, equal to the whole history's; nothing read while nothing was written."""
+    run_id = _running(store)
+    history = LiveMetrics(run_id)
+    _write(store, run_id, 1, range(5, 26, 5))
+    run = history.read(store)
+    assert run.id == run_id and run.status == "running" and run.progress == store.get(run_id).progress
+    assert store.reads == [(0, 5)] and history.batch.rows == 5
+    charts = history.charts(store, run, read=False)
+    assert store.reads == [(0, 5)]  # drawing read nothing more
+    assert sent_chart(charts.loss) == _whole(store, run_id, "loss")
+    assert history.read(store).progress == run.progress and store.reads[-1] == (history.last_event, 0)
+    _write(store, run_id, 1, range(30, 101, 5), end_epoch=True)
+    later = history.read(store)
+    assert later.progress["batch"] == 100 and store.reads[-1][1] == 16  # 15 batches and the epoch
+    for metric in ("loss", "accuracy"):
+        assert sent_chart(getattr(history.charts(store, later, read=False), metric)) == _whole(
+            store, run_id, metric
+        )
+    assert LiveMetrics("no-such-run").read(store) is None
+
+
+def test_a_refresh_notices_a_dead_worker(store):
+    """As ``RunStore.get``: a run whose worker died is reported failed, its points kept."""
+    run_id = _running(store)
+    _write(store, run_id, 1, range(5, 26, 5))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store.update(run_id, worker=process_handle(gone.pid))
+    history = LiveMetrics(run_id)
+    run = history.read(store)
+    assert run.status == "failed" and run.error == DIED_MESSAGE
+    assert history.batch.rows == 5
 
 
 def test_a_history_follows_one_run_only(store):

@@ -121,12 +121,14 @@ class SentFigure(go.Figure):
     given, their numpy arrays as float32 ``typed_array``s, and the layout with the part of the
     template its traces use (``plain_figure``'s). No plotly object is built for the points: checking
     and copying them was most of the cost. ``previous``, the chart this one replaces, lends its
-    layout when the layout did not change (expanding the template is the rest of the cost). The
-    object itself is an empty figure; ``tests/test_charts.py`` checks that the dict is a valid one.
+    layout when the layout did not change (expanding the template is the rest of the cost). Not
+    even an empty plotly figure is made (half of what was left): a ``SentFigure`` is its dict for
+    ``st.plotly_chart`` and ``plotly.io``, which read nothing but ``to_dict()`` of a figure;
+    ``tests/test_charts.py`` checks that the dict is a valid figure.
     """
 
     def __init__(self, data: list[dict], layout: dict, previous: SentFigure | None = None):
-        super().__init__(layout={"template": {}}, _validate=False)  # cheap: no default template copied
+        # no super().__init__(): a plotly figure's objects are exactly what is not wanted here
         kinds = frozenset(trace.get("type", "scatter") for trace in data)
         self._source = (layout, kinds)
         if previous is not None and previous._source == self._source:

@@ -289,6 +289,19 @@ class RunStore:
         with self.db.connect() as con:
             return read_events(con, run_id, after=after)
 
+    def get_with_events(
+        self, run_id: str, after: int, wanted: Callable[[Run], bool]
+    ) -> tuple[Run | None, list[tuple[int, str, dict]]]:
+        """The run (as ``get``) and, if ``wanted(run)``, its events after ``after`` (as ``events_after``)
+        in one read: a live view's refresh each second, for each watcher (issue 13)."""
+        with self.db.connect() as con:
+            row = con.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            run = row_to_run(row) if row else None
+            new = read_events(con, run_id, after=after) if run is not None and wanted(run) else []
+        if run is not None and run.status == "running" and upkeep.seems_dead(run):
+            return self.get(run_id), new  # marked failed; what it stored before it died is kept
+        return run, new
+
     # -- changes -----------------------------------------------------------------------------------
 
     def update(self, run_id: str, **values: Any) -> None:

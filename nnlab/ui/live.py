@@ -5,7 +5,7 @@ polls the store. What moves (queue place or progress, Stop, the charts) is an ``
 re-runs itself every second while the run is active, so the charts refresh without re-running the
 page or blocking its other widgets, and it survives clicks, refreshes, page switches and second
 tabs; what changes about once an epoch (the learning-rate chart, the first layer's newest snapshot)
-is a fragment of its own, looked at every 5 seconds. What changes only with the run's status (its
+is a fragment of its own, looked at every 10 seconds. What changes only with the run's status (its
 name, the results) is drawn by the page: when the status changes the fragment triggers one
 full rerun, so that all of it (and the Train button, the list of runs) sees the new state. Every
 watcher of a run shares one history of its metrics and one copy of each chart (``live_metrics.py``):
@@ -31,9 +31,10 @@ REFRESH_SECONDS = 1.0
 # about a second of the Train click), the view looks 4 times a second; then once a second again.
 STARTING_REFRESH_SECONDS = 0.25
 # What changes about once an epoch (the learning rate; the first layer's newest snapshot, taken at 0.1
-# and 0.5 of the first epoch, then after each epoch) is looked at every 5 seconds, in a fragment of
-# its own: redrawing it every second cost each watcher as much as its progress (issue 13).
-SLOW_REFRESH_SECONDS = 5.0
+# and 0.5 of the first epoch, then after each epoch) is looked at every 10 seconds, in a fragment of
+# its own: redrawing it every second cost each watcher as much as its progress, and each look costs
+# about what a second of the live part does (a fragment's rerun is most of it; issue 13).
+SLOW_REFRESH_SECONDS = 10.0
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -43,7 +44,7 @@ def _history(run_id: str) -> LiveMetrics:
 
 
 def _charts(store: RunStore, run: Run) -> None:
-    charts = _history(run.id).charts(store, run)
+    charts = _history(run.id).charts(store, run, read=not run.is_active)  # a live view's _read read it
     if charts is None:
         # Empty axes would show made-up ranges (loss -1..4, accuracy -100 %..400 %): say what happens instead.
         if run.is_active:
@@ -56,15 +57,14 @@ def _charts(store: RunStore, run: Run) -> None:
         else:
             st.caption("This run recorded no loss or accuracy to chart.")
         return
-    cols = st.columns(2)
-    for col, (name, fig) in zip(cols, (("loss", charts.loss), ("acc", charts.accuracy)), strict=True):
-        with col:
+    with st.container(horizontal=True):  # side by side as two columns look, in one block sent, not three
+        for name, fig in (("loss", charts.loss), ("acc", charts.accuracy)):
             st.plotly_chart(fig, key=f"chart_{name}_{run.id}", width="stretch")
 
 
 def _slow_parts(store: RunStore, run: Run) -> None:
     """What changes about once an epoch: the learning-rate chart and the first layer's newest snapshot."""
-    charts = _history(run.id).charts(store, run)
+    charts = _history(run.id).charts(store, run, read=not run.is_active)  # the live part reads each second
     if charts is not None:
         with st.expander("Learning rate", expanded=run.config.get("schedule", "constant") != "constant"):
             st.plotly_chart(charts.lr, key=f"chart_lr_{run.id}", width="stretch")
@@ -80,7 +80,7 @@ def _read(runner: Runner, run_id: str) -> tuple[Run | None, int | None]:
     A running run's view does not dispatch: reading it already notices a dead worker.
     """
     store = runner.store
-    run = store.get(run_id)
+    run = _history(run_id).read(store)  # the run and its new chart points in one read
     if run is None or run.status != "queued" or run.stop_requested:
         return run, None
     running = store.list(statuses=("running",))  # marks the runs of dead workers failed first
@@ -172,11 +172,11 @@ def _progress(run: Run) -> None:
     else:
         text = progress.text
     st.progress(progress.fraction, text=text)
-    cols = st.columns(3)
     sps = progress.samples_per_sec
-    cols[0].metric("Samples per second", f"{sps:,.0f}" if sps else "–")
-    cols[1].metric("Elapsed", format_seconds(progress.elapsed if run.progress else run.duration))
-    cols[2].metric("Time left (estimate)", format_seconds(progress.remaining))
+    with st.container(horizontal=True):  # a row as st.columns draws it, in one block sent instead of four
+        st.metric("Samples per second", f"{sps:,.0f}" if sps else "–")
+        st.metric("Elapsed", format_seconds(progress.elapsed if run.progress else run.duration))
+        st.metric("Time left (estimate)", format_seconds(progress.remaining))
 
 
 def _stop_button(runner: Runner, run: Run) -> None:
@@ -242,7 +242,7 @@ def watch_run(
 
     @st.fragment(run_every=SLOW_REFRESH_SECONDS)
     def slow() -> None:
-        _slow_parts(store, store.get(run_id) or first)
+        _slow_parts(store, _history(run_id).run or first)  # as the live part read it last (each second)
 
     live()
     if first.status != "queued":  # a queued run has none of these yet: its start reruns the page

@@ -6,7 +6,8 @@ watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, ins
 
 - skips the read when the run's status and progress are those of the last refresh (the worker
   writes its events and its progress in one transaction: no new progress, no new events);
-- otherwise reads only the events stored after the last one it holds (``RunStore.events_after``);
+- otherwise reads only the events stored after the last one it holds, in the same read as the run
+  itself (``read``, ``RunStore.get_with_events``);
 - makes a chart again only when its data changed, and then straight as the dict Streamlit sends
   (``style.SentFigure``: no plotly object, float32 arrays, the layout of the last one lent); an
   unchanged chart is handed back as it was (the browser then does not redraw it).
@@ -69,6 +70,10 @@ class _Table:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values[: self.rows].copy(), columns=self.names)
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The rows so far, column by column (views: rows already held never change)."""
+        return {name: self.values[: self.rows, i] for i, name in enumerate(self.names)}
+
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
@@ -83,6 +88,7 @@ class LiveMetrics:
         self.batch = _Table(BATCH_COLUMNS)
         self.epoch = _Table(EPOCH_COLUMNS)
         self._seen: tuple | None = None  # (status, progress) of the run at the last read
+        self.run: Run | None = None  # the run as last read
         self._figures: dict[str, tuple[Any, SentFigure]] = {}  # name -> (version, chart)
         self._lock = threading.Lock()  # one history, many watching sessions' threads
 
@@ -93,11 +99,26 @@ class LiveMetrics:
         """
         if run.id != self.run_id:
             raise ValueError(f"this history follows run {self.run_id}, not {run.id}")
+        self.run = run
         seen = (run.status, run.progress)
         if seen == self._seen:
             return False
-        new = store.events_after(self.run_id, self.last_event)
-        self._seen = seen
+        return self._take(run, store.events_after(self.run_id, self.last_event))
+
+    def read(self, store: RunStore) -> Run | None:
+        """The run as it stands (as ``RunStore.get``), what it stored since the last read taken in: one
+        read of the store for both, what a live view does each second."""
+        with self._lock:
+            run, new = store.get_with_events(
+                self.run_id, self.last_event, lambda r: (r.status, r.progress) != self._seen
+            )
+            if run is not None:
+                self.run = run
+                self._take(run, new)
+            return run
+
+    def _take(self, run: Run, new: list[tuple[int, str, dict]]) -> bool:
+        self._seen = (run.status, run.progress)
         if new:
             self.batch.add([record for _, kind, record in new if kind == "batch"])
             self.epoch.add([record for _, kind, record in new if kind == "epoch"])
@@ -108,29 +129,30 @@ class LiveMetrics:
         """The batch and the epoch table, with the columns of ``RunStore.metrics``."""
         return self.batch.frame(), self.epoch.frame()
 
-    def charts(self, store: RunStore, run: Run) -> Charts | None:
+    def charts(self, store: RunStore, run: Run, *, read: bool = True) -> Charts | None:
         """The loss, accuracy and learning-rate charts as of now; None while there is nothing to chart.
 
         A chart whose data did not change is the very same ``SentFigure`` as at the last call; one
-        that gained points is made anew from the tables (its layout lent by the last one). Safe to
-        call from several sessions at once.
+        that gained points is made anew from the tables (its layout lent by the last one). With
+        ``read=False``, the charts of what is already held (no read of the store: what refreshes
+        every few seconds beside a view that reads every second). Safe to call from several
+        sessions at once.
         """
         with self._lock:
-            return self._charts(store, run)
+            if read:
+                self.update(store, run)
+            return self._charts(run)
 
-    def _charts(self, store: RunStore, run: Run) -> Charts | None:
-        self.update(store, run)
+    def _charts(self, run: Run) -> Charts | None:
         if not self.batch.rows and not self.epoch.rows:
             return None
         steps = (run.progress or {}).get("steps_per_epoch")
-        frames: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        tables = (self.batch.columns(), self.epoch.columns())  # no DataFrame: arrays are what charts read
 
         def figure(name: str, made_from: Any, chart) -> SentFigure:
-            nonlocal frames
             cached = self._figures.get(name)
             if cached is None or cached[0] != made_from:
-                frames = frames or self.frames()
-                self._figures[name] = (made_from, SentFigure(*chart(*frames), previous=cached and cached[1]))
+                self._figures[name] = (made_from, SentFigure(*chart(*tables), previous=cached and cached[1]))
             return self._figures[name][1]
 
         both = (self.batch.rows, self.epoch.rows, steps)
