@@ -23,8 +23,12 @@ machines. Run a browser and a light level of the same N to see that both cost th
 Target (issue 13): at most 0.01 CPU seconds per visitor-second (1 % of a core per watcher), and the
 home page in under 1 s while 50 others watch.
 
+With ``--visitor-cpu 1`` the browsers keep CPU 1 to themselves (as on the visitors' own machines)
+and the server, its workers, the training and the light watchers' clients share the others: the home
+page's time then holds no other visitor's browser; on a 2-core machine it is a one-core browser's.
+
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
-        [--light 1,10,50] [--app-dir /work/main]   (another checkout's app: the "before" figures)
+        [--light 1,10,50] [--visitor-cpu 1] [--app-dir /work/main]   (another checkout: "before")
 """
 
 from __future__ import annotations
@@ -328,6 +332,12 @@ def parse_args() -> argparse.Namespace:
         "--light", default="", help="numbers of light watchers (no browser, light_watchers.py), e.g. 1,10,50"
     )
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of the server (not timed)")
+    parser.add_argument(
+        "--visitor-cpu",
+        type=int,
+        help="a CPU of this machine kept for the browsers (the visitors' own machines): the server, its "
+        "workers, the training and the light watchers' clients run on the others",
+    )
     add_app_dir(parser)
     return parser.parse_args()
 
@@ -380,25 +390,52 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="nnlab-watchers-"))
     print(f"Machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, store {home}", flush=True)
-    with serve(home, args.app_dir) as app, sync_playwright() as pw:
+    server_cpus = split_cpus(args.visitor_cpu)
+    with sync_playwright() as pw:  # Playwright's driver and the browser it starts keep this thread's CPUs
         browser = chromium(pw)
-        try:
-            home_page_seconds(browser, app.url, 1)  # a warm app: the data glance is cached
-            runner, run = start_training(home, args.preset, args.epochs, args.worker_nice)
-            wait_for_batches(runner.store, run.id)
-            idle = measure(app, "nobody watching", [], args.window, runner.store, None)
-            global IDLE_RATE
-            IDLE_RATE = idle.server_cpu / idle.seconds
-            print(report(idle), flush=True)
-            results, watchers = watching_levels(args, app, browser, runner.store, run.id)
-            for w in watchers:
-                w.context.close()
-            if args.light:
-                results += light_levels(args, app, browser, runner.store, run.id)
-            queued = queued_level(args, app, browser, runner) if args.queued else None
-        finally:
-            stop_runs(home)
-            browser.close()
+        if server_cpus:
+            os.sched_setaffinity(0, server_cpus)  # what starts from here on: server, training, watchers
+        with serve(home, args.app_dir) as app:
+            run_levels(args, app, browser, home)
+    return 0
+
+
+def split_cpus(visitor_cpu: int | None) -> set[int] | None:
+    """With ``--visitor-cpu``: this thread (and the browser started next) on that CPU; the others returned."""
+    if visitor_cpu is None:
+        return None
+    cpus = os.sched_getaffinity(0)
+    if visitor_cpu not in cpus or len(cpus) < 2:
+        raise SystemExit(f"--visitor-cpu {visitor_cpu}: needs one of {sorted(cpus)} and at least one other")
+    os.sched_setaffinity(0, {visitor_cpu})
+    rest = cpus - {visitor_cpu}
+    others = ", ".join(map(str, sorted(rest)))
+    print(
+        f"Browsers on CPU {visitor_cpu} (as on the visitors' own machines); the server, its workers, "
+        f"the training and the light watchers' clients on CPU {others}",
+        flush=True,
+    )
+    return rest
+
+
+def run_levels(args, app, browser, home: Path) -> None:
+    try:
+        home_page_seconds(browser, app.url, 1)  # a warm app: the data glance is cached
+        runner, run = start_training(home, args.preset, args.epochs, args.worker_nice)
+        wait_for_batches(runner.store, run.id)
+        idle = measure(app, "nobody watching", [], args.window, runner.store, None)
+        global IDLE_RATE
+        IDLE_RATE = idle.server_cpu / idle.seconds
+        print(report(idle), flush=True)
+        results, watchers = watching_levels(args, app, browser, runner.store, run.id)
+        for w in watchers:
+            w.context.close()
+        if args.light:
+            results += light_levels(args, app, browser, runner.store, run.id)
+        queued = queued_level(args, app, browser, runner) if args.queued else None
+    finally:
+        stop_runs(home)
+        browser.close()
     print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core; home page medians: a new")
     print("browser / a browser with its files cached / the server's part):")
     for window, home_times in results:
@@ -412,7 +449,6 @@ def main() -> int:
     if queued is not None:
         print(f"  {queued.visitors:>3} watching queued runs: {queued.per_visitor:.4f}")
     print(f"  server with nobody watching: {idle.server_cpu / idle.seconds:.2%} of a core")
-    return 0
 
 
 if __name__ == "__main__":
