@@ -7,6 +7,10 @@ so that the test's subprocesses (workers, dispatchers) use it too.
 
 ``tiny_mlp`` (session) is one small MLP trained in this process for the tests that only read a
 trained network (test_evaluation, test_eval_pages, test_teach): ``(preset name, TrainConfig, TrainResult)``.
+
+Streamlit's AppTest looks for installed components (it reads every installed package's metadata)
+for each new ``AppTest``; a server does it once when it starts. The installed packages do not change
+during the tests, so ``_components_scanned_once`` (session, automatic) makes it once for the session.
 """
 
 from __future__ import annotations
@@ -22,6 +26,17 @@ os.environ.pop("NNLAB_DATABASE_URL", None)  # a developer's own database never s
 os.environ["NNLAB_WARM_WORKERS"] = "0"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.distributed)]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _components_scanned_once():
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found = scan()
+    manifest_scanner.scan_component_manifests = lambda *args, **kwargs: list(found)
+    yield
+    manifest_scanner.scan_component_manifests = scan
 
 
 @pytest.fixture(autouse=True)
