@@ -7,10 +7,23 @@ so that the test's subprocesses (workers, dispatchers) use it too.
 
 ``tiny_mlp`` (session) is one small MLP trained in this process for the tests that only read a
 trained network (test_evaluation, test_eval_pages, test_teach): ``(preset name, TrainConfig, TrainResult)``.
+
+Streamlit's AppTest looks for installed components (it reads every installed package's metadata)
+for each new ``AppTest``; a server does it once when it starts. The installed packages do not change
+during the tests, so ``_components_scanned_once`` (session, automatic) makes it once for the session.
+
+After every script run Streamlit clears Keras's session, which runs Python's full garbage collection:
+in this process, which holds TensorFlow, the test machinery and every module imported so far, that
+took 0.3 s a run, more than most pages themselves. ``_long_lived_objects_frozen`` (each module,
+automatic) collects once and moves what is still alive then (imported modules, session fixtures,
+caches) out of the collector's sight (``gc.freeze``), so that the collections between runs look at
+what the tests make. A frozen object is still freed when its last reference goes; only a reference
+cycle among frozen objects stays in memory.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -22,6 +35,23 @@ os.environ.pop("NNLAB_DATABASE_URL", None)  # a developer's own database never s
 os.environ["NNLAB_WARM_WORKERS"] = "0"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.distributed)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _long_lived_objects_frozen():
+    gc.collect()  # the previous module's fixtures are gone by now: only what lives on is frozen
+    gc.freeze()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _components_scanned_once():
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found = scan()
+    manifest_scanner.scan_component_manifests = lambda *args, **kwargs: list(found)
+    yield
+    manifest_scanner.scan_component_manifests = scan
 
 
 @pytest.fixture(autouse=True)

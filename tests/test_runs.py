@@ -193,7 +193,7 @@ def test_submit_refuses_bad_input_in_plain_words(tmp_path, sleeper):
 
 
 DISPATCHER = textwrap.dedent("""
-    import subprocess, sys, time
+    import subprocess, sys
     from nnlab.runner import Runner
     from nnlab.runs import RunStore, process_alive, process_handle
 
@@ -204,7 +204,8 @@ DISPATCHER = textwrap.dedent("""
         def is_alive(self, handle):
             return process_alive(handle)
 
-    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))   # all dispatch at about the same moment
+    print("ready", flush=True)
+    sys.stdin.readline()  # all dispatch at about the same moment, once every one is ready
     print(len(Runner(RunStore(sys.argv[1]), max_concurrent=2, executor=Sleep()).dispatch()))
 """)
 
@@ -213,17 +214,21 @@ def test_dispatch_from_many_processes_keeps_the_bound(tmp_path):
     store = RunStore(tmp_path)
     runs = [store.create(SPEC, CONFIG, name=f"run {i}") for i in range(6)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    at = str(time.time() + 3)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", DISPATCHER, str(tmp_path), at],
+            [sys.executable, "-c", DISPATCHER, str(tmp_path)],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(4)
     ]
+    assert [p.stdout.readline() for p in procs] == ["ready\n"] * 4  # each has imported nnlab
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = [p.communicate(timeout=60) for p in procs]
     try:
         assert [p.returncode for p in procs] == [0] * 4, outs

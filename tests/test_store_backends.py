@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -128,27 +127,32 @@ def test_a_schema_from_a_newer_nnlab_is_refused(tmp_path, backend):
 
 
 OPENER = textwrap.dedent("""
-    import sys, time
+    import sys
     from nnlab.runs import RunStore
-    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))   # all open the new store at the same moment
+    print("ready", flush=True)
+    sys.stdin.readline()  # all open the new store at the same moment, once every one is ready
     store = RunStore(sys.argv[1])
-    print(store.create({"layers": []}, {}, name=sys.argv[3]).id)
+    print(store.create({"layers": []}, {}, name=sys.argv[2]).id)
 """)
 
 
 def test_many_processes_opening_a_new_store_at_once(tmp_path, backend):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    at = str(time.time() + 4)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", OPENER, str(tmp_path), at, f"opener {i}"],
+            [sys.executable, "-c", OPENER, str(tmp_path), f"opener {i}"],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for i in range(4)
     ]
+    assert [p.stdout.readline() for p in procs] == ["ready\n"] * 4  # each has imported nnlab
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, outs
     runs = RunStore(tmp_path).list()

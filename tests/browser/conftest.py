@@ -3,9 +3,9 @@
 Fixtures for every browser test:
 
 - ``app_server`` (session): starts ``python -m streamlit run app.py`` on a free localhost port with
-  a temporary run store (``NNLAB_HOME``) and one warm spare worker (the default of a deployed
-  server), waits for ``/_stcore/health``, and at the end stops the server and any training worker
-  it started. ``app_server.url`` is the base URL,
+  a temporary run store (``NNLAB_HOME``), one warm spare worker (the default of a deployed
+  server) and TensorFlow on one thread (``TF_NUM_INTRAOP_THREADS``), waits for ``/_stcore/health``,
+  and at the end stops the server and any training worker it started. ``app_server.url`` is the base URL,
   ``app_server.store()`` the server's ``RunStore``, ``app_server.log()`` its output so far.
 - ``browser`` (session): headless Debian Chromium (``/usr/bin/chromium``) through Playwright.
 - ``page`` (each test): a fresh browser context and page (its own visitor).
@@ -169,6 +169,9 @@ def app_server(tmp_path_factory) -> AppServer:
     # warms up while the first tests run, so the trainings started from the page skip TensorFlow's
     # import. (Cold workers are covered by tests/test_train_page.py, test_runner.py and others.)
     env["NNLAB_WARM_WORKERS"] = "1"
+    # TensorFlow in the server and in its workers computes on one thread: a training leaves the other
+    # core to Chromium, the server and the test (on a 2-core machine this costs less CPU in all).
+    env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = "1"
     command = [
         _python(),
         "-m",
