@@ -202,6 +202,8 @@ def measure(app, label: str, watchers: list, seconds: float, store, run_id: str 
         profiler.wait()
     ends1 = chart_ends(watchers) if run_id and browsers else []
     batches1 = batches_done(store, run_id) if run_id else None
+    if run_id and store.get(run_id).status != "running":
+        raise SystemExit(f"the watched training ended during '{label}' (N={len(watchers)}): raise --epochs")
     visitor_seconds = max(len(watchers), 1) * (t1 - t0)
     advance = [b - a for a, b in zip(ends0, ends1, strict=True)]
     return Window(
@@ -326,7 +328,9 @@ def parse_args() -> argparse.Namespace:
         "--queued", type=int, default=30, help="visitors watching their queued runs (0: skip)"
     )
     parser.add_argument("--preset", default="CNN with dropout (Keras tutorial)")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--epochs", type=int, default=100, help="of the watched training: it must outlast every level"
+    )
     parser.add_argument("--worker-nice", type=int, default=10)
     parser.add_argument(
         "--light", default="", help="numbers of light watchers (no browser, light_watchers.py), e.g. 1,10,50"
