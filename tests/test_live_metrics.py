@@ -192,6 +192,15 @@ def test_a_refresh_reads_the_run_and_its_new_points_at_once(store):
     assert LiveMetrics("no-such-run").read(store) is None
 
 
+def test_a_history_made_anew_reads_before_it_draws(store):
+    """A history pushed out of the shared cache between a refresh's read and its drawing (a class
+    watching more runs than it holds) is made anew: it reads what it holds nothing of, never draws empty."""
+    run_id = _running(store)
+    _write(store, run_id, 1, range(5, 26, 5))
+    charts = LiveMetrics(run_id).charts(store, store.get(run_id), read=False)
+    assert charts is not None and sent_chart(charts.loss) == _whole(store, run_id, "loss")
+
+
 def test_a_refresh_notices_a_dead_worker(store):
     """As ``RunStore.get``: a run whose worker died is reported failed, its points kept."""
     run_id = _running(store)

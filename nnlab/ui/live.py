@@ -37,9 +37,12 @@ STARTING_REFRESH_SECONDS = 0.25
 SLOW_REFRESH_SECONDS = 10.0
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False)
 def _history(run_id: str) -> LiveMetrics:
-    """The run's history, one for every session watching it (read incrementally; see ``live_metrics.py``)."""
+    """The run's history, one for every session watching it (read incrementally; see ``live_metrics.py``).
+
+    Room for a class of 100 each watching a run of their own, and then some: a history pushed out is
+    read again from the start at its next refresh (a few hundred kB each at most)."""
     return LiveMetrics(run_id)
 
 

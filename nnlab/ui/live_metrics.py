@@ -139,7 +139,7 @@ class LiveMetrics:
         sessions at once.
         """
         with self._lock:
-            if read:
+            if read or self.run is None:  # None: nothing read yet (a history made since, e.g. after eviction)
                 self.update(store, run)
             return self._charts(run)
 

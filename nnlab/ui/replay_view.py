@@ -36,7 +36,7 @@ def _snapshots_taken(_store: RunStore, run_id: str) -> int:
     return len(snapshot_epochs(_store, run_id))  # the small index only
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False)  # a class of 100 watching their own runs
 def _newest(_store: RunStore, run_id: str, taken: int) -> tuple[Snapshot, str | None] | None:
     """The run's newest snapshot and its weights as an encoded image, once per snapshot for all its
     watchers (the live view draws it every second for each of them)."""
