@@ -23,12 +23,16 @@ machines. Run a browser and a light level of the same N to see that both cost th
 Target (issue 13): at most 0.01 CPU seconds per visitor-second (1 % of a core per watcher), and the
 home page in under 1 s while 50 others watch.
 
+With ``--own-runs N``, N light watchers each watch a run of their own (runs "training elsewhere",
+written by a thread here as workers' recorders write them): a class, where no run's reads and charts
+are shared by several watchers.
+
 With ``--visitor-cpu 1`` the browsers keep CPU 1 to themselves (as on the visitors' own machines)
 and the server, its workers, the training and the light watchers' clients share the others: the home
 page's time then holds no other visitor's browser; on a 2-core machine it is a one-core browser's.
 
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
-        [--light 1,10,50] [--visitor-cpu 1] [--app-dir /work/main]   (another checkout: "before")
+        [--light 1,10,50] [--own-runs 50] [--visitor-cpu 1] [--app-dir DIR]   (DIR: "before")
 """
 
 from __future__ import annotations
@@ -318,6 +322,103 @@ def light_levels(args, app, browser, store, run_id: str) -> list[tuple[Window, l
     return results
 
 
+class OwnRuns:
+    """``n`` runs that train elsewhere, as a class's runs on cluster workers: marked running (their
+    worker this process, alive), each given 5 batch events and its progress once a second by a thread
+    here, as a worker's recorder writes them (and an epoch's end every 100 batches). Each of ``n``
+    light watchers then watches a run of its own: what a class costs the server when nobody's run is
+    shared (no snapshots: their images are made once per snapshot, not per watcher)."""
+
+    STEPS = 400
+
+    def __init__(self, store, n: int, preset: str):
+        import threading
+
+        from nnlab.architectures import get_preset
+        from nnlab.runs import process_handle
+
+        self.store, self.batch = store, 0
+        self.ids = []
+        for i in range(n):
+            run = store.create(get_preset(preset), {"epochs": 100}, name=f"own {i}", owner=f"own{i:03d}")
+            store.update(run.id, status="running", started=time.time(), worker=process_handle())
+            self.ids.append(run.id)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write, name="own-runs", daemon=True)
+        self._thread.start()
+
+    def _write(self) -> None:
+        from nnlab.events import BatchEvent, EpochEvent
+
+        while not self._stop.wait(1.0):
+            batches = range(self.batch + 5, self.batch + 26, 5)
+            self.batch += 25
+            for run_id in self.ids:
+                events = [self._batch(BatchEvent, b) for b in batches]
+                if self.batch % self.STEPS == 0:
+                    epoch = self.batch // self.STEPS
+                    events.append(
+                        EpochEvent(
+                            epoch=epoch,
+                            loss=1 / epoch,
+                            accuracy=0.9,
+                            lr=1e-3,
+                            elapsed=0.0,
+                            samples_per_sec=1e3,
+                            val_loss=1 / epoch,
+                            val_accuracy=0.9,
+                        )
+                    )
+                epoch, batch = divmod(batches[-1] - 1, self.STEPS)
+                progress = {
+                    "epoch": epoch + 1,
+                    "epochs": 100,
+                    "batch": batch + 1,
+                    "steps_per_epoch": self.STEPS,
+                    "loss": 0.5,
+                    "accuracy": 0.9,
+                    "samples_per_sec": 1e3,
+                    "elapsed": 0.1 * self.batch,
+                }
+                self.store.add_events(run_id, events, progress)
+
+    def _batch(self, cls, step: int):
+        epoch, batch = divmod(step - 1, self.STEPS)
+        return cls(
+            epoch=epoch + 1,
+            batch=batch + 1,
+            step=step,
+            loss=1 / (1 + 0.01 * step),
+            accuracy=0.9,
+            elapsed=0.1 * step,
+            samples_per_sec=1e3,
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for run_id in self.ids:
+            self.store.update(run_id, status="stopped", finished=time.time())
+
+
+def own_runs_level(args, app, browser, store) -> tuple[Window, dict]:
+    """``--own-runs N``: N light watchers, each of a run of its own (``OwnRuns``)."""
+    from light_watchers import LightCrowd, LightWatcher
+
+    runs, crowd = OwnRuns(store, args.own_runs, args.preset), LightCrowd()
+    try:
+        for i, run_id in enumerate(runs.ids):
+            crowd.add(LightWatcher(app.url, PAGE, f"visitor=own{i:03d}&run={run_id}"))
+        time.sleep(args.settle)
+        window = measure(app, "light watching their own runs", crowd.watchers, args.window, store, None)
+        home = home_page_seconds(browser, app.url, args.home_samples)
+        print(report(window, home), flush=True)
+    finally:
+        crowd.close()
+        runs.close()
+    return window, home
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,10,30,50", help="numbers of watchers, ascending")
@@ -334,6 +435,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-nice", type=int, default=10)
     parser.add_argument(
         "--light", default="", help="numbers of light watchers (no browser, light_watchers.py), e.g. 1,10,50"
+    )
+    parser.add_argument(
+        "--own-runs", type=int, default=0, help="light watchers each watching a run of its own (0: skip)"
     )
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of the server (not timed)")
     parser.add_argument(
@@ -436,6 +540,8 @@ def run_levels(args, app, browser, home: Path) -> None:
             w.context.close()
         if args.light:
             results += light_levels(args, app, browser, runner.store, run.id)
+        if args.own_runs:
+            results.append(own_runs_level(args, app, browser, runner.store))
         queued = queued_level(args, app, browser, runner) if args.queued else None
     finally:
         stop_runs(home)
@@ -444,7 +550,8 @@ def run_levels(args, app, browser, home: Path) -> None:
     print("browser / a browser with its files cached / the server's part):")
     for window, home_times in results:
         print(
-            f"  {window.visitors:>3} {'light ' if window.label.startswith('light') else ''}watching: "
+            f"  {window.visitors:>3} {'light ' if window.label.startswith('light') else ''}watching"
+            f"{' their own runs' if 'own' in window.label else ''}: "
             f"{window.per_visitor:.4f} ({marginal(window):.4f} above idle)   home page median "
             + " / ".join(f"{statistics.median(t):.2f}" for t in home_times.values())
             + f" s   refreshes served {window.served_per_visitor_s:.2f}/s, "
