@@ -397,8 +397,8 @@ class OwnRuns:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-        for run_id in self.ids:
-            self.store.update(run_id, status="stopped", finished=time.time())
+        for run_id in self.ids:  # no worker: this process is not one to wait for, or to kill (stop_runs)
+            self.store.update(run_id, status="stopped", finished=time.time(), worker={})
 
 
 def own_runs_level(args, app, browser, store) -> tuple[Window, dict]:
