@@ -29,16 +29,11 @@ from light_watchers import LightCrowd, LightWatcher  # noqa: E402
 from watchers import OWNER, PAGE, start_training, wait_for_batches  # noqa: E402
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s
-
-
 def rates(apps: dict, seconds: float) -> dict[str, float]:
     """Each server's CPU seconds per second over the same window."""
-    start = {name: cpu_seconds(app.process.pid) for name, app in apps.items()}
+    start = {name: app.cpu_seconds() for name, app in apps.items()}
     time.sleep(seconds)
-    return {name: (cpu_seconds(app.process.pid) - start[name]) / seconds for name, app in apps.items()}
+    return {name: (app.cpu_seconds() - start[name]) / seconds for name, app in apps.items()}
 
 
 def main() -> int:

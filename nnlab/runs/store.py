@@ -205,16 +205,18 @@ class RunStore:
 
     def get(self, run_id: str) -> Run | None:
         """The run, or None. A run whose worker has died is reported (and stored) as failed."""
-        run = self._get(run_id)
-        if run is not None and run.status == "running" and upkeep.seems_dead(run):
-            self.recover()
-            run = self._get(run_id)
-        return run
+        return self._failed_if_dead(self._get(run_id))
 
     def _get(self, run_id: str) -> Run | None:
         with self.db.connect() as con:
-            row = con.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-        return row_to_run(row) if row else None
+            return _read_run(con, run_id)
+
+    def _failed_if_dead(self, run: Run | None) -> Run | None:
+        """``run`` as read; if its worker has died, as stored once it is marked failed."""
+        if run is not None and run.status == "running" and upkeep.seems_dead(run):
+            self.recover()
+            return self._get(run.id)
+        return run
 
     def find(self, ref: str) -> Run:
         """A run by id, unique id prefix, or unique exact name (for the command line)."""
@@ -295,12 +297,9 @@ class RunStore:
         """The run (as ``get``) and, if ``wanted(run)``, its events after ``after`` (as ``events_after``)
         in one read: a live view's refresh each second, for each watcher (issue 13)."""
         with self.db.connect() as con:
-            row = con.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-            run = row_to_run(row) if row else None
+            run = _read_run(con, run_id)
             new = read_events(con, run_id, after=after) if run is not None and wanted(run) else []
-        if run is not None and run.status == "running" and upkeep.seems_dead(run):
-            return self.get(run_id), new  # marked failed; what it stored before it died is kept
-        return run, new
+        return self._failed_if_dead(run), new  # what a dead worker stored before it died is kept
 
     # -- changes -----------------------------------------------------------------------------------
 
@@ -385,3 +384,8 @@ def _safe_id(run_id: str) -> str:
     if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
         raise RunNotFound(f"no run {run_id!r}")
     return run_id
+
+
+def _read_run(con: sa.Connection, run_id: str) -> Run | None:
+    row = con.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+    return row_to_run(row) if row else None
