@@ -25,13 +25,14 @@ from nnlab.ui.workers import workers_caption
 
 @st.cache_resource(show_spinner=False)
 def _dataset_glance():
-    """The data at a glance, made once per server: each new visitor's home page only sends it (the
-    digits as PNG data URIs and the bars as an SVG picture: no encoding, no chart built or loaded)."""
+    """The data at a glance, made once per server: each new visitor's home page only sends it (one
+    SVG picture of the first training image of each digit over the digits' counts: no encoding, no
+    chart built or loaded, one element for the browser to draw)."""
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     firsts = [png_uri(x_train[int((y_train == d).argmax())]) for d in range(10)]
     counts_train = data.class_counts(y_train)
-    bars = digit_counts_svg(counts_train)
-    return int(counts_train.sum()), int(data.class_counts(y_test).sum()), firsts, bars
+    glance = digit_counts_svg(counts_train, pictures=firsts)
+    return int(counts_train.sum()), int(data.class_counts(y_test).sum()), glance
 
 
 def home() -> None:
@@ -41,7 +42,7 @@ def home() -> None:
         "Pick a neural network, train it on the MNIST handwritten digits while the charts move, look inside "
         "it, and draw digits for it to read. Everything runs here, on the bundled data."
     )
-    n_train, n_test, firsts, bars = _dataset_glance()
+    n_train, n_test, glance = _dataset_glance()
     left, right = st.columns([2, 3])
     with left:
         st.subheader("The data: MNIST")
@@ -49,8 +50,7 @@ def home() -> None:
             f"**{n_train:,}** training and **{n_test:,}** test images of handwritten "
             "digits, 28 × 28 grey pixels each, labelled 0-9 (LeCun, Cortes & Burges; CC BY-SA 3.0)."
         )
-        st.image(firsts, width=48, caption=[str(d) for d in range(10)])
-        st.image(bars, caption="Training images of each digit")
+        st.image(glance, caption="The first training image of each digit, and how many there are of each")
     with right:
         st.subheader("The pages")
         for page in visible_pages(visitor_id()):

@@ -22,6 +22,7 @@ what a browser watcher costs, side by side, before it uses them.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -118,15 +119,24 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 
 
 class LightCrowd:
-    """N light watchers on an event loop of their own (a thread): ``add``, then ``close``."""
+    """N light watchers on an event loop of their own (a thread, at niceness ``nice``): ``add``, then
+    ``close``."""
 
-    def __init__(self) -> None:
+    def __init__(self, nice: int = 0) -> None:
         self.loop = asyncio.new_event_loop()
         self.watchers: list[LightWatcher] = []
         self._stop = asyncio.Event()
         self._tasks: list = []
-        self._thread = threading.Thread(target=self.loop.run_forever, name="light-watchers", daemon=True)
+        self._nice = nice
+        self._thread = threading.Thread(target=self._serve, name="light-watchers", daemon=True)
         self._thread.start()
+
+    def _serve(self) -> None:
+        """The clients' event loop; with ``nice`` > 0 this thread (and it alone) yields the CPU to the
+        server and the visitor's browser, as clients on machines of their own would."""
+        if self._nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
+        self.loop.run_forever()
 
     def add(self, watcher: LightWatcher, timeout: float = 120) -> None:
         """Start ``watcher`` and wait until the server finished its first page run."""

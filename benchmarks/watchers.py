@@ -31,8 +31,23 @@ With ``--visitor-cpu 1`` the browsers keep CPU 1 to themselves (as on the visito
 and the server, its workers, the training and the light watchers' clients share the others: the home
 page's time then holds no other visitor's browser; on a 2-core machine it is a one-core browser's.
 
+The home page's time is read in the page: from the navigation's start to the frame that shows it drawn
+(its run table included, Streamlit done running it), and in brackets from this harness (Playwright's
+round trips included). It is measured with nobody watching too, in the same browser: the difference is
+what the watchers cost a new visitor. On a 2-core machine the clients, the training and the browser
+share the cores that a class's deployment spreads over many machines, so:
+
+- ``--training elsewhere``: the watched run trains on another machine (its events written by a thread
+  here as a cluster worker's recorder writes them): no TensorFlow on this machine;
+- ``--clients-nice 19``: the light watchers' clients take only what the server and the new visitor's
+  browser leave (``--server-nice N`` renices the server too);
+- ``--also floor``: a Streamlit page of a title and one message, served by a server of its own, opened
+  in the same windows: what any Streamlit page costs this machine's browser under the same load;
+  ``--also DIR``: the home page of another checkout (e.g. the version before a change), likewise.
+
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
         [--light 1,10,50] [--own-runs 50] [--visitor-cpu 1] [--app-dir DIR]   (DIR: "before")
+        [--training elsewhere] [--clients-nice 19] [--also floor] [--also DIR]
 """
 
 from __future__ import annotations
@@ -40,11 +55,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +149,16 @@ def start_training(home: Path, preset: str, epochs: int, nice: int, owner: str =
     if run.worker.get("pid"):
         os.setpriority(os.PRIO_PROCESS, run.worker["pid"], nice)  # before TensorFlow starts its threads
     return runner, run
+
+
+def train_elsewhere(home: Path, preset: str):
+    """The watched run training on another machine (``OwnRuns``: its events written by a thread here),
+    and a runner for the queued level."""
+    from nnlab.runner import Runner
+    from nnlab.runs import RunStore
+
+    runner = Runner(RunStore(home), max_concurrent=1)
+    return runner, OwnRuns(runner.store, 1, preset, owner=OWNER)
 
 
 def wait_for_batches(store, run_id: str, timeout: float = 300) -> None:
@@ -245,33 +272,78 @@ def home_page_seconds(browser, url: str, samples: int) -> dict[str, list[float]]
     compiled again), in a new tab of a browser that has visited before (its files cached: a new
     session all the same), and the server's part alone (a new session's first page run, from
     ``light_watchers.page_run_seconds``: no browser). A page not drawn in time counts as infinite.
+
+    The browsers' times are read in the page (``DRAWN``: from the navigation's start to the frame
+    that shows the page drawn, as the visitor sees it) and, in brackets, by this harness (from
+    ``goto`` to Playwright's answer that the page is drawn: its own round trips to the browser, in a
+    process whose light watchers' clients hold its interpreter, included).
     """
     from light_watchers import page_run_seconds
 
-    times: dict[str, list[float]] = {"new browser": [], "browser with its files cached": [], "server": []}
-    returning = browser.new_context(viewport={"width": 1280, "height": 900})
+    kinds = ("new browser", "new browser (harness)", "browser with its files cached", "cached (harness)")
+    times: dict[str, list[float]] = {kind: [] for kind in (*kinds, "server")}
+    returning = _context(browser)
     _draw_home(returning.new_page(), url)  # its first visit fills its cache
+    others = {label: _context(browser) for label in ALSO}  # each with its own cache
+    for label, other_url in ALSO.items():
+        times |= {f"{label}, new browser": [], f"{label}, cached": []}
+        _draw_home(others[label].new_page(), other_url)
     for _ in range(samples):
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        times["new browser"].append(_draw_home(context.new_page(), url))
+        for label, other_url in ALSO.items():  # in the same windows, one after the other
+            context = _context(browser)
+            times[f"{label}, new browser"].append(_draw_home(context.new_page(), other_url)[0])
+            context.close()
+            times[f"{label}, cached"].append(_draw_home(others[label].new_page(), other_url)[0])
+        context = _context(browser)
+        seen, harness = _draw_home(context.new_page(), url)
         context.close()
-        times["browser with its files cached"].append(_draw_home(returning.new_page(), url))
+        times["new browser"].append(seen)
+        times["new browser (harness)"].append(harness)
+        seen, harness = _draw_home(returning.new_page(), url)
+        times["browser with its files cached"].append(seen)
+        times["cached (harness)"].append(harness)
         times["server"].append(page_run_seconds(url))
     returning.close()
+    for context in others.values():
+        context.close()
     return times
 
 
-def _draw_home(page, url: str) -> float:
+# In every page of a home-page context: the moment (ms since the navigation started) of the first frame
+# that shows the run table ("No runs yet") with Streamlit no longer running the script.
+DRAWN = """
+window.__nnlabDrawn = null;
+new MutationObserver((_, observer) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return;
+    if (document.querySelector('[data-testid="stSkeleton"]')) return;
+    if (!document.body.innerText.includes('No runs yet')) return;
+    observer.disconnect();
+    requestAnimationFrame(() => { window.__nnlabDrawn = performance.now(); });
+}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+def _context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(DRAWN)
+    return context
+
+
+def _draw_home(page, url: str) -> tuple[float, float]:
+    """Seconds until the home page is drawn: as the page saw it (``DRAWN``), and as this harness saw it."""
     t0 = time.perf_counter()
     try:
         page.goto(url, timeout=OPEN_TIMEOUT_MS)
         page.get_by_text("No runs yet").wait_for(timeout=OPEN_TIMEOUT_MS)
         wait_idle(page, OPEN_TIMEOUT_MS)
-        seconds = time.perf_counter() - t0
+        harness = time.perf_counter() - t0
+        drawn = page.wait_for_function("() => window.__nnlabDrawn", timeout=OPEN_TIMEOUT_MS)
+        seen = drawn.json_value() / 1000
     except PlaywrightError:
-        seconds = math.inf
+        seen = harness = math.inf
     page.close()
-    return seconds
+    return seen, harness
 
 
 IDLE_RATE = 0.0  # the server's CPU per second with nobody watching (measured first)
@@ -307,7 +379,7 @@ def light_levels(args, app, browser, store, run_id: str) -> list[tuple[Window, l
     browser), the home page opened meanwhile in a real browser."""
     from light_watchers import LightCrowd, LightWatcher
 
-    crowd, results = LightCrowd(), []
+    crowd, results = LightCrowd(args.clients_nice), []
     try:
         for n in [int(v) for v in args.light.split(",") if v]:
             while len(crowd.watchers) < n:
@@ -323,7 +395,8 @@ def light_levels(args, app, browser, store, run_id: str) -> list[tuple[Window, l
 
 
 class OwnRuns:
-    """``n`` runs that train elsewhere, as a class's runs on cluster workers: marked running (their
+    """``n`` runs that train elsewhere, as a class's runs on cluster workers (all of ``owner``'s where
+    given, else each of a visitor of its own): marked running (their
     worker this process, alive), each given 5 batch events and its progress once a second by a thread
     here, as a worker's recorder writes them (and an epoch's end every 100 batches). Each of ``n``
     light watchers then watches a run of its own: what a class costs the server when nobody's run is
@@ -331,7 +404,7 @@ class OwnRuns:
 
     STEPS = 400
 
-    def __init__(self, store, n: int, preset: str):
+    def __init__(self, store, n: int, preset: str, owner: str | None = None):
         import threading
 
         from nnlab.architectures import get_preset
@@ -340,7 +413,8 @@ class OwnRuns:
         self.store, self.batch = store, 0
         self.ids = []
         for i in range(n):
-            run = store.create(get_preset(preset), {"epochs": 100}, name=f"own {i}", owner=f"own{i:03d}")
+            name, who = ("watched", owner) if owner else (f"own {i}", f"own{i:03d}")
+            run = store.create(get_preset(preset), {"epochs": 100}, name=name, owner=who)
             store.update(run.id, status="running", started=time.time(), worker=process_handle())
             self.ids.append(run.id)
         self._stop = threading.Event()
@@ -405,7 +479,7 @@ def own_runs_level(args, app, browser, store) -> tuple[Window, dict]:
     """``--own-runs N``: N light watchers, each of a run of its own (``OwnRuns``)."""
     from light_watchers import LightCrowd, LightWatcher
 
-    runs, crowd = OwnRuns(store, args.own_runs, args.preset), LightCrowd()
+    runs, crowd = OwnRuns(store, args.own_runs, args.preset), LightCrowd(args.clients_nice)
     try:
         for i, run_id in enumerate(runs.ids):
             crowd.add(LightWatcher(app.url, PAGE, f"visitor=own{i:03d}&run={run_id}"))
@@ -434,6 +508,27 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--worker-nice", type=int, default=10)
     parser.add_argument(
+        "--training",
+        choices=("here", "elsewhere"),
+        default="here",
+        help="the watched run trains here (a worker process, niced) or elsewhere (written by a thread "
+        "here as a cluster worker's recorder writes it: no TensorFlow on this machine)",
+    )
+    parser.add_argument(
+        "--server-nice",
+        type=int,
+        default=0,
+        help="niceness of the server (all its threads, and those it starts later): with --clients-nice 19 "
+        "and --training elsewhere, the new visitor's browser comes first, as on a machine of its own",
+    )
+    parser.add_argument(
+        "--clients-nice",
+        type=int,
+        default=0,
+        help="niceness of the light watchers' clients (19: they take only what the server and the new "
+        "visitor's browser leave, as clients on machines of their own)",
+    )
+    parser.add_argument(
         "--light", default="", help="numbers of light watchers (no browser, light_watchers.py), e.g. 1,10,50"
     )
     parser.add_argument(
@@ -445,6 +540,14 @@ def parse_args() -> argparse.Namespace:
         type=int,
         help="a CPU of this machine kept for the browsers (the visitors' own machines): the server, its "
         "workers, the training and the light watchers' clients run on the others",
+    )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="floor|DIR",
+        help="open this home page too, in the same windows (a server of its own): 'floor', a Streamlit page "
+        "of a title and one message, or DIR, a checkout of NN Lab (e.g. the version before a change)",
     )
     add_app_dir(parser)
     return parser.parse_args()
@@ -503,9 +606,47 @@ def main() -> int:
         browser = chromium(pw)
         if server_cpus:
             os.sched_setaffinity(0, server_cpus)  # what starts from here on: server, training, watchers
-        with serve(home, args.app_dir) as app:
+        with serve(home, args.app_dir) as app, other_apps(args.also) as others:
+            ALSO.update(others)
+            if args.server_nice:
+                renice(app.process.pid, args.server_nice)
             run_levels(args, app, browser, home)
     return 0
+
+
+# With --also: other apps whose home pages are opened in the same windows as this one's, each served
+# by a server of its own (with nobody watching it): "floor" is a Streamlit page of a title and one
+# message (what any Streamlit page costs this machine's browser), a folder is a checkout of NN Lab
+# (another version of the home page, e.g. the one before a change).
+FLOOR_PAGE = """import streamlit as st
+
+st.set_page_config(page_title="NN Lab", layout="wide")
+st.title("NN Lab")
+st.info("No runs yet.")
+"""
+ALSO: dict[str, str] = {}  # label -> URL
+
+
+@contextmanager
+def other_apps(wanted: list[str]):
+    with ExitStack() as stack:
+        urls = {}
+        for what in wanted:
+            home = Path(tempfile.mkdtemp(prefix="nnlab-also-"))
+            folder = Path(what) if what != "floor" else home
+            if what == "floor":
+                (folder / "app.py").write_text(FLOOR_PAGE)
+                shutil.copytree(Path(__file__).resolve().parents[1] / ".streamlit", folder / ".streamlit")
+            label = "Streamlit's floor" if what == "floor" else f"home of {what}"
+            urls[label] = stack.enter_context(serve(home, folder)).url
+        yield urls
+
+
+def renice(pid: int, nice: int) -> None:
+    """Every thread of process ``pid`` at niceness ``nice`` (a thread started later inherits its
+    starter's: a Streamlit session's script thread, the server's)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
 
 
 def split_cpus(visitor_cpu: int | None) -> set[int] | None:
@@ -527,14 +668,20 @@ def split_cpus(visitor_cpu: int | None) -> set[int] | None:
 
 
 def run_levels(args, app, browser, home: Path) -> None:
+    elsewhere = None
     try:
         home_page_seconds(browser, app.url, 1)  # a warm app: the data glance is cached
-        runner, run = start_training(home, args.preset, args.epochs, args.worker_nice)
+        if args.training == "here":
+            runner, run = start_training(home, args.preset, args.epochs, args.worker_nice)
+        else:
+            runner, elsewhere = train_elsewhere(home, args.preset)
+            run = runner.store.get(elsewhere.ids[0])
         wait_for_batches(runner.store, run.id)
         idle = measure(app, "nobody watching", [], args.window, runner.store, None)
         global IDLE_RATE
         IDLE_RATE = idle.server_cpu / idle.seconds
-        print(report(idle), flush=True)
+        idle_home = home_page_seconds(browser, app.url, args.home_samples)  # the same browser, unloaded
+        print(report(idle, idle_home), flush=True)
         results, watchers = watching_levels(args, app, browser, runner.store, run.id)
         for w in watchers:
             w.context.close()
@@ -544,22 +691,29 @@ def run_levels(args, app, browser, home: Path) -> None:
             results.append(own_runs_level(args, app, browser, runner.store))
         queued = queued_level(args, app, browser, runner) if args.queued else None
     finally:
+        if elsewhere is not None:
+            elsewhere.close()
         stop_runs(home)
         browser.close()
     print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core; home page medians: a new")
-    print("browser / a browser with its files cached / the server's part):")
+    print("browser / the same, timed by the harness / a browser with its files cached / the same, timed")
+    print("by the harness / the server's part):")
+    print(f"    0 watching: home page median {_medians(idle_home)} s")
     for window, home_times in results:
         print(
             f"  {window.visitors:>3} {'light ' if window.label.startswith('light') else ''}watching"
             f"{' their own runs' if 'own' in window.label else ''}: "
             f"{window.per_visitor:.4f} ({marginal(window):.4f} above idle)   home page median "
-            + " / ".join(f"{statistics.median(t):.2f}" for t in home_times.values())
-            + f" s   refreshes served {window.served_per_visitor_s:.2f}/s, "
+            f"{_medians(home_times)} s   refreshes served {window.served_per_visitor_s:.2f}/s, "
             f"{window.per_refresh_ms:.0f} ms CPU each"
         )
     if queued is not None:
         print(f"  {queued.visitors:>3} watching queued runs: {queued.per_visitor:.4f}")
     print(f"  server with nobody watching: {idle.server_cpu / idle.seconds:.2%} of a core")
+
+
+def _medians(times: dict[str, list[float]]) -> str:
+    return " / ".join(f"{statistics.median(t):.2f}" for t in times.values())
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nnlab import architectures
@@ -27,20 +31,24 @@ def test_home_renders_on_an_empty_store():
 
 
 def test_home_shows_the_data_at_a_glance():
+    """One picture (one element for the browser to lay out, no chart to load): the first training
+    image of each digit, over a bar per digit with its count."""
     import base64
 
     from nnlab import data
 
     at = _home()
-    (_, y_train), _ = data.load_mnist()
-    images = at.get("image")[0].proto.imgs
-    assert [i.caption for i in images] == [str(d) for d in range(10)]
-    assert all(i.url.startswith("data:image/png;base64,") for i in images)  # sent as they are
-    # the bars: a picture with each digit and its count (no chart to load in the browser)
+    (x_train, y_train), _ = data.load_mnist()
     assert not at.get("plotly_chart")
-    [bars] = [i for i in at.get("image")[1].proto.imgs]
-    svg = bars.url if bars.url.startswith("<svg") else base64.b64decode(bars.url.split(",", 1)[1]).decode()
-    for digit, count in enumerate(data.class_counts(y_train)):
+    [glance] = [i for element in at.get("image") for i in element.proto.imgs]
+    assert "first training image of each digit" in glance.caption
+    url = glance.url
+    svg = url if url.startswith("<svg") else base64.b64decode(url.split(",", 1)[1]).decode()
+    pictures = re.findall(r'<image href="data:image/png;base64,([^"]+)"', svg)
+    assert len(pictures) == 10
+    for digit, (picture, count) in enumerate(zip(pictures, data.class_counts(y_train), strict=True)):
+        shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture))).convert("L"))
+        np.testing.assert_array_equal(shown, x_train[int((y_train == digit).argmax())])  # that digit's
         assert f">{count:,}</text>" in svg and f">{digit}</text>" in svg
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -82,27 +83,38 @@ def class_counts_figure(y_train: np.ndarray, y_test: np.ndarray, share: bool = F
     return fig
 
 
-def digit_counts_svg(counts: np.ndarray, width: int = 300, height: int = 120) -> str:
-    """The home page's small bars, one per digit with its count above it, as an SVG picture.
+def digit_counts_svg(
+    counts: np.ndarray, pictures: Sequence[str] = (), width: int = 320, height: int = 120
+) -> str:
+    """The home page's data at a glance as one SVG picture: a bar per digit with its count above it
+    and the digit below, and over each bar a picture of that digit where ``pictures`` (PNG data URIs,
+    one per digit) are given.
 
-    A picture, not a chart: drawn at once by the browser, where a plotly chart first loads and
-    compiles plotly.js (about a second of a new visitor's home page on a slow machine, issue 13).
+    One picture, not a chart or a row of images: the browser draws it at once, where a plotly chart
+    first loads and compiles plotly.js (about a second on a slow machine) and each image of a row is
+    an element of its own to lay out (ten of them: 50 ms of a new visitor's home page, issue 13).
     """
     counts = np.asarray(counts, dtype=float)
-    n, top, bottom = len(counts), 14, 16  # room for the counts above and the digits below
+    n, top, bottom = len(counts), 14, 16  # room for the counts above the bars and the digits below
     slot, tallest = width / max(n, 1), max(float(counts.max()) if n else 0.0, 1.0)
+    side = slot - 4 if len(pictures) else 0.0  # the pictures' row: a square per digit
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="9" text-anchor="middle">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + side:.0f}" '
+        f'viewBox="0 0 {width} {height + side:.0f}" font-family="sans-serif" font-size="9" '
+        'text-anchor="middle">'
     ]
+    for d, picture in enumerate(pictures):
+        parts.append(
+            f'<image href="{picture}" x="{d * slot + 2:.1f}" y="0" width="{side:.1f}" height="{side:.1f}"/>'
+        )
     for d, count in enumerate(counts):
         h = (height - top - bottom) * count / tallest
-        x, y = d * slot, height - bottom - h
+        x, y = d * slot, side + height - bottom - h
         parts.append(
             f'<rect x="{x + slot * 0.15:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
             f'fill="{PALETTE[0]}"/>'
             f'<text x="{x + slot / 2:.1f}" y="{y - 3:.1f}" fill="#555">{int(count):,}</text>'
-            f'<text x="{x + slot / 2:.1f}" y="{height - 4}" font-size="11">{d}</text>'
+            f'<text x="{x + slot / 2:.1f}" y="{side + height - 4:.0f}" font-size="11">{d}</text>'
         )
     return "".join(parts) + "</svg>"
 
