@@ -155,10 +155,18 @@ class LightCrowd:
             raise RuntimeError(watcher.error)
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
-        time.sleep(0.5)
-        for task in self._tasks:
-            self.loop.call_soon_threadsafe(task.cancel)
+        """Stop every watcher and let each close its connection (cancelled after 5 s), then end the loop."""
+
+        async def finish() -> None:
+            self._stop.set()
+            if not self._tasks:
+                return
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(finish(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
 

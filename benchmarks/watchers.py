@@ -271,7 +271,8 @@ def home_page_seconds(browser, url: str, samples: int) -> dict[str, list[float]]
     ``samples`` times: in a new browser context (nothing cached: Streamlit's scripts are loaded and
     compiled again), in a new tab of a browser that has visited before (its files cached: a new
     session all the same), and the server's part alone (a new session's first page run, from
-    ``light_watchers.page_run_seconds``: no browser). A page not drawn in time counts as infinite.
+    ``light_watchers.page_run_seconds``: no browser; and ``static_files_seconds``: what a new
+    browser fetches first). A page not drawn in time counts as infinite.
 
     The browsers' times are read in the page (``DRAWN``: from the navigation's start to the frame
     that shows the page drawn, as the visitor sees it) and, in brackets, by this harness (from
@@ -281,7 +282,7 @@ def home_page_seconds(browser, url: str, samples: int) -> dict[str, list[float]]
     from light_watchers import page_run_seconds
 
     kinds = ("new browser", "new browser (harness)", "browser with its files cached", "cached (harness)")
-    times: dict[str, list[float]] = {kind: [] for kind in (*kinds, "server")}
+    times: dict[str, list[float]] = {kind: [] for kind in (*kinds, "server", "server, static files")}
     returning = _context(browser)
     _draw_home(returning.new_page(), url)  # its first visit fills its cache
     others = {label: _context(browser) for label in ALSO}  # each with its own cache
@@ -303,10 +304,32 @@ def home_page_seconds(browser, url: str, samples: int) -> dict[str, list[float]]
         times["browser with its files cached"].append(seen)
         times["cached (harness)"].append(harness)
         times["server"].append(page_run_seconds(url))
+        times["server, static files"].append(static_files_seconds(url))
     returning.close()
     for context in others.values():
         context.close()
     return times
+
+
+def static_files_seconds(url: str, connections: int = 6) -> float:
+    """Seconds to fetch every script, style sheet and font that Streamlit's index page names (what a
+    new browser loads before it can open a session), over ``connections`` at once as a browser does."""
+    import re
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(address: str) -> int:
+        with urllib.request.urlopen(address, timeout=OPEN_TIMEOUT_MS / 1000) as response:
+            return len(response.read())
+
+    t0 = time.perf_counter()
+    index = urllib.request.urlopen(url, timeout=OPEN_TIMEOUT_MS / 1000).read().decode()
+    names = sorted(set(re.findall(r'(?:src|href)="\.?/?([^"]+\.(?:js|css|woff2))"', index)))
+    with ThreadPoolExecutor(connections) as pool:
+        sizes = list(pool.map(fetch, [f"{url}/{name}" for name in names]))
+    if not names or not all(sizes):
+        raise RuntimeError(f"the index page named no files to load, or one was empty: {names}")
+    return time.perf_counter() - t0
 
 
 # In every page of a home-page context: the moment (ms since the navigation started) of the first frame
@@ -697,7 +720,7 @@ def run_levels(args, app, browser, home: Path) -> None:
         browser.close()
     print("\nSummary (server CPU per visitor-second; 0.01 = 1 % of a core; home page medians: a new")
     print("browser / the same, timed by the harness / a browser with its files cached / the same, timed")
-    print("by the harness / the server's part):")
+    print("by the harness / the server's part: a page run / its static files; then --also's pages):")
     print(f"    0 watching: home page median {_medians(idle_home)} s")
     for window, home_times in results:
         print(

@@ -21,8 +21,11 @@ changing it locks that row (``SELECT ... FOR UPDATE``, which SQLite ignores: it 
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -199,14 +202,30 @@ class Database:
                 return None
 
     def _migrate(self) -> None:
-        if self.is_sqlite:  # WAL is a property of the file, set outside any transaction
+        if self.is_sqlite:
+            self._use_wal()
+        with self.write(lock=SCHEMA_LOCK) as con:
+            schema.migrate(con)
+
+    def _use_wal(self) -> None:
+        """Put the SQLite file in WAL mode (a property of the file, set outside any transaction).
+
+        Processes opening a new store at once race for it, and SQLite answers "database is locked"
+        at once, without waiting its busy timeout, to one of two connections that upgrade their
+        locks together (waiting could deadlock them): asked again until the busy timeout has passed.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        for attempt in itertools.count():
             raw = self.engine.raw_connection()
             try:
                 raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
             finally:
                 raw.close()
-        with self.write(lock=SCHEMA_LOCK) as con:
-            schema.migrate(con)
+            time.sleep(min(0.01 * 2**attempt, 0.2) * random.uniform(0.5, 1.0))
 
     @contextmanager
     def explained(self) -> Iterator[None]:
