@@ -68,7 +68,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from browser_app import CHART_END, COUNT_POINTS, add_app_dir, chromium, serve, stop_runs, wait_idle  # noqa: E402
+from browser_app import CHART_END, COUNT_POINTS, IDLE, add_app_dir, chromium, serve, stop_runs, wait_idle  # noqa: E402
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
@@ -147,7 +147,7 @@ def start_training(home: Path, preset: str, epochs: int, nice: int, owner: str =
     runner = Runner(RunStore(home), max_concurrent=1)
     run = runner.submit(get_preset(preset), TrainConfig(epochs=epochs), name="watched", owner=owner)
     if run.worker.get("pid"):
-        os.setpriority(os.PRIO_PROCESS, run.worker["pid"], nice)  # before TensorFlow starts its threads
+        renice(run.worker["pid"], nice)  # its threads now; those TensorFlow starts later inherit it
     return runner, run
 
 
@@ -283,32 +283,33 @@ def home_page_seconds(browser, url: str, samples: int) -> dict[str, list[float]]
 
     kinds = ("new browser", "new browser (harness)", "browser with its files cached", "cached (harness)")
     times: dict[str, list[float]] = {kind: [] for kind in (*kinds, "server", "server, static files")}
-    returning = _context(browser)
-    _draw_home(returning.new_page(), url)  # its first visit fills its cache
-    others = {label: _context(browser) for label in ALSO}  # each with its own cache
-    for label, other_url in ALSO.items():
+    for label in ALSO:
         times |= {f"{label}, new browser": [], f"{label}, cached": []}
-        _draw_home(others[label].new_page(), other_url)
+    returning = {address: _context(browser) for address in (url, *ALSO.values())}  # each its own cache
+    for address, context in returning.items():
+        _draw_home(context.new_page(), address)  # its first visit fills its cache
     for _ in range(samples):
-        for label, other_url in ALSO.items():  # in the same windows, one after the other
-            context = _context(browser)
-            times[f"{label}, new browser"].append(_draw_home(context.new_page(), other_url)[0])
-            context.close()
-            times[f"{label}, cached"].append(_draw_home(others[label].new_page(), other_url)[0])
-        context = _context(browser)
-        seen, harness = _draw_home(context.new_page(), url)
-        context.close()
-        times["new browser"].append(seen)
-        times["new browser (harness)"].append(harness)
-        seen, harness = _draw_home(returning.new_page(), url)
-        times["browser with its files cached"].append(seen)
-        times["cached (harness)"].append(harness)
+        for label, address in ALSO.items():  # in the same windows, one after the other
+            (new, _), (cached, _) = _draw_home_both_ways(browser, returning[address], address)
+            times[f"{label}, new browser"].append(new)
+            times[f"{label}, cached"].append(cached)
+        new, cached = _draw_home_both_ways(browser, returning[url], url)
+        for kind, value in zip(kinds, (*new, *cached), strict=True):
+            times[kind].append(value)
         times["server"].append(page_run_seconds(url))
         times["server, static files"].append(static_files_seconds(url))
-    returning.close()
-    for context in others.values():
+    for context in returning.values():
         context.close()
     return times
+
+
+def _draw_home_both_ways(browser, returning, url: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The home page at ``url`` drawn in a new browser context, then in a new tab of ``returning``
+    (a context that has visited before): each as ``_draw_home`` times it."""
+    context = _context(browser)
+    new = _draw_home(context.new_page(), url)
+    context.close()
+    return new, _draw_home(returning.new_page(), url)
 
 
 def static_files_seconds(url: str, connections: int = 6) -> float:
@@ -333,17 +334,14 @@ def static_files_seconds(url: str, connections: int = 6) -> float:
 
 
 # In every page of a home-page context: the moment (ms since the navigation started) of the first frame
-# that shows the run table ("No runs yet") with Streamlit no longer running the script.
-DRAWN = """
+# that shows the run table ("No runs yet") with Streamlit no longer running the script (``IDLE``).
+DRAWN = f"""
 window.__nnlabDrawn = null;
-new MutationObserver((_, observer) => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return;
-    if (document.querySelector('[data-testid="stSkeleton"]')) return;
-    if (!document.body.innerText.includes('No runs yet')) return;
+new MutationObserver((_, observer) => {{
+    if (!({IDLE})() || !document.body.innerText.includes('No runs yet')) return;
     observer.disconnect();
-    requestAnimationFrame(() => { window.__nnlabDrawn = performance.now(); });
-}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+    requestAnimationFrame(() => {{ window.__nnlabDrawn = performance.now(); }});
+}}).observe(document, {{subtree: true, childList: true, attributes: true, characterData: true}});
 """
 
 
