@@ -9,6 +9,7 @@ from nnlab.classes import Training
 from nnlab.runs import Run
 from nnlab.training import validate_config
 from nnlab.ui.access import NOT_YOURS, can_see, can_stop
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.augment_view import augmentation_preview
 from nnlab.ui.class_mode import class_context
 from nnlab.ui.compose import compose_network, has_network, load_spec, summary_panel
@@ -26,6 +27,7 @@ from nnlab.validation import InvalidSettings
 
 _RUN = "train_run"  # the run this session watches (also in the URL as ?run=ID)
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Build & Train · NN Lab", page_icon="🧠", layout="wide")
 st.title("🧠 Build & Train")
 st.caption(

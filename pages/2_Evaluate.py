@@ -8,6 +8,7 @@ import streamlit as st
 from nnlab import evaluation as ev
 from nnlab.modelio import ModelLoadError
 from nnlab.training import TrainConfig
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.code_export import code_panel
 from nnlab.ui.compare import compare_section
 from nnlab.ui.links import BUILD, link
@@ -16,6 +17,7 @@ from nnlab.ui.models import explain_link, finished_runs, pick_run, run_model
 from nnlab.ui.services import get_store
 from nnlab.ui.upload import upload_source
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Evaluate · NN Lab", page_icon="🧠", layout="wide")
 
 

@@ -11,6 +11,7 @@ from nnlab.figures import inspection as figs
 from nnlab.figures.evaluation import image_figure
 from nnlab.predict import predict_digit
 from nnlab.ui import inspect_views as views
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.diagram_view import VIEW, network_view
 from nnlab.ui.fooling_view import fooling_view
 from nnlab.ui.inspect_image import pick_image
@@ -21,6 +22,7 @@ from nnlab.ui.neuron_view import step_view
 from nnlab.ui.replay_view import replay_view
 from nnlab.ui.services import get_store
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Inspect · NN Lab", page_icon="🧠", layout="wide")
 
 st.title("Inspect")

@@ -11,6 +11,7 @@ from nnlab.figures.evaluation import image_figure, probabilities_figure
 from nnlab.figures.inspection import saliency_figure
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.runs import Run
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.links import DRAWING_LINK, IMAGE_PARAM, LAST_DRAWING, inspect_link
 from nnlab.ui.models import finished_runs_or_stop, pick_run, run_model_or_stop
 from nnlab.ui.services import get_store
@@ -19,6 +20,7 @@ CANVAS_SIDE = 280
 CANVAS_COUNTER = "draw_canvas_n"  # part of the canvas key: a new key gives an empty canvas
 SOURCES = ("Draw on the canvas", "Upload a picture")
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Draw · NN Lab", page_icon="🧠", layout="wide")
 
 

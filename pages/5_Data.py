@@ -8,6 +8,7 @@ import streamlit as st
 from nnlab import data as nndata
 from nnlab import exploration
 from nnlab.figures import data as figs
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.image_browser import PARTS, image_browser
 
 
@@ -145,6 +146,7 @@ def scaling_tab() -> None:
         t2.dataframe(scaled, width="stretch", height=400)
 
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Data · NN Lab", page_icon="🧠", layout="wide")
 st.title("🔎 Data explorer")
 st.write(

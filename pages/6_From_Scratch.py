@@ -8,6 +8,7 @@ import streamlit as st
 
 from nnlab.limits import load_limits
 from nnlab.scratch import ScratchConfig, ScratchData, net, prepare_data, session
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.scratch_live import live_view
 from nnlab.ui.scratch_settings import network_caption, settings_form
 from nnlab.ui.services import get_runner
@@ -30,6 +31,7 @@ def _data_for(config: ScratchConfig) -> ScratchData:
     return _data(config.digits, config.subset, config.seed, config.scale_inputs)
 
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="From scratch · NN Lab", page_icon="🧠", layout="wide")
 st.title("🧮 A neural network from scratch")
 st.write(

@@ -6,12 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from nnlab.sweeps import SweepStore
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.class_mode import class_context
 from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.sweep_form import sweep_form
 from nnlab.ui.sweep_view import pick_sweep, sweep_view
 from nnlab.ui.visitor import visitor_id
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Sweeps · NN Lab", page_icon="🧠", layout="wide")
 st.title("🧪 Sweeps")
 st.caption(

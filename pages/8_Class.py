@@ -6,12 +6,14 @@ import streamlit as st
 
 from nnlab.classes import ClassStore
 from nnlab.export.notebook import markdown_text
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.class_join import join_form, start_link, welcome
 from nnlab.ui.leaderboard import challenge_panel, leaderboard
 from nnlab.ui.links import TEACHER, link
 from nnlab.ui.services import get_store
 from nnlab.ui.visitor import visitor_id
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Class · NN Lab", page_icon="🧠", layout="wide")
 st.title("🎓 Class")
 

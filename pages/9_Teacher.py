@@ -7,6 +7,7 @@ import streamlit as st
 
 from nnlab.classes import ClassStore
 from nnlab.export.notebook import markdown_text
+from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.leaderboard import challenge_panel, leaderboard
 from nnlab.ui.services import get_store
 from nnlab.ui.teacher import (
@@ -21,6 +22,7 @@ from nnlab.ui.teacher import (
     teacher_key,
 )
 
+run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Teacher · NN Lab", page_icon="🧠", layout="wide")
 st.title("🧑‍🏫 Teacher")
 

@@ -7,6 +7,8 @@ Fixtures for every browser test:
   server) and TensorFlow on one thread (``TF_NUM_INTRAOP_THREADS``), waits for ``/_stcore/health``,
   and at the end stops the server and any training worker it started. ``app_server.url`` is the base URL,
   ``app_server.store()`` the server's ``RunStore``, ``app_server.log()`` its output so far.
+  ``running_app(home)`` starts another such server for one test (a server of its own, e.g. freshly
+  started).
 - ``browser`` (session): headless Debian Chromium (``/usr/bin/chromium``) through Playwright.
 - ``page`` (each test): a fresh browser context and page (its own visitor).
 - ``open_app`` (each test): ``open_app(page_path="", **query)`` opens a page of the app in
@@ -33,7 +35,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -148,11 +151,18 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> AppServer:
+def app_server(tmp_path_factory) -> Iterator[AppServer]:
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    home = tmp_path_factory.mktemp("browser_nnlab_home")
+    with running_app(tmp_path_factory.mktemp("browser_nnlab_home")) as server:
+        yield server
+
+
+@contextmanager
+def running_app(home: Path) -> Iterator[AppServer]:
+    """``streamlit run app.py`` on a free localhost port over the run store at ``home``, until the
+    block ends (then the server and any training worker it started are stopped)."""
     log_path = home / "streamlit.log"
     port = _free_port()
     env = {**os.environ, "NNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, running_app, wait_idle
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -72,3 +72,37 @@ def test_page_loads_without_exception(open_app, app_server, file_name):
     expect(page.get_by_text("Page not found")).to_have_count(0)
     assert _visitor_runs(page, app_server) == []
     _no_exception(page, app_server)
+
+
+def test_a_page_opened_first_by_its_address_has_the_apps_navigation(page, tmp_path):
+    """A server has just started and the first visitor arrives by a link to a page (a student's link
+    after the server restarted, a reload): the page runs through app.py, so its sidebar is the app's
+    navigation (Home, the pages' own names, the pages the student's class hides left out), not
+    Streamlit's list of the page files (which listed every page, under its file name, as "app" first).
+    """
+    from nnlab.classes import ClassStore
+    from nnlab.runs import RunStore
+
+    visitor = "0123456789abcdef"
+    classes = ClassStore(RunStore(tmp_path))
+    classroom, _ = classes.create("Tuesday")
+    classes.set_hidden(classroom.id, ["sweeps", "data"])
+    classes.join(classroom.id, visitor, "Ada")
+    with running_app(tmp_path) as server:
+        page.goto(f"{server.url}/Build_and_Train?visitor={visitor}")
+        wait_idle(page, LOAD_MS)
+        expect(page.locator('[data-testid="stMain"] h1').first).to_contain_text("Build & Train")
+        nav = page.locator('[data-testid="stSidebarNav"] a')
+        names = [text.split("\n")[-1].strip() for text in nav.all_inner_texts()]
+        assert names == [
+            "Home",
+            "Build & Train",
+            "Evaluate",
+            "Inspect",
+            "Draw",
+            "From scratch",
+            "Class",
+            "Teacher",
+        ]
+        expect(page).to_have_url(re.compile(rf"/Build_and_Train\?(.+&)?visitor={visitor}"))
+        _no_exception(page, server)
