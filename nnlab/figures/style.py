@@ -40,7 +40,9 @@ DIGITS = [str(d) for d in range(10)]
 MARGIN = {"l": 50, "r": 10, "t": 40, "b": 40}  # charts with axis titles
 SMALL_MARGIN = {"l": 40, "r": 10, "t": 40, "b": 30}  # small bar charts
 IMAGE_MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}  # images: no axes to label
-LEGEND_BELOW = {"orientation": "h", "y": -0.25}
+# The legend at the foot of the whole figure (not at a fraction of the plot's height below it, where a
+# narrow chart's legend of several rows ran into the x axis's title).
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"}
 
 
 def base_layout(
