@@ -246,7 +246,7 @@ def test_settings_are_remembered_after_visiting_another_page():
     at.switch_page("pages/6_From_Scratch.py").run()
     at.toggle(key="fs_keras").set_value(True).run()
     at.select_slider(key="fs_lr").set_value(0.01).run()
-    at.switch_page("app.py").run()  # the other page drops this page's widget state...
+    at.switch_page("pages/8_Class.py").run()  # another page drops this page's widget state...
     assert "fs_keras" not in at.session_state or at.session_state["fs_keras"] is True
     at.switch_page("pages/6_From_Scratch.py").run()  # ...and coming back restores it
     assert not at.exception
