@@ -15,6 +15,7 @@ from nnlab.figures.data import digit_counts_svg
 from nnlab.figures.style import png_uri
 from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
+from nnlab.ui.app_navigation import through_app
 from nnlab.ui.class_mode import visible_pages
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import link
@@ -125,5 +126,5 @@ try:
 except StoreError as exc:
     st.error(str(exc), icon="🛑")
     st.stop()
-with store_problems_in_words():  # damaged, full or read-only while a page reads or writes
+with store_problems_in_words(), through_app():  # damaged, full or read-only while a page reads or writes
     navigation.run()

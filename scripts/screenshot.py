@@ -13,6 +13,7 @@ About a minute on a 2-core machine; not part of the tests.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from browser_app import COUNT_POINTS, chromium, serve, stop_runs  # noqa: E402
+from browser_app import COUNT_POINTS, LIMITS, app_env, chromium, serve, stop_runs  # noqa: E402
 
 VISITOR = "readme"  # the runs' owner: the page opens as this visitor's
 EPOCHS = 4
@@ -60,22 +61,26 @@ def main() -> int:
 
     from nnlab.runs import RunStore
 
-    home = Path(tempfile.mkdtemp(prefix="nnlab-screenshot-"))
-    with serve(home) as app, sync_playwright() as pw:
-        browser = chromium(pw)
-        try:
-            run = train(home)
-            page = browser.new_page(viewport={"width": 1300, "height": 1050})
-            page.goto(f"{app.url}/Build_and_Train?visitor={VISITOR}&run={run.id}")
-            page.wait_for_function(f"({COUNT_POINTS})() > 0", timeout=180_000, polling=500)
-            wait_for_epoch(RunStore(home), run.id, SHOW_FROM_EPOCH)
-            time.sleep(2)  # a refresh or two: the charts and the progress catch up with the store
-            page.get_by_text("3 · Train").evaluate("e => e.scrollIntoView({block: 'start'})")
-            time.sleep(0.5)
-            page.screenshot(path=str(args.out))
-        finally:
-            browser.close()
-            stop_runs(home)
+    with tempfile.TemporaryDirectory(prefix="nnlab-screenshot-") as folder:
+        home = Path(folder)
+        os.environ.update(app_env(home))  # the run submitted here: the server's store, no operator limits
+        for name in (*LIMITS, "NNLAB_BROKER_URL"):
+            os.environ.pop(name, None)
+        with serve(home) as app, sync_playwright() as pw:
+            browser = chromium(pw)
+            try:
+                run = train(home)
+                page = browser.new_page(viewport={"width": 1300, "height": 1050})
+                page.goto(f"{app.url}/Build_and_Train?visitor={VISITOR}&run={run.id}")
+                page.wait_for_function(f"({COUNT_POINTS})() > 0", timeout=180_000, polling=500)
+                wait_for_epoch(RunStore(home), run.id, SHOW_FROM_EPOCH)
+                time.sleep(2)  # a refresh or two: the charts and the progress catch up with the store
+                page.get_by_text("3 · Train").evaluate("e => e.scrollIntoView({block: 'start'})")
+                time.sleep(0.5)
+                page.screenshot(path=str(args.out))
+            finally:
+                browser.close()
+                stop_runs(home)
     print(f"wrote {args.out}")
     return 0
 

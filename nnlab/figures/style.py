@@ -43,6 +43,7 @@ IMAGE_MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}  # images: no axes to label
 # The legend at the foot of the whole figure (not at a fraction of the plot's height below it, where a
 # narrow chart's legend of several rows ran into the x axis's title).
 LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"}
+LEGEND_ROW_PX = 20  # a legend row's height: charts with many curves grow by this much per extra row
 
 
 def base_layout(

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from scipy.signal import lfilter
 
 from nnlab.events import epoch_position
-from nnlab.figures.style import COLORS, PALETTE, base_figure, base_layout, plain_figure
+from nnlab.figures.style import COLORS, LEGEND_ROW_PX, PALETTE, base_figure, base_layout, plain_figure
 
 METRIC_LABELS = {"loss": "Loss", "accuracy": "Accuracy"}
 MAX_LINE_POINTS = 800  # points of a per-batch line sent to the browser (more cannot be seen)
@@ -231,6 +231,9 @@ def runs_figure(
             name = escape(f"{label} ({part})" if part else label, quote=False)  # plotly reads <a>, <b>...
             x, y = rows["epoch"].astype(float), rows[column].astype(float)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, line=line, legendgroup=label))
+    # The legend (one row per curve in a half-width column) takes its room from the figure: grow the
+    # figure with the number of runs compared, so the plot keeps its height.
+    fig.layout.height = height + LEGEND_ROW_PX * max(0, len(fig.data) - 4)
     fig.update_xaxes(rangemode="tozero")
     if metric.endswith("accuracy"):
         fig.update_yaxes(tickformat=".1~%")
