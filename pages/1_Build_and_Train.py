@@ -170,6 +170,9 @@ if len(mine) > 1:
     if picked != watched:
         _watch(picked)
         st.rerun()
+elif mine and not watched:  # one run, none watched (a fresh session): show it, as the list above would
+    watched = mine[0].id
+    _watch(watched)
 
 if watched:
     current = store.get(watched)

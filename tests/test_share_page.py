@@ -87,6 +87,8 @@ def test_the_link_is_read_once_so_later_edits_are_kept():
     assert [layer["kind"] for layer in _layers(at)] == ["Flatten", "Dense"]
     at.run()  # a rerun with the same link in the address does not load it over the edits
     assert [layer["kind"] for layer in _layers(at)] == ["Flatten", "Dense"]
+    # and the link has left the address: a reload (a new session at that address) keeps the edits too
+    assert "start" not in at.query_params
 
 
 @pytest.mark.parametrize(

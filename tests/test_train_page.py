@@ -220,6 +220,17 @@ def test_coming_back_without_the_url_keeps_the_watched_run(store):
     assert at.query_params["run"] in (run_id, [run_id])
 
 
+def test_a_visitor_with_one_finished_run_sees_it_in_a_new_session(store):
+    """A visitor's only run, finished, is shown on their next visit (as the newest of several is),
+    not "No training yet"."""
+    run_id = _fake_running(store)
+    store.update(run_id, status="completed", finished=time.time(), test_accuracy=0.8, test_loss=0.5)
+    at = _page()
+    assert _metrics(at)["Test accuracy"] == "80.00%"
+    assert "No training yet" not in " ".join(_texts(at, "info"))
+    assert at.query_params["run"] in (run_id, [run_id])
+
+
 def test_stop_button_requests_a_stop(store):
     run_id = _fake_running(store)
     at = _page(run=run_id)

@@ -33,11 +33,15 @@ def _markdown_literal(text: str) -> str:
 
 
 def apply_shared_link() -> None:
-    """Load ``?start=CODE`` into the editor (once per code); call it before the editor is drawn."""
+    """Load ``?start=CODE`` into the editor (once: the code then leaves the address); call it before
+    the editor is drawn."""
     code = st.query_params.get(PARAM)
     if code is None or st.session_state.get(_APPLIED) == code:
         return
     st.session_state[_APPLIED] = code
+    # Out of the address once read: a reload keeps what the visitor has changed since, instead of
+    # loading the link's network over it again (the take-home panel makes a new link when wanted).
+    del st.query_params[PARAM]
     try:
         start = sharing.decode(code)
     except InvalidSettings as exc:
