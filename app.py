@@ -16,9 +16,9 @@ from nnlab.figures.style import png_uri
 from nnlab.runs import StoreError
 from nnlab.ui.access import visible_runs
 from nnlab.ui.app_navigation import through_app
-from nnlab.ui.class_mode import visible_pages
+from nnlab.ui.class_mode import hidden_page, visible_pages
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
-from nnlab.ui.links import link
+from nnlab.ui.links import PAGES, link
 from nnlab.ui.services import get_runner, get_store, start_background_dispatch, store_problems_in_words
 from nnlab.ui.visitor import visitor_id
 from nnlab.ui.workers import workers_caption
@@ -116,9 +116,15 @@ def _draw_runs(runs: list) -> None:
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
 visitor_id()  # every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs)
+shown = visible_pages(visitor_id())  # less the pages this visitor's class hides
 navigation = st.navigation(
     [st.Page(home, title="Home", icon="🏠", default=True)]
-    + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in visible_pages(visitor_id())]
+    + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in shown]
+    + [  # a hidden page's address says that the class hides it
+        st.Page(hidden_page(p), title=p.title, url_path=p.url_path, visibility="hidden")
+        for p in PAGES
+        if p not in shown
+    ]
 )
 try:
     get_store()  # every page needs the run store: a damaged one is explained here, once, in words

@@ -8,6 +8,7 @@ for a visitor in no class every method is a no-op, so pages call it unconditiona
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,3 +105,19 @@ def visible_pages(visitor: str) -> tuple[Page, ...]:
     except StoreError:  # the home page explains a store that cannot be opened
         return PAGES
     return tuple(p for p in PAGES if not context.hides(_page_part(p)))
+
+
+def hidden_page(page: Page) -> Callable[[], None]:
+    """What a student sees at the address of a page their class hides (a bookmark, a link from before
+    the teacher hid it): that the class hides it, instead of Streamlit's "page not found"."""
+
+    def hidden() -> None:
+        st.title(f"{page.icon} {page.title}")
+        st.info(
+            f"Your class does not use the {page.title} page: your teacher chose the parts of NN Lab "
+            "the class works with. The other pages are in the menu.",
+            icon="🎓",
+        )
+        link(CLASS)
+
+    return hidden

@@ -79,6 +79,7 @@ def test_a_page_opened_first_by_its_address_has_the_apps_navigation(page, tmp_pa
     after the server restarted, a reload): the page runs through app.py, so its sidebar is the app's
     navigation (Home, the pages' own names, the pages the student's class hides left out), not
     Streamlit's list of the page files (which listed every page, under its file name, as "app" first).
+    A hidden page's own address says that the class hides it.
     """
     from nnlab.classes import ClassStore
     from nnlab.runs import RunStore
@@ -105,4 +106,11 @@ def test_a_page_opened_first_by_its_address_has_the_apps_navigation(page, tmp_pa
             "Teacher",
         ]
         expect(page).to_have_url(re.compile(rf"/Build_and_Train\?(.+&)?visitor={visitor}"))
+        _no_exception(page, server)
+        # A hidden page's address (a bookmark from before the teacher hid it) says so, in the class's words.
+        page.goto(f"{server.url}/Sweeps?visitor={visitor}")
+        wait_idle(page, LOAD_MS)
+        expect(page.get_by_text("Your class does not use the Sweeps page")).to_be_visible()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        assert [t.split("\n")[-1].strip() for t in nav.all_inner_texts()] == names
         _no_exception(page, server)
