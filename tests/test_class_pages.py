@@ -158,9 +158,13 @@ def test_the_teacher_sees_every_run_and_sets_challenge_limits_and_hidden_parts(r
     at.button(key="FormSubmitter:class_limits-Set the limits").click().run()
     assert classes.get(classroom.id).limits == ClassLimits(max_epochs=2, max_runs=3)
 
-    at.multiselect[0].set_value(["layer_editor", "draw"])
-    at.button(key="FormSubmitter:class_hidden-Hide these").click().run()
+    at.checkbox(key="class_hide_layer_editor").check()
+    at.checkbox(key="class_hide_draw").check()
+    at.button(key="FormSubmitter:class_hidden-Hide the ticked parts").click().run()
     assert classes.get(classroom.id).hidden == frozenset({"layer_editor", "draw"})
+    at.checkbox(key="class_hide_draw").uncheck()  # unticked: shown again
+    at.button(key="FormSubmitter:class_hidden-Hide the ticked parts").click().run()
+    assert classes.get(classroom.id).hidden == frozenset({"layer_editor"})
     assert not at.exception, at.exception
 
 

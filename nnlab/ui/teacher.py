@@ -182,13 +182,18 @@ def limits_form(classes: ClassStore, classroom: Classroom) -> None:
 
 
 def hidden_form(classes: ClassStore, classroom: Classroom) -> None:
+    """A tick box per part (not a drop-down list: its open menu swallowed the first click on the
+    button below it, so a teacher's choice seemed saved and was not)."""
     with st.form("class_hidden"):
-        parts = st.multiselect(
-            "Hide from the class", list(HIDEABLE), default=sorted(classroom.hidden), format_func=HIDEABLE.get,
-            help="Students of this class do not see these; you still do.",
-        )  # fmt: skip
-        if st.form_submit_button("Hide these"):
-            _save(classes.set_hidden, classroom.id, parts, done="Done: the class's pages follow at once.")
+        st.markdown("Hide from the class (students of this class do not see what is ticked; you still do):")
+        columns = st.columns(2)
+        ticked = [
+            part
+            for i, (part, words) in enumerate(HIDEABLE.items())
+            if columns[i % 2].checkbox(words, value=part in classroom.hidden, key=f"class_hide_{part}")
+        ]
+        if st.form_submit_button("Hide the ticked parts"):
+            _save(classes.set_hidden, classroom.id, ticked, done="Done: the class's pages follow at once.")
 
 
 def code_of(text: str) -> str | None:
