@@ -150,6 +150,7 @@ if cols[1].button(
             st.error(str(problem))
     else:
         _watch(run.id)
+        st.session_state.pop("train_run_name", None)  # the next run gets a name of its own
         st.rerun()
 for reason in reasons:
     st.info(reason, icon="ℹ️")

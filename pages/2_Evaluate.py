@@ -81,7 +81,7 @@ accuracy, loss = ev.accuracy_and_loss(probs, y_test)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Test accuracy", f"{accuracy:.2%}")
 m2.metric("Test loss", f"{loss:.4f}")
-m3.metric("Mistakes", f"{int((probs.argmax(1) != y_test).sum()):,} of {len(y_test):,}")
+m3.metric(f"Mistakes (of {len(y_test):,})", f"{int((probs.argmax(1) != y_test).sum()):,}")
 if run is not None:
     m4.metric("Parameters", f"{run.n_params:,}")
 

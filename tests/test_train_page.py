@@ -275,6 +275,10 @@ def test_queued_run_shows_its_position(store):
     assert any("Waiting, position 1" in i for i in _texts(at, "info"))
     at.button(key=f"stop_{waiting.id}").click().run()
     assert store.get(waiting.id).status == "stopped"
+    # It never started: it says so, with no results and no links to pages that need a trained model.
+    infos = " ".join(_texts(at, "info"))
+    assert "Stopped before it started: nothing was trained" in infos
+    assert "Test accuracy" not in _metrics(at) and not at.get("page_link")
 
 
 # ---- real trainings in the worker process --------------------------------------------------------
@@ -291,10 +295,12 @@ def test_a_quick_run_completes_with_metrics_and_a_long_one_stops_when_asked(stor
     (long_run,) = store.list(owner="visitor-b", include_unowned=False)
     at = _page()
     assert at.toggle(key="hp_quick").value  # the default: a quick run
+    at.text_input(key="train_run_name").input("first try")
     at.button(key="train_button").click().run()
     assert not at.exception
     (run,) = store.list(owner="visitor-a", include_unowned=False)
     assert run.config["subset"] == QUICK_SUBSET and run.config["epochs"] == 1
+    assert run.name == "first try" and at.text_input(key="train_run_name").value == ""  # not the next one's
     assert store.get(run.id).status == "running"  # beside the long run, not queued behind it
 
     # Wait until the long run really trains (metrics arrive), then stop it from its page.
