@@ -185,7 +185,7 @@ with right:
             )
     drawing = DRAWING_LINK[IMAGE_PARAM]
     inspect_link(
-        "Step by step: how the network computes each number for this drawing",
+        "Step by step: how the network reads this drawing",
         run_id=run.id,
         image=drawing,
         view="step",
