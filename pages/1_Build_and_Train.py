@@ -26,6 +26,7 @@ from nnlab.ui.workers import workers_caption
 from nnlab.validation import InvalidSettings
 
 _RUN = "train_run"  # the run this session watches (also in the URL as ?run=ID)
+_CLEAR_NAME = "train_clear_run_name"  # a run was just started: empty the run-name field
 
 run_through_app()  # a page opened by its own address runs through app.py's navigation
 st.set_page_config(page_title="Build & Train · NN Lab", page_icon="🧠", layout="wide")
@@ -133,6 +134,8 @@ reasons = (
 )
 
 cols = st.columns([3, 1], vertical_alignment="bottom")
+if st.session_state.pop(_CLEAR_NAME, False):  # set before the field is drawn, so the browser shows it
+    st.session_state["train_run_name"] = ""  # the last run took the name; the next one gets its own
 run_name = cols[0].text_input(
     "Run name (optional)",
     key="train_run_name",
@@ -150,7 +153,7 @@ if cols[1].button(
             st.error(str(problem))
     else:
         _watch(run.id)
-        st.session_state.pop("train_run_name", None)  # the next run gets a name of its own
+        st.session_state[_CLEAR_NAME] = True
         st.rerun()
 for reason in reasons:
     st.info(reason, icon="ℹ️")

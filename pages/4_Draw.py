@@ -185,9 +185,6 @@ with right:
             )
     drawing = DRAWING_LINK[IMAGE_PARAM]
     inspect_link(
-        "Step by step: how the network reads this drawing",
-        run_id=run.id,
-        image=drawing,
-        view="step",
+        "Step by step: how the network reads this drawing", run_id=run.id, image=drawing, view="step"
     )
     inspect_link("Try to fool the network with this drawing", run_id=run.id, image=drawing, view="fooling")

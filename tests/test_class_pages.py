@@ -17,7 +17,7 @@ from factories import busy_runner, finish
 from streamlit.testing.v1 import AppTest
 
 from nnlab.architectures import get_preset
-from nnlab.classes import Challenge, ClassLimits, ClassStore, Training, submit_trainings
+from nnlab.classes import HIDEABLE, Challenge, ClassLimits, ClassStore, Training, submit_trainings
 from nnlab.classes.store import secret_hash
 from nnlab.training import TrainConfig
 
@@ -129,6 +129,9 @@ def test_a_teacher_creates_a_class_and_gets_the_two_links(runner):
     assert "Your class is ready" in _words(at)
 
 
+HIDEABLE_KEYS = [f"class_hide_{part}" for part in HIDEABLE]
+
+
 def test_the_teacher_sees_every_run_and_sets_challenge_limits_and_hidden_parts(runner):
     classes = ClassStore(runner.store)
     classroom, secret = classes.create("Year 10")
@@ -165,6 +168,10 @@ def test_the_teacher_sees_every_run_and_sets_challenge_limits_and_hidden_parts(r
     at.checkbox(key="class_hide_draw").uncheck()  # unticked: shown again
     at.button(key="FormSubmitter:class_hidden-Hide the ticked parts").click().run()
     assert classes.get(classroom.id).hidden == frozenset({"layer_editor"})
+    classes.set_hidden(classroom.id, ["sweeps"])  # changed meanwhile in another tab: the boxes follow
+    at.run()
+    ticked = {key.removeprefix("class_hide_") for key in HIDEABLE_KEYS if at.checkbox(key=key).value}
+    assert ticked == {"sweeps"}
     assert not at.exception, at.exception
 
 

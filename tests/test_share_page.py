@@ -85,9 +85,14 @@ def test_the_link_is_read_once_so_later_edits_are_kept():
     at = _page(start=encode(START, SETTINGS))
     at.selectbox(key="compose_preset").set_value("Logistic regression 784-10").run()
     assert [layer["kind"] for layer in _layers(at)] == ["Flatten", "Dense"]
-    at.run()  # a rerun with the same link in the address does not load it over the edits
+    at.run()  # a rerun does not load the link over the edits
     assert [layer["kind"] for layer in _layers(at)] == ["Flatten", "Dense"]
     # and the link has left the address: a reload (a new session at that address) keeps the edits too
+    assert "start" not in at.query_params
+    # Opening the link again (the class's "Open the class's network", clicked once more) loads it again.
+    at.query_params["start"] = encode(START, SETTINGS)
+    at.run()
+    assert [layer["kind"] for layer in _layers(at)] != ["Flatten", "Dense"]
     assert "start" not in at.query_params
 
 

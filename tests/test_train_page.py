@@ -275,9 +275,9 @@ def test_queued_run_shows_its_position(store):
     assert any("Waiting, position 1" in i for i in _texts(at, "info"))
     at.button(key=f"stop_{waiting.id}").click().run()
     assert store.get(waiting.id).status == "stopped"
-    # It never started: it says so, with no results and no links to pages that need a trained model.
+    # It never trained: it says so, with no results and no links to pages that need a trained model.
     infos = " ".join(_texts(at, "info"))
-    assert "Stopped before it started: nothing was trained" in infos
+    assert "Stopped before it trained: there is no model to evaluate" in infos
     assert "Test accuracy" not in _metrics(at) and not at.get("page_link")
 
 

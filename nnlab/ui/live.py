@@ -197,8 +197,8 @@ def _stop_button(runner: Runner, run: Run) -> None:
 
 
 def _results(run: Run, visitor: str | None) -> None:
-    if run.status == "stopped" and run.started is None:  # stopped while it waited in the queue
-        st.info("Stopped before it started: nothing was trained, so there is nothing to evaluate.", icon="⏹️")
+    if run.status == "stopped" and run.test_accuracy is None:  # stopped in the queue or before training
+        st.info("Stopped before it trained: there is no model to evaluate.", icon="⏹️")
         return
     if run.status == "stopped":
         st.warning("Stopped before the end: the results below are for the model as it stood.", icon="⏹️")

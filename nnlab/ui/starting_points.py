@@ -24,7 +24,6 @@ from nnlab.ui.links import BUILD, page_url
 from nnlab.validation import InvalidSettings, Problem
 
 PARAM = "start"
-_APPLIED = "share_applied_code"  # the last code this session has read, applied or refused
 
 
 def _markdown_literal(text: str) -> str:
@@ -36,11 +35,10 @@ def apply_shared_link() -> None:
     """Load ``?start=CODE`` into the editor (once: the code then leaves the address); call it before
     the editor is drawn."""
     code = st.query_params.get(PARAM)
-    if code is None or st.session_state.get(_APPLIED) == code:
+    if code is None:
         return
-    st.session_state[_APPLIED] = code
-    # Out of the address once read: a reload keeps what the visitor has changed since, instead of
-    # loading the link's network over it again (the take-home panel makes a new link when wanted).
+    # Out of the address once read: a rerun or a reload keeps what the visitor has changed since,
+    # instead of loading the link's network over it again; opening the link again loads it again.
     del st.query_params[PARAM]
     try:
         start = sharing.decode(code)

@@ -26,6 +26,7 @@ from nnlab.validation import InvalidSettings
 KEY = "key"
 _SESSION = "teacher_key"
 _FLASH = "teacher_flash"  # what the last change did, shown after the rerun that applies it
+_HIDDEN_DRAWN = "class_hidden_drawn"  # the class and hidden parts the tick boxes were last set from
 REFRESH_SECONDS = 3.0
 
 
@@ -184,13 +185,18 @@ def limits_form(classes: ClassStore, classroom: Classroom) -> None:
 def hidden_form(classes: ClassStore, classroom: Classroom) -> None:
     """A tick box per part (not a drop-down list: its open menu swallowed the first click on the
     button below it, so a teacher's choice seemed saved and was not)."""
+    stored = (classroom.id, sorted(classroom.hidden))
+    if st.session_state.get(_HIDDEN_DRAWN) != stored:  # first drawn, or changed (e.g. in another tab)
+        st.session_state[_HIDDEN_DRAWN] = stored
+        for part in HIDEABLE:
+            st.session_state[f"class_hide_{part}"] = part in classroom.hidden
     with st.form("class_hidden"):
         st.markdown("Hide from the class (students of this class do not see what is ticked; you still do):")
         columns = st.columns(2)
         ticked = [
             part
             for i, (part, words) in enumerate(HIDEABLE.items())
-            if columns[i % 2].checkbox(words, value=part in classroom.hidden, key=f"class_hide_{part}")
+            if columns[i % 2].checkbox(words, key=f"class_hide_{part}")
         ]
         if st.form_submit_button("Hide the ticked parts"):
             _save(classes.set_hidden, classroom.id, ticked, done="Done: the class's pages follow at once.")
