@@ -214,3 +214,20 @@ def test_the_navigation_leaves_out_the_pages_a_class_hides(runner):
     classes.set_hidden(classroom.id, ["draw", "sweeps", "layer_editor"])
     assert visible_pages("visitor-a") == tuple(p for p in PAGES if p not in (DRAW, SWEEPS))
     assert visible_pages("visitor-z") == PAGES  # not a student: every page
+
+
+def test_the_teacher_is_told_where_the_class_limits_change_its_starting_network(runner):
+    from nnlab.sharing import encode
+
+    classes = ClassStore(runner.store)
+    classroom, secret = classes.create("Year 10")
+    classes.set_start(classroom.id, encode(MLP, TrainConfig(epochs=5)))
+    classes.set_limits(classroom.id, ClassLimits(max_epochs=2, max_params=20_000))
+    at = _page(TEACHER, key=secret)
+    assert not at.exception, at.exception
+    words = _words(at)
+    assert "It trains for 5 epochs and the class allows 2: students' runs of it train for 2" in words
+    assert "It has 101,770 parameters and the class allows 20,000: students cannot train it" in words
+    classes.set_limits(classroom.id, ClassLimits(max_epochs=5, max_params=200_000))
+    at.run()
+    assert "the class allows" not in _words(at)

@@ -209,7 +209,7 @@ def _epochs(quick: bool, limits: Limits) -> int:
         "Epochs", min_value=1, max_value=most, step=1, key="hp_epochs", help=HELP["epochs"]
     )
     if limits.max_epochs is not None:
-        st.caption(f"This demo trains for at most {limits.max_epochs} epochs.")
+        st.caption(f"Trainings here take at most {limits.max_epochs} epochs.")
     return int(epochs)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import streamlit as st
 
 from nnlab import sharing
+from nnlab.architectures import count_params
 from nnlab.classes import HIDEABLE, Challenge, ClassLimits, Classroom, ClassStore
 from nnlab.classes.rules import network_summary
 from nnlab.export.notebook import markdown_text
@@ -211,6 +212,23 @@ def code_of(text: str) -> str | None:
     return text or None
 
 
+def _start_within_limits(start: sharing.StartingPoint, limits: ClassLimits) -> None:
+    """Say where the class's own limits change its starting network for the students."""
+    epochs, n_params = start.config.epochs, count_params(start.spec)
+    if limits.max_epochs is not None and epochs > limits.max_epochs:
+        st.info(
+            f"It trains for {epochs} epochs and the class allows {limits.max_epochs}: students' runs of it "
+            f"train for {limits.max_epochs}.",
+            icon="ℹ️",
+        )
+    if limits.max_params is not None and n_params > limits.max_params:
+        st.warning(
+            f"It has {n_params:,} parameters and the class allows {limits.max_params:,}: students cannot "
+            "train it as it is. Raise the limit or set a smaller network.",
+            icon="⚠️",
+        )
+
+
 def start_form(classes: ClassStore, classroom: Classroom) -> None:
     if classroom.start:
         try:
@@ -218,6 +236,7 @@ def start_form(classes: ClassStore, classroom: Classroom) -> None:
             st.markdown(
                 f"Students start from **{markdown_text(start.name, 80)}** ({network_summary(start.spec)})."
             )
+            _start_within_limits(start, classroom.limits)
         except InvalidSettings:
             st.warning("The class's starting network can no longer be read: set another one.")
     with st.form("class_start"):
