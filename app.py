@@ -54,7 +54,7 @@ def home() -> None:
         st.image(glance, caption="The first training image of each digit, and how many there are of each")
     with right:
         st.subheader("The pages")
-        for page in visible_pages(visitor_id()):
+        for page in shown:  # the navigation's pages, read once per run below
             link(page)
     st.subheader("Your runs")
     _runs_table()
@@ -115,8 +115,9 @@ def _draw_runs(runs: list) -> None:
 
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
-visitor_id()  # every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs)
-shown = visible_pages(visitor_id())  # less the pages this visitor's class hides
+# Every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs); their
+# pages are all of them, less those their class hides (the navigation's, and the home page's links).
+shown = visible_pages(visitor_id())
 navigation = st.navigation(
     [st.Page(home, title="Home", icon="🏠", default=True)]
     + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in shown]

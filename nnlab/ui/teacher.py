@@ -215,13 +215,14 @@ def code_of(text: str) -> str | None:
 def _start_within_limits(start: sharing.StartingPoint, limits: ClassLimits) -> None:
     """Say where the class's own limits change its starting network for the students."""
     epochs, n_params = start.config.epochs, count_params(start.spec)
-    if limits.max_epochs is not None and epochs > limits.max_epochs:
+    over = {p.setting for p in limits.problems(n_params=n_params, epochs=epochs, used=0)}  # the class's check
+    if "max_epochs" in over:
         st.info(
             f"It trains for {epochs} epochs and the class allows {limits.max_epochs}: students' runs of it "
             f"train for {limits.max_epochs}.",
             icon="ℹ️",
         )
-    if limits.max_params is not None and n_params > limits.max_params:
+    if "max_params" in over:
         st.warning(
             f"It has {n_params:,} parameters and the class allows {limits.max_params:,}: students cannot "
             "train it as it is. Raise the limit or set a smaller network.",
