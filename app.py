@@ -19,7 +19,13 @@ from nnlab.ui.app_navigation import through_app
 from nnlab.ui.class_mode import hidden_page, visible_pages
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
 from nnlab.ui.links import PAGES, link
-from nnlab.ui.services import get_runner, get_store, start_background_dispatch, store_problems_in_words
+from nnlab.ui.services import (
+    get_runner,
+    get_store,
+    start_background_dispatch,
+    store_problems_in_words,
+    tune_web_server,
+)
 from nnlab.ui.visitor import visitor_id
 from nnlab.ui.workers import workers_caption
 
@@ -115,6 +121,7 @@ def _draw_runs(runs: list) -> None:
 
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
+tune_web_server()  # once per server: replies leave at once (Streamlit's server delayed them 40 ms)
 # Every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs); their
 # pages are all of them, less those their class hides (the navigation's, and the home page's links).
 shown = visible_pages(visitor_id())

@@ -19,6 +19,7 @@ from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Executor, Runner, WorkerPool, broker_url, default_executor
 from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
+from nnlab.ui.web_server import send_replies_at_once
 from nnlab.warm import dispatcher_env, warm_workers
 
 
@@ -47,6 +48,12 @@ def _executor_for(root: str, database_url: str | None) -> Executor | WorkerPool:
 @st.cache_resource(show_spinner=False, on_release=lambda dispatcher: dispatcher.stop())
 def _dispatcher_for(root: str, database_url: str | None) -> BackgroundDispatcher:
     return BackgroundDispatcher(_runner_for(root, database_url, None)).start()
+
+
+@st.cache_resource(show_spinner=False)
+def tune_web_server() -> int:
+    """Once per server: its connections send each reply at once (``web_server``); the sockets changed."""
+    return send_replies_at_once()
 
 
 def start_background_dispatch() -> BackgroundDispatcher:
