@@ -41,8 +41,9 @@ share the cores that a class's deployment spreads over many machines, so:
   here as a cluster worker's recorder writes them): no TensorFlow on this machine;
 - ``--clients-nice 19``: the light watchers' clients take only what the server and the new visitor's
   browser leave (``--server-nice N`` renices the server too);
-- ``--also floor``: a Streamlit page of a title and one message, served by a server of its own, opened
-  in the same windows: what any Streamlit page costs this machine's browser under the same load;
+- ``--also floor``: a Streamlit page of a title and one message, served by a server of its own (its
+  replies sent at once, as NN Lab's), opened in the same windows: what any Streamlit page costs this
+  machine's browser under the same load;
   ``--also DIR``: the home page of another checkout (e.g. the version before a change), likewise.
 
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
@@ -68,7 +69,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from browser_app import CHART_END, COUNT_POINTS, IDLE, add_app_dir, chromium, serve, stop_runs, wait_idle  # noqa: E402
+from browser_app import (  # noqa: E402
+    CHART_END,
+    COUNT_POINTS,
+    IDLE,
+    ROOT,
+    add_app_dir,
+    chromium,
+    serve,
+    stop_runs,
+    wait_idle,
+)
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
@@ -652,10 +663,17 @@ def main() -> int:
 
 # With --also: other apps whose home pages are opened in the same windows as this one's, each served
 # by a server of its own (with nobody watching it): "floor" is a Streamlit page of a title and one
-# message (what any Streamlit page costs this machine's browser), a folder is a checkout of NN Lab
-# (another version of the home page, e.g. the one before a change).
-FLOOR_PAGE = """import streamlit as st
+# message (what any Streamlit page costs this machine's browser; its server sends replies at once, as
+# NN Lab's does), a folder is a checkout of NN Lab (another version of the home page, e.g. the one
+# before a change).
+FLOOR_PAGE = f"""import sys
 
+sys.path.insert(0, {str(ROOT)!r})
+import streamlit as st
+
+from nnlab.ui.web_server import send_replies_at_once
+
+send_replies_at_once()
 st.set_page_config(page_title="NN Lab", layout="wide")
 st.title("NN Lab")
 st.info("No runs yet.")
@@ -672,7 +690,7 @@ def other_apps(wanted: list[str]):
             folder = Path(what) if what != "floor" else home
             if what == "floor":
                 (folder / "app.py").write_text(FLOOR_PAGE)
-                shutil.copytree(Path(__file__).resolve().parents[1] / ".streamlit", folder / ".streamlit")
+                shutil.copytree(ROOT / ".streamlit", folder / ".streamlit")
             label = "Streamlit's floor" if what == "floor" else f"home of {what}"
             urls[label] = stack.enter_context(serve(home, folder)).url
         yield urls
