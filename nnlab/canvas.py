@@ -47,6 +47,9 @@ MAX_UPLOAD_PIXELS = 40_000_000  # refuse decompression bombs before decoding the
 # Pillow reads its first picture like any JPEG.
 ALLOWED_FORMATS = ("PNG", "JPEG", "MPO")
 UPLOAD_MAX_SIDE = 1024  # uploads are reduced to this long side on loading
+# A picture of one digit is never a strip: a side more than this many times the other is refused (a
+# 1000 x 1 strip shrank to no pixels at all when shown, or when reduced to UPLOAD_MAX_SIDE).
+MAX_UPLOAD_ASPECT = 20
 
 
 class ImageLoadError(ValueError):
@@ -89,6 +92,11 @@ def _decode(data: bytes) -> Image.Image:
                 raise ImageLoadError(
                     f"The image is too large ({img.width} x {img.height} pixels); the limit is "
                     f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels."
+                )
+            if max(img.size) > MAX_UPLOAD_ASPECT * min(img.size):
+                raise ImageLoadError(
+                    f"The picture is a strip ({img.width} x {img.height} pixels): one side is more than "
+                    f"{MAX_UPLOAD_ASPECT} times the other. Crop it around the digit and upload it again."
                 )
             if img.format in ("JPEG", "MPO"):
                 img.draft("RGB", (UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE))  # decode big JPEGs reduced

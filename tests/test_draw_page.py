@@ -253,6 +253,13 @@ def test_an_uploaded_photo_is_read_and_a_bad_file_explained():
     assert not at.exception
     assert any("not an image" in e.value for e in at.error)
     assert not at.metric
+    # A strip of pixels (a hostile visitor's upload): refused in words; showing it raised in st.image.
+    strip = io.BytesIO()
+    Image.new("L", (1000, 1), 0).save(strip, format="PNG")
+    at.file_uploader(key="draw_upload").set_value(("strip.png", strip.getvalue(), "image/png"))
+    at.run()
+    assert not at.exception
+    assert any("strip" in e.value for e in at.error)
 
 
 def test_page_does_not_import_tensorflow_at_the_top():

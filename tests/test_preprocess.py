@@ -313,6 +313,18 @@ def test_upload_errors_are_plain_value_errors():
     assert issubclass(ImageLoadError, ValueError)
 
 
+@pytest.mark.parametrize("shape", [(1, 1000), (5000, 1), (2, 20000), (10, 201)])
+def test_a_strip_is_refused_in_words(shape):
+    # The Draw page showed these at its canvas's width: a traceback ("height and width must be > 0").
+    with pytest.raises(ImageLoadError, match="strip"):
+        load_image_bytes(_encode(np.zeros(shape, np.uint8), "PNG"))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (10, 200), (200, 10), (28, 28)])
+def test_narrow_pictures_are_kept(shape):
+    assert load_image_bytes(_encode(np.zeros(shape, np.uint8), "PNG")).shape == shape
+
+
 def test_decompression_bomb_is_refused():
     bomb = _encode(np.zeros((7000, 7000), np.uint8), "PNG")  # 49 megapixels of zeros: tiny file
     assert len(bomb) < preprocess.MAX_UPLOAD_BYTES
