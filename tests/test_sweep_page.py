@@ -161,3 +161,15 @@ def test_a_students_sweep_counts_every_cell_against_the_class(runner):
     classes.set_hidden(classroom.id, ["sweeps"])
     hidden = _page()
     assert "Your class does not use sweeps" in str(hidden.info[0].value) and not hidden.button
+
+
+def test_a_grid_the_queue_cannot_hold_is_refused_before_the_button(runner, monkeypatch):
+    monkeypatch.setenv("NNLAB_MAX_QUEUED", "8")
+    for _ in range(3):
+        runner.submit(LOGREG, TINY, owner="another-visitor")
+    at = _page()  # 6 trainings and 3 waiting: more than the queue's 8
+    assert not at.exception, at.exception
+    assert any("This sweep is 6 trainings and 3 are waiting" in str(e.value) for e in at.error)
+    assert at.button[0].disabled
+    at.text_input(key="sweep_values_0_learning_rate_None").set_value("0.001, 0.01").run()  # 4 fit
+    assert not at.error and not at.button[0].disabled

@@ -105,6 +105,21 @@ def test_the_operators_limits_apply_to_the_group_as_a_whole(backend):
         )
 
 
+def test_a_sweep_that_would_overfill_the_whole_queue_is_refused_whole(backend, monkeypatch):
+    # A hostile visitor's walk-through: with the queue nearly full, a 25-cell sweep was refused halfway
+    # (its 12th run reached the queue's bound) and kept its first 11 runs, while the page said it failed.
+    monkeypatch.setenv("NNLAB_MAX_QUEUED", "6")
+    runner = busy_runner()
+    for _ in range(3):
+        runner.submit(LOGREG, QUICK, owner="another-visitor")
+    bound = Limits(max_queued=6)
+    with pytest.raises(InvalidSettings, match="This sweep is 4 trainings and 3 are waiting in this server's"):
+        submit_sweep(runner, owner="vis-a", spec=LOGREG, config=QUICK, axes=[LR, BATCH], limits=bound)
+    assert runner.store.list(owner="vis-a") == [] and SweepStore(runner.store).list("vis-a") == []
+    sweep = submit_sweep(runner, owner="vis-a", spec=LOGREG, config=QUICK, axes=[LR], limits=bound)
+    assert len(sweep.cells) == 2 and len(runner.store.queued_ids()) == 5
+
+
 def test_a_sweep_is_stored_with_its_cells_and_read_back_as_it_stands(backend):
     runner = busy_runner()
     sweeps = SweepStore(runner.store)

@@ -21,9 +21,12 @@ from nnlab.training import TrainConfig
 from nnlab.validation import InvalidSettings, Problem
 
 
-def group_limit_problems(limits: Limits, points: list[Point], active: int) -> list[Problem]:
-    """The operator's limits for a group: each cell's network and epochs, and the group's size plus
-    the visitor's ``active`` (queued or running) trainings against the per-visitor bound."""
+def group_limit_problems(limits: Limits, points: list[Point], active: int, waiting: int = 0) -> list[Problem]:
+    """The operator's limits for a group: each cell's network and epochs, the group's size plus the
+    visitor's ``active`` (queued or running) trainings against the per-visitor bound, and the group's
+    size plus the ``waiting`` trainings of every visitor against the whole queue's bound. (Each run
+    is admitted again as it is queued; a group checked run by run stopped at the queue's bound
+    halfway through, a sweep of 25 queued with 11 of its cells.)"""
     out: list[Problem] = []
     for point in points:
         found = limits.problems(
@@ -38,6 +41,13 @@ def group_limit_problems(limits: Limits, points: list[Point], active: int) -> li
             "for your trainings to finish."
         )
         out.append(Problem(message, setting="max_queued_per_visitor"))
+    whole = limits.max_queued
+    if whole is not None and waiting + len(points) > whole:
+        message = (
+            f"This sweep is {len(points)} trainings and {waiting} are waiting in this server's queue: "
+            f"together more than the {whole} it holds. Use fewer values, or try again in a few minutes."
+        )
+        out.append(Problem(message, setting="max_queued"))
     return out
 
 
@@ -63,7 +73,7 @@ def submit_sweep(
     points = expand(spec, config, axes)
     if limits is not None:
         active = len(runner.store.list(owner=owner, include_unowned=False, statuses=ACTIVE)) if owner else 0
-        problems = group_limit_problems(limits, points, active)
+        problems = group_limit_problems(limits, points, active, waiting=len(runner.store.queued_ids()))
         if problems:
             raise InvalidSettings(problems)
     sweeps = SweepStore(runner.store)

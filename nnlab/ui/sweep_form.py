@@ -125,7 +125,7 @@ def _grid(runner: Runner, visitor: str, klass: ClassContext, limits: Limits, spe
             problems = exc.problems
     if points:
         active = len(runner.store.list(owner=visitor, include_unowned=False, statuses=ACTIVE))
-        problems = group_limit_problems(limits, points, active)
+        problems = group_limit_problems(limits, points, active, waiting=len(runner.store.queued_ids()))
         problems += klass.problems([Training(p.spec, p.config) for p in points], sweep=True)
     return axes, points, problems
 
