@@ -173,3 +173,26 @@ def test_a_grid_the_queue_cannot_hold_is_refused_before_the_button(runner, monke
     assert at.button[0].disabled
     at.text_input(key="sweep_values_0_learning_rate_None").set_value("0.001, 0.01").run()  # 4 fit
     assert not at.error and not at.button[0].disabled
+
+
+def test_stop_the_sweep_stops_every_run_that_has_not_ended(runner):
+    import time
+
+    from nnlab.runs import process_handle
+
+    sweep = submit_sweep(runner, owner="visitor-a", spec=LOGREG, config=TINY, axes=[LR, BATCH])
+    cells = SweepStore(runner.store).runs(sweep)
+    finish(runner.store, cells[(0, 0)].id, 0.91)  # ended: keeps its result
+    training = cells[(0, 1)].id
+    runner.store.update(training, status="running", started=time.time(), worker=process_handle())
+    at = _page(sweep=sweep.id)
+    assert not at.exception, at.exception
+    at.button(key=f"sweep_stop_{sweep.id}").click().run()
+    assert not at.exception, at.exception
+    now = SweepStore(runner.store).runs(sweep)
+    assert now[(0, 0)].status == "completed" and now[(0, 0)].test_accuracy == 0.91
+    assert now[(0, 1)].status == "running" and now[(0, 1)].stop_requested  # stops at its batch's end
+    assert now[(1, 0)].status == now[(1, 1)].status == "stopped"  # out of the queue at once
+    (bar,) = [p.proto.text for p in at.get("progress")]
+    assert "0 waiting" in bar and "2 stopped" in bar, bar
+    assert SweepStore(runner.store).stop(sweep) == 1  # only the one still training is asked again

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from nnlab.runs import Run, RunStore
+from nnlab.runs import ACTIVE, Run, RunNotFound, RunStore
 from nnlab.runs.database import loads, row_to_run
 from nnlab.runs.schema import runs, sweep_runs, sweeps
 from nnlab.sweeps.grid import Axis
@@ -97,6 +97,20 @@ class SweepStore:
         with self.db.connect() as con:
             rows = con.execute(query.where(sweep_runs.c.sweep_id == sweep.id)).all()
         return {(r.grid_row, r.grid_col): row_to_run(r) for r in rows}
+
+    def stop(self, sweep: Sweep) -> int:
+        """Ask every queued or training run of the sweep to stop (a queued one leaves the queue at
+        once, a training one stops at the end of its batch and keeps its model); how many were asked.
+        Runs that ended keep their results."""
+        asked = 0
+        for run in self.runs(sweep).values():
+            if run.status in ACTIVE:
+                try:
+                    self.store.request_stop(run.id)
+                except RunNotFound:  # deleted meanwhile
+                    continue
+                asked += 1
+        return asked
 
 
 def _sweep(row: sa.Row, cells: dict[tuple[int, int], str]) -> Sweep:

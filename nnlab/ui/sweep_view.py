@@ -3,7 +3,8 @@ the training curves overlaid, the best run, and every cell in a table.
 
 It is an ``st.fragment`` that refreshes itself every two seconds while any of the sweep's runs is
 queued or training (and dispatches waiting runs, as the live view of one run does), then once more
-when the last one ends. A visitor sees only their own sweeps: a link to another's says so.
+when the last one ends; meanwhile "Stop the sweep" stops every run of it that has not ended. A
+visitor sees only their own sweeps: a link to another's says so.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _progress(result: SweepResult) -> None:
         f"{ended} of {result.total} trainings ended · {result.count('running')} training · "
         f"{result.count('queued')} waiting · {result.count('failed')} failed"
     )
+    if result.count("stopped"):
+        text += f" · {result.count('stopped')} stopped"
     st.progress(result.fraction_done, text=text)
 
 
@@ -106,6 +109,16 @@ def sweep_view(runner: Runner, sweeps: SweepStore, sweep: Sweep, visitor: str) -
         result = sweep_result(sweeps, sweep)
         st.markdown(f"#### {markdown_text(sweep.name, 120)}")
         _progress(result)
+        if result.is_active:
+            st.button(
+                "Stop the sweep",
+                icon="⏹️",
+                key=f"sweep_stop_{sweep.id}",
+                on_click=sweeps.stop,  # before the fragment runs again: it then shows them stopped
+                args=(sweep,),
+                help="Its waiting trainings leave the queue, the one training stops at the end of its batch "
+                "and keeps its model; the trainings that ended keep their results.",
+            )
         _accuracy_chart(result)
         _best(result, visitor)
         _curves(runner, result)
