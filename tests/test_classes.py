@@ -228,3 +228,35 @@ def test_a_store_of_the_previous_version_gains_the_class_and_sweep_tables(backen
         assert con.scalar(sa.select(sa.func.count()).select_from(sweeps)) == 0
     classroom, _ = ClassStore(again).create("After the upgrade")
     assert ClassStore(again).get(classroom.id).name == "After the upgrade"
+
+
+def test_a_group_refused_partway_takes_back_what_it_queued(runner, monkeypatch):
+    # The whole queue's bound is checked run by run as each is queued: other visitors filling the
+    # queue meanwhile used to leave the first part of a group queued although it was refused.
+    import time
+
+    from nnlab.runs import process_handle
+
+    monkeypatch.setenv("NNLAB_MAX_QUEUED", "2")
+    store = ClassStore(runner.store)
+    classroom, _ = store.create("Year 10")
+    ada = store.join(classroom.id, "visitor-a", "Ada")
+    three = [Training(LOGREG, QUICK)] * 3
+    _refused(lambda: submit_trainings(runner, three, owner="visitor-a", member=ada), "queue")
+    assert runner.store.list(owner="visitor-a") == [] and store.used(ada) == 0
+    axes = [Axis("learning_rate", (1e-3, 1e-2)), Axis("batch_size", (16, 32))]
+    sweep = dict(owner="visitor-a", spec=LOGREG, config=QUICK, axes=axes, member=ada)
+    _refused(lambda: submit_sweep(runner, **sweep), "queue")
+    assert runner.store.list(owner="visitor-a") == [] and SweepStore(runner.store).list("visitor-a") == []
+    assert store.used(ada) == 0
+
+    def first_starts(i, run):  # a worker claims the group's first run before the group is refused
+        if i == 0:
+            runner.store.update(run.id, status="running", started=time.time(), worker=process_handle())
+
+    group = [Training(LOGREG, QUICK)] * 4
+    _refused(
+        lambda: submit_trainings(runner, group, owner="visitor-a", member=ada, on_run=first_starts), "queue"
+    )
+    (kept,) = runner.store.list(owner="visitor-a")
+    assert kept.status == "running" and kept.stop_requested and store.used(ada) == 1  # it did train

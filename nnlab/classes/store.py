@@ -237,6 +237,11 @@ class ClassStore:
         with self.db.write() as con:
             con.execute(sa.update(class_runs).where(class_runs.c.seq == slot).values(run_id=run_id))
 
+    def detach(self, slot: int) -> None:
+        """The slot's run was taken back (never trained): ``release`` frees the slot."""
+        with self.db.write() as con:
+            con.execute(sa.update(class_runs).where(class_runs.c.seq == slot).values(run_id=None))
+
     def release(self, slots: list[int]) -> None:
         if slots:
             with self.db.write() as con:

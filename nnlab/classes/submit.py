@@ -74,7 +74,9 @@ def submit_trainings(
 ) -> list[Run]:
     """Queue ``trainings`` in order for ``owner``; ``InvalidSettings`` (every problem) queues none.
 
-    ``on_run(i, run)`` is called as each run is queued (a sweep records its place in the grid).
+    ``on_run(i, run)`` is called as each run is queued (a sweep records its place in the grid). Each
+    run is admitted against the operator's limits as it is queued; if one is refused partway (the
+    whole queue filled by other visitors meanwhile), the group's runs queued so far are taken back.
     """
     for training in trainings:
         check_training(training.spec, training.config)
@@ -93,6 +95,24 @@ def submit_trainings(
             queued.append(run)
             if on_run is not None:
                 on_run(i, run)
+    except Exception:
+        _take_back(runner, classes, queued, slots)
+        raise
     finally:
         classes.release(slots)  # only the slots no run was attached to (an error on the way)
     return queued
+
+
+def _take_back(runner: Runner, classes: ClassStore, queued: list[Run], slots: list[int]) -> None:
+    """Remove a refused group's runs queued so far (and free their class slots); one that a worker
+    has already started is asked to stop instead (it keeps its slot: it did train)."""
+    for i, run in enumerate(queued):
+        try:
+            runner.store.delete(run.id)
+        except ValueError:  # training already: it cannot be deleted before it stops
+            runner.stop(run.id)
+            continue
+        except Exception:  # the store failing: the first error is the one to report
+            continue
+        if slots:
+            classes.detach(slots[i])

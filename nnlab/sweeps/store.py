@@ -66,12 +66,14 @@ class SweepStore:
             )
 
     def discard(self, sweep_id: str) -> None:
-        """Remove a sweep that has no run (its group was refused)."""
+        """Remove a sweep none of whose runs exists (its group was refused, or its runs taken back)."""
+        mine = sweep_runs.c.sweep_id == sweep_id
         with self.db.write() as con:
             has_runs = con.execute(
-                sa.select(sweep_runs.c.run_id).where(sweep_runs.c.sweep_id == sweep_id)
+                sa.select(sweep_runs.c.run_id).join(runs, runs.c.id == sweep_runs.c.run_id).where(mine)
             ).first()
             if has_runs is None:
+                con.execute(sa.delete(sweep_runs).where(mine))
                 con.execute(sa.delete(sweeps).where(sweeps.c.id == sweep_id))
 
     def get(self, sweep_id: str) -> Sweep | None:

@@ -90,7 +90,7 @@ def submit_sweep(
             on_run=lambda i, run: sweeps.add_run(sweep.id, run.id, points[i].row, points[i].col),
         )
     finally:
-        sweeps.discard(sweep.id)  # only if not one run was queued (the group was refused)
+        sweeps.discard(sweep.id)  # only if none of its runs is left (the group was refused)
     found = sweeps.get(sweep.id)
     assert found is not None
     return found
