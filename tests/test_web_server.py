@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from streamlit.web.server.starlette.starlette_server import _bind_socket
 
@@ -66,7 +67,9 @@ def test_the_servers_connections_open_and_later_send_at_once():
             later_browser.close()
         listener.close()
 
-    asyncio.run(scenario())
+    # A thread of its own: the browser tests' Playwright may leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, scenario()).result()
 
 
 def test_without_a_proc_folder_nothing_changes(tmp_path):
