@@ -260,3 +260,16 @@ def test_a_group_refused_partway_takes_back_what_it_queued(runner, monkeypatch):
     )
     (kept,) = runner.store.list(owner="visitor-a")
     assert kept.status == "running" and kept.stop_requested and store.used(ada) == 1  # it did train
+
+
+def test_a_run_stopped_before_it_started_does_not_count_against_the_class(runner):
+    store = ClassStore(runner.store)
+    classroom, _ = store.create("Year 10")
+    store.set_limits(classroom.id, ClassLimits(max_runs=2))
+    ada = store.join(classroom.id, "visitor-a", "Ada")
+    first, second = submit_trainings(runner, [Training(LOGREG, QUICK)] * 2, owner="visitor-a", member=ada)
+    assert store.used(ada) == 2
+    runner.stop(second.id)  # still queued (the only slot is taken): it leaves the queue untrained
+    assert runner.store.get(second.id).status == "stopped" and store.used(ada) == 1
+    submit_trainings(runner, [Training(LOGREG, QUICK)], owner="visitor-a", member=ada)
+    assert store.used(ada) == 2

@@ -219,12 +219,17 @@ class ClassStore:
             return [int(con.execute(sa.insert(class_runs).values(**r)).inserted_primary_key[0]) for r in rows]
 
     def _used(self, con: sa.Connection, member: Member) -> int:
-        """Trainings the student has started in the class: reserved, or run and not failed."""
+        """Trainings the student has started in the class: reserved, or run and not failed (a run
+        stopped before it started, e.g. the rest of a stopped sweep, never trained: not counted)."""
         joined = class_runs.outerjoin(runs, runs.c.id == class_runs.c.run_id)
         fresh = time.time() - RESERVATION_SECONDS
+        never_trained = sa.and_(runs.c.status == "stopped", runs.c.started.is_(None))
         counted = sa.or_(
             sa.and_(class_runs.c.run_id.is_(None), class_runs.c.created > fresh),
-            sa.and_(class_runs.c.run_id.is_not(None), sa.or_(runs.c.id.is_(None), runs.c.status != "failed")),
+            sa.and_(
+                class_runs.c.run_id.is_not(None),
+                sa.or_(runs.c.id.is_(None), sa.and_(runs.c.status != "failed", sa.not_(never_trained))),
+            ),
         )
         mine = sa.and_(class_runs.c.class_id == member.class_id, class_runs.c.visitor == member.visitor)
         return int(con.scalar(sa.select(sa.func.count()).select_from(joined).where(mine, counted)) or 0)

@@ -72,7 +72,8 @@ def submit_trainings(
     sweep: bool = False,
     on_run: Callable[[int, Run], None] | None = None,
 ) -> list[Run]:
-    """Queue ``trainings`` in order for ``owner``; ``InvalidSettings`` (every problem) queues none.
+    """Queue ``trainings`` in order for ``owner``; ``InvalidSettings`` (every problem) leaves none
+    queued (a run that a worker started meanwhile is asked to stop).
 
     ``on_run(i, run)`` is called as each run is queued (a sweep records its place in the grid). Each
     run is admitted against the operator's limits as it is queued; if one is refused partway (the
@@ -90,9 +91,9 @@ def submit_trainings(
     try:
         for i, training in enumerate(trainings):
             run = runner.submit(training.spec, training.config, name=training.name, owner=owner)
+            queued.append(run)  # stored: from here on taken back if the group fails
             if slots:
                 classes.attach(slots[i], run.id)
-            queued.append(run)
             if on_run is not None:
                 on_run(i, run)
     except Exception:
@@ -108,11 +109,12 @@ def _take_back(runner: Runner, classes: ClassStore, queued: list[Run], slots: li
     has already started is asked to stop instead (it keeps its slot: it did train)."""
     for i, run in enumerate(queued):
         try:
-            runner.store.delete(run.id)
-        except ValueError:  # training already: it cannot be deleted before it stops
-            runner.stop(run.id)
+            try:
+                runner.store.delete(run.id)
+            except ValueError:  # training already: it cannot be deleted before it stops
+                runner.stop(run.id)
+                continue
+            if slots:
+                classes.detach(slots[i])
+        except Exception:  # the store failing: the group's own error is the one to report
             continue
-        except Exception:  # the store failing: the first error is the one to report
-            continue
-        if slots:
-            classes.detach(slots[i])

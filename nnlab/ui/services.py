@@ -52,8 +52,12 @@ def _dispatcher_for(root: str, database_url: str | None) -> BackgroundDispatcher
 
 @st.cache_resource(show_spinner=False)
 def tune_web_server() -> int:
-    """Once per server: its connections send each reply at once (``web_server``); the sockets changed."""
-    return send_replies_at_once()
+    """Once per server: its connections send each reply at once (``web_server``); the sockets changed.
+    A speed-up only: whatever goes wrong leaves the server as it was, and no page shows it."""
+    try:
+        return send_replies_at_once()
+    except Exception:
+        return 0
 
 
 def start_background_dispatch() -> BackgroundDispatcher:

@@ -116,8 +116,8 @@ def sweep_view(runner: Runner, sweeps: SweepStore, sweep: Sweep, visitor: str) -
                 key=f"sweep_stop_{sweep.id}",
                 on_click=sweeps.stop,  # before the fragment runs again: it then shows them stopped
                 args=(sweep,),
-                help="Its waiting trainings leave the queue, the one training stops at the end of its batch "
-                "and keeps its model; the trainings that ended keep their results.",
+                help="Its waiting trainings leave the queue, those training stop at the end of their batch "
+                "and keep their models; the trainings that ended keep their results.",
             )
         _accuracy_chart(result)
         _best(result, visitor)

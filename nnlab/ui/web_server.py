@@ -29,14 +29,17 @@ LISTEN = "0A"  # the state column of /proc/net/tcp for a listening socket (inclu
 def send_replies_at_once(proc: Path = PROC) -> int:
     """Turn Nagle's algorithm off on this process's listening TCP sockets and the connections they
     accepted; returns how many sockets were changed (0 where there is no ``/proc``)."""
-    sockets = _tcp_sockets(proc)  # inode -> (local port, state), of this process's sockets
-    ports = {port for port, state in sockets.values() if state == LISTEN}
-    server = {inode for inode, (port, _) in sockets.items() if port in ports}
-    changed = 0
-    for fd, inode in _socket_fds(proc).items():
-        if inode in server and _no_delay(fd):
-            changed += 1
-    return changed
+    fds = _socket_fds(proc)  # fd -> inode, this process's sockets
+    table = _tcp_sockets(proc)  # inode -> (local port, state), every TCP socket of the namespace
+    listeners = {inode for inode in fds.values() if table.get(inode, ("", ""))[1] == LISTEN}
+    changed = sum(_no_delay(fd, inode) for fd, inode in fds.items() if inode in listeners)
+    # The connections, read after the listeners changed: one accepted in between is among them.
+    ports = {table[inode][0] for inode in listeners}
+    fds, table = _socket_fds(proc), _tcp_sockets(proc)
+    accepted = {
+        inode for inode in fds.values() if inode not in listeners and table.get(inode, ("", ""))[0] in ports
+    }
+    return changed + sum(_no_delay(fd, inode) for fd, inode in fds.items() if inode in accepted)
 
 
 def _socket_fds(proc: Path) -> dict[int, int]:
@@ -72,16 +75,20 @@ def _tcp_sockets(proc: Path) -> dict[int, tuple[int, str]]:
     return found
 
 
-def _no_delay(fd: int) -> bool:
-    """Set TCP_NODELAY on the socket behind ``fd`` (through a duplicate, closed after); whether it
-    was off and is now on."""
+def _no_delay(fd: int, inode: int) -> bool:
+    """Set TCP_NODELAY on the socket ``inode`` behind ``fd`` (through a duplicate, closed after);
+    whether it was off and is now on. An ``fd`` closed and reused for something else meanwhile is
+    left alone."""
     try:
         copy = os.dup(fd)
     except OSError:  # closed meanwhile
         return False
     try:
+        if os.fstat(copy).st_ino != inode:  # reused meanwhile
+            os.close(copy)
+            return False
         sock = socket.socket(fileno=copy)
-    except OSError:  # reused for something that is not a socket, meanwhile
+    except OSError:
         os.close(copy)
         return False
     with sock:
