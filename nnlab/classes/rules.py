@@ -96,7 +96,7 @@ class ClassLimits:
 
     max_epochs: int | None = None
     max_params: int | None = None
-    max_runs: int | None = None  # trainings each student may start in the class (failed ones not counted)
+    max_runs: int | None = None  # trainings each student may start (failed or never started: not counted)
 
     def check(self) -> list[Problem]:
         return (
