@@ -11,7 +11,7 @@ from nnlab.scratch import ScratchConfig, ScratchData, net, prepare_data, session
 from nnlab.ui.app_navigation import run_through_app
 from nnlab.ui.scratch_live import live_view
 from nnlab.ui.scratch_settings import network_caption, settings_form
-from nnlab.ui.services import get_runner
+from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.visitor import visitor_id
 
 SOURCE = Path(net.__file__)  # the file a learner reads: the network and nothing else
@@ -44,7 +44,7 @@ visitor = visitor_id()
 slot = _slots().get(visitor)
 running = slot.job is not None and slot.job.running
 
-config, keras_twin, problems = settings_form()
+config, keras_twin, problems = settings_form(limits_or_warn().max_epochs)
 for problem in problems:
     st.error(problem)
 if config is not None and not problems:

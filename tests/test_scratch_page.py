@@ -252,3 +252,15 @@ def test_settings_are_remembered_after_visiting_another_page():
     assert not at.exception
     assert at.toggle(key="fs_keras").value is True
     assert at.select_slider(key="fs_lr").value == 0.01
+
+
+def test_the_epochs_box_goes_no_further_than_the_operators_limit(monkeypatch):
+    # It offered 100 epochs on a demo that trains at most 2, and said so only after Train.
+    monkeypatch.setenv("NNLAB_MAX_EPOCHS", "2")
+    at = _page()
+    box = at.number_input(key="fs_epochs")
+    assert box.value == 2 and box.proto.max == 2  # the default 3 brought down to the limit
+    assert any("at most 2 epochs" in c.value for c in at.caption)
+    monkeypatch.delenv("NNLAB_MAX_EPOCHS")
+    at = _page()
+    assert at.number_input(key="fs_epochs").proto.max == 100

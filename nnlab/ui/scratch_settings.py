@@ -15,6 +15,7 @@ from nnlab import scratch
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 L2_VALUES = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
+MAX_EPOCHS = 100  # the epochs box's own bound (the operator's limit, where lower, bounds it instead)
 SUBSETS = {"1,000": 1000, "5,000": 5000, "10,000": 10000, "20,000": 20000, "all 60,000": None}
 # 1 thread by default: this small network gains little from more, and on a busy machine BLAS threads
 # waiting for each other made it 15x slower (benchmarks/scratch_vs_keras.py).
@@ -74,8 +75,9 @@ def event_every(subset: int | None, batch_size: int) -> int:
     return max(1, min(10, steps // 40))
 
 
-def settings_form() -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
-    """The settings as a config (None if unreadable), whether to train the Keras twin, and problems."""
+def settings_form(max_epochs: int | None = None) -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
+    """The settings as a config (None if unreadable), whether to train the Keras twin, and problems;
+    the epochs box goes up to ``max_epochs`` (the operator's limit), where there is one."""
     saved = st.session_state.get(_SAVED, {})
     for key, default in FORM_DEFAULTS.items():
         if key not in st.session_state:
@@ -88,7 +90,7 @@ def settings_form() -> tuple[scratch.ScratchConfig | None, bool, list[str]]:
     with c[1]:
         _step_settings()
     with c[2]:
-        _data_settings()
+        _data_settings(max_epochs)
     digits, keras_twin = _task_settings()
     with st.expander("More settings"):
         m = st.columns(2)
@@ -118,9 +120,14 @@ def _step_settings() -> None:
     st.select_slider("L2 penalty", L2_VALUES, format_func=fmt, key="fs_l2", help=l2_help)
 
 
-def _data_settings() -> None:
+def _data_settings(max_epochs: int | None) -> None:
     st.select_slider("Batch size", BATCH_SIZES, key="fs_batch", help="Images per weight update.")
-    st.number_input("Epochs", min_value=1, max_value=100, step=1, key="fs_epochs")
+    most = MAX_EPOCHS if max_epochs is None else max(1, min(max_epochs, MAX_EPOCHS))
+    if st.session_state.get("fs_epochs", 0) > most:  # the box offers what the lab trains, no more
+        st.session_state["fs_epochs"] = most
+    st.number_input("Epochs", min_value=1, max_value=most, step=1, key="fs_epochs")
+    if max_epochs is not None:
+        st.caption(f"Trainings here take at most {max_epochs} epochs.")
     subset_help = "A stratified sample of the 60,000 (10 % of it is held out for validation)."
     st.selectbox("Training images", list(SUBSETS), key="fs_subset", help=subset_help)
 
