@@ -43,11 +43,14 @@ if classroom is None:
     st.warning("Your class no longer exists.")
     st.stop()
 if invited and invited != classroom.id:
-    st.warning(
-        "You are already in a class (below), so this link changed nothing. To join another class, open "
-        "its link in a new private window.",
-        icon="ℹ️",
-    )
+    if classes.get(invited) is None:
+        st.warning("This join link does not lead to a class; your own class is below.", icon="🔗")
+    else:
+        st.warning(
+            "You are already in a class (below), so this link changed nothing. To join another class, "
+            "open its link in a new private window.",
+            icon="ℹ️",
+        )
 st.subheader(markdown_text(classroom.name, 80), anchor=False)
 welcome(member)
 challenge_panel(classroom)

@@ -76,6 +76,13 @@ def test_a_student_joins_with_a_display_name_checked_in_words(runner):
     assert "does not lead to a class" in _words(other) and not other.text_input
     nowhere = _page(CLASS, visitor="visitor-c")
     assert "Open the join link your teacher gave you" in _words(nowhere)
+    # A student of a class opening a link: another class's is no change; one that leads nowhere says so.
+    second, _ = classes.create("Year 11")
+    elsewhere = _page(CLASS, visitor="visitor-a", join=second.id)
+    assert "You are already in a class" in _words(elsewhere) and "Year 10, Tuesday" in _words(elsewhere)
+    broken = _page(CLASS, visitor="visitor-a", join="no-such-class")
+    assert "does not lead to a class; your own class is below" in _words(broken)
+    assert "already in a class" not in _words(broken) and "Year 10, Tuesday" in _words(broken)
 
 
 def test_the_leaderboard_shows_finished_runs_with_the_challenge_checked(runner):
