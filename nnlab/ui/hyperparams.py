@@ -201,15 +201,24 @@ def _epochs(quick: bool, limits: Limits) -> int:
             "Epochs", value=QUICK_EPOCHS, disabled=True, help=HELP["epochs"], key="hp_epochs_quick"
         )
         return QUICK_EPOCHS
-    most = BOUNDS["epochs"][1] if limits.max_epochs is None else min(limits.max_epochs, BOUNDS["epochs"][1])
-    if st.session_state.get("hp_epochs", 0) > most:
-        st.session_state["hp_epochs"] = most
-    st.session_state.setdefault("hp_epochs", min(5, most))
-    epochs = st.number_input(
-        "Epochs", min_value=1, max_value=most, step=1, key="hp_epochs", help=HELP["epochs"]
-    )
-    if limits.max_epochs is not None:
-        st.caption(f"Trainings here take at most {limits.max_epochs} epochs.")
+    st.session_state.setdefault("hp_epochs", min(5, _most_epochs(BOUNDS["epochs"][1], limits.max_epochs)))
+    return epochs_input("hp_epochs", BOUNDS["epochs"][1], limits.max_epochs, help=HELP["epochs"])
+
+
+def _most_epochs(ceiling: int, max_epochs: int | None) -> int:
+    return ceiling if max_epochs is None else max(1, min(max_epochs, ceiling))
+
+
+def epochs_input(key: str, ceiling: int, max_epochs: int | None, help: str | None = None) -> int:
+    """An Epochs box (state ``key``) offering what the lab trains, no more: up to ``ceiling``, or the
+    operator's ``max_epochs`` where lower (said under the box); a value kept from before is brought
+    down to it."""
+    most = _most_epochs(ceiling, max_epochs)
+    if st.session_state.get(key, 0) > most:
+        st.session_state[key] = most
+    epochs = st.number_input("Epochs", min_value=1, max_value=most, step=1, key=key, help=help)
+    if max_epochs is not None:
+        st.caption(f"Trainings here take at most {max_epochs} epochs.")
     return int(epochs)
 
 

@@ -11,6 +11,7 @@ import math
 import streamlit as st
 
 from nnlab import scratch
+from nnlab.ui.hyperparams import epochs_input
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 L2_VALUES = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
@@ -122,12 +123,7 @@ def _step_settings() -> None:
 
 def _data_settings(max_epochs: int | None) -> None:
     st.select_slider("Batch size", BATCH_SIZES, key="fs_batch", help="Images per weight update.")
-    most = MAX_EPOCHS if max_epochs is None else max(1, min(max_epochs, MAX_EPOCHS))
-    if st.session_state.get("fs_epochs", 0) > most:  # the box offers what the lab trains, no more
-        st.session_state["fs_epochs"] = most
-    st.number_input("Epochs", min_value=1, max_value=most, step=1, key="fs_epochs")
-    if max_epochs is not None:
-        st.caption(f"Trainings here take at most {max_epochs} epochs.")
+    epochs_input("fs_epochs", MAX_EPOCHS, max_epochs)
     subset_help = "A stratified sample of the 60,000 (10 % of it is held out for validation)."
     st.selectbox("Training images", list(SUBSETS), key="fs_subset", help=subset_help)
 
