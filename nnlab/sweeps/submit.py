@@ -21,12 +21,16 @@ from nnlab.training import TrainConfig
 from nnlab.validation import InvalidSettings, Problem
 
 
-def group_limit_problems(limits: Limits, points: list[Point], active: int, waiting: int = 0) -> list[Problem]:
-    """The operator's limits for a group: each cell's network and epochs, the group's size plus the
-    visitor's ``active`` (queued or running) trainings against the per-visitor bound, and the group's
-    size plus the ``waiting`` trainings of every visitor against the whole queue's bound. (Each run
-    is admitted again as it is queued; a group checked run by run stopped at the queue's bound
+def group_limit_problems(
+    runner: Runner, limits: Limits, points: list[Point], owner: str | None
+) -> list[Problem]:
+    """The operator's limits for a group, as the queue stands: each cell's network and epochs, the
+    group's size plus ``owner``'s queued or running trainings against the per-visitor bound, and the
+    group's size plus the trainings every visitor has waiting against the whole queue's bound. (Each
+    run is admitted again as it is queued; a group checked run by run stopped at the queue's bound
     halfway through, a sweep of 25 queued with 11 of its cells.)"""
+    active = len(runner.store.list(owner=owner, include_unowned=False, statuses=ACTIVE)) if owner else 0
+    waiting = len(runner.store.queued_ids())
     out: list[Problem] = []
     for point in points:
         found = limits.problems(
@@ -72,8 +76,7 @@ def submit_sweep(
     """
     points = expand(spec, config, axes)
     if limits is not None:
-        active = len(runner.store.list(owner=owner, include_unowned=False, statuses=ACTIVE)) if owner else 0
-        problems = group_limit_problems(limits, points, active, waiting=len(runner.store.queued_ids()))
+        problems = group_limit_problems(runner, limits, points, owner)
         if problems:
             raise InvalidSettings(problems)
     sweeps = SweepStore(runner.store)

@@ -16,7 +16,6 @@ from nnlab.classes import Training
 from nnlab.export.notebook import markdown_text
 from nnlab.limits import Limits
 from nnlab.runner import Runner
-from nnlab.runs import ACTIVE
 from nnlab.sweeps import Axis, Point, choices, expand, group_limit_problems, parse_values, submit_sweep
 from nnlab.training import TrainConfig
 from nnlab.ui.class_mode import ClassContext
@@ -124,8 +123,7 @@ def _grid(runner: Runner, visitor: str, klass: ClassContext, limits: Limits, spe
         except InvalidSettings as exc:
             problems = exc.problems
     if points:
-        active = len(runner.store.list(owner=visitor, include_unowned=False, statuses=ACTIVE))
-        problems = group_limit_problems(limits, points, active, waiting=len(runner.store.queued_ids()))
+        problems = group_limit_problems(runner, limits, points, visitor)
         problems += klass.problems([Training(p.spec, p.config) for p in points], sweep=True)
     return axes, points, problems
 
