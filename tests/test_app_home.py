@@ -30,9 +30,19 @@ def test_home_renders_on_an_empty_store():
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def _glance_svg(at: AppTest) -> str:
+    """The SVG of the home page's Markdown picture (``![words](data:image/svg+xml;base64,...)``)."""
+    import base64
+
+    image = re.compile(r"!\[[^\]]*\]\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)")
+    found = [image.search(m.value) for m in at.markdown]
+    [picture] = [match.group(1) for match in found if match]
+    return base64.b64decode(picture).decode()
+
+
 def test_home_shows_the_data_at_a_glance():
-    """One picture (one element for the browser to lay out, no chart to load): the first training
-    image of each digit, over a bar per digit with its count."""
+    """One picture (no chart to load): the first training image of each digit, over a bar per digit
+    with its count."""
     import base64
 
     from nnlab import data
@@ -40,16 +50,36 @@ def test_home_shows_the_data_at_a_glance():
     at = _home()
     (x_train, y_train), _ = data.load_mnist()
     assert not at.get("plotly_chart")
-    [glance] = [i for element in at.get("image") for i in element.proto.imgs]
-    assert "first training image of each digit" in glance.caption
-    url = glance.url
-    svg = url if url.startswith("<svg") else base64.b64decode(url.split(",", 1)[1]).decode()
+    assert any("first training image of each digit" in c.value for c in at.caption)
+    svg = _glance_svg(at)
     pictures = re.findall(r'<image href="data:image/png;base64,([^"]+)"', svg)
     assert len(pictures) == 10
     for digit, (picture, count) in enumerate(zip(pictures, data.class_counts(y_train), strict=True)):
         shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture))).convert("L"))
         np.testing.assert_array_equal(shown, x_train[int((y_train == digit).argmax())])  # that digit's
         assert f">{count:,}</text>" in svg and f">{digit}</text>" in svg
+
+
+def test_a_new_visitors_home_page_is_drawn_by_streamlits_first_scripts():
+    """Text, a Markdown picture, captions and a message only: Streamlit fetches the code that draws an
+    image, a page link, a table or HTML when the first one arrives, and the page is shown only once
+    it is there (0.1 s more for each kind in a new browser, issue 13). It names every page, with what
+    a learner does there; the sidebar's navigation links them."""
+    from nnlab.ui.links import PAGES
+
+    at = _home()
+    assert not at.exception
+
+    def kinds(node) -> set[str]:
+        children = getattr(node, "children", {}).values()
+        return {type(node).__name__}.union(*(kinds(child) for child in children))
+
+    drawn = kinds(at._tree) - {"ElementTree", "SpecialBlock", "Block", "Column"}
+    assert drawn == {"Title", "Subheader", "Markdown", "Caption", "Info"}, drawn
+    assert not any(m.proto.allow_html for m in at.markdown)
+    words = "\n".join(m.value for m in at.markdown)
+    for page in PAGES:
+        assert f"{page.icon} **{page.title}**: {page.blurb}" in words
 
 
 def test_home_lists_runs_newest_first_with_failures_in_words():

@@ -221,6 +221,11 @@ def test_the_navigation_leaves_out_the_pages_a_class_hides(runner):
     classes.set_hidden(classroom.id, ["draw", "sweeps", "layer_editor"])
     assert visible_pages("visitor-a") == tuple(p for p in PAGES if p not in (DRAW, SWEEPS))
     assert visible_pages("visitor-z") == PAGES  # not a student: every page
+    home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    home.query_params["visitor"] = "visitor-a"
+    words = "\n".join(m.value for m in home.run().markdown)  # the home page's list of the pages
+    assert not home.exception, home.exception
+    assert "**Evaluate**" in words and "**Draw**" not in words and "**Sweeps**" not in words
 
 
 def test_the_teacher_is_told_where_the_class_limits_change_its_starting_network(runner):

@@ -207,6 +207,11 @@ def image_uri(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def svg_uri(svg: str) -> str:
+    """An SVG picture as a data URI, for a Markdown image: ``![words](uri)``."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
 def diverging_rgb(values: np.ndarray, limit: float | None = None, scale: int = 1) -> np.ndarray:
     """Weights as an RGB image: blue negative, white 0, red positive (NaN: white), each pixel ``scale``
     times as large. An image element, far lighter to refresh every second than a heatmap."""

@@ -81,6 +81,12 @@ def link(
         st.markdown(f"{page.icon} [{label}](./{page.url_path}{query})", help=help)
 
 
+def pages_in_words(pages: tuple[Page, ...]) -> str:
+    """The pages as a Markdown list, each with what a learner does there (the home page's; the
+    sidebar's navigation links to them)."""
+    return "\n".join(f"- {page.icon} **{page.title}**: {page.blurb}" for page in pages)
+
+
 def page_url(page: Page, query: dict[str, str]) -> str:
     """The full address of ``page`` with ``query`` on this server (relative where it is unknown), to
     copy into a message: a share link, a class's join link, a teacher link."""

@@ -51,12 +51,19 @@ def test_home_page_shows_its_title(open_app, app_server):
     expect(page.get_by_text("No runs yet")).to_be_visible(timeout=LOAD_MS)
     assert _visitor_runs(page, app_server) == []
     _no_exception(page, app_server)
-    # The home page's body (not only the sidebar) links to every page.
-    targets = page.locator('[data-testid="stMain"] a[href]').evaluate_all(
+    # The sidebar links to every page; the home page's body names each (drawn as text: no element
+    # whose code Streamlit fetches later), and its picture of the data is drawn.
+    targets = page.locator('[data-testid="stSidebarNav"] a[href]').evaluate_all(
         "links => links.map(a => new URL(a.href).pathname.replace(/\\/$/, ''))"
     )
+    body = page.locator('[data-testid="stMain"]').inner_text()
     for file_name in PAGE_FILES:
         assert f"/{url_path(file_name)}" in targets, (file_name, targets)
+    for title in ("Build & Train", "Evaluate", "Inspect", "Draw", "Data", "Teacher"):
+        assert f"{title}:" in body, (title, body)
+    picture = page.locator('[data-testid="stMain"] img[alt^="The first training image"]')
+    expect(picture).to_be_visible()
+    assert picture.evaluate("img => img.complete && img.naturalWidth") == 320
 
 
 @pytest.mark.parametrize("file_name", PAGE_FILES)
