@@ -1,7 +1,8 @@
 """NN Lab's entry point: the navigation between pages, and the home page.
 
-The home page says what the lab is, shows the data at a glance, links the pages and lists this
-visitor's runs. Every page runs below this script, so the visitor id is kept in the URL here once.
+The home page says what the lab is, shows the data at a glance, names the pages (the sidebar links
+them) and lists this visitor's runs. Every page runs below this script, so the visitor id is kept in
+the URL here once.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _dataset_glance():
     return int(counts_train.sum()), int(data.class_counts(y_test).sum()), glance
 
 
-# The home page is made of text only (titles, Markdown, a Markdown picture, captions): Streamlit's
-# first scripts draw those. An image, a page link, a table or HTML is drawn by code that Streamlit
+# A new visitor's home page is made of text only (titles, Markdown, a Markdown picture, captions):
+# Streamlit's first scripts draw those. An image, a page link, a table or HTML is drawn by code that Streamlit
 # fetches when the first one arrives, and React shows the page only once it is there: 0.1 s more for
 # a new visitor for each such kind (measured, issue 13). The sidebar's navigation links the pages.
 def home() -> None:
@@ -51,7 +52,8 @@ def home() -> None:
     st.title("🧠 NN Lab")
     st.markdown(
         "Pick a neural network, train it on the MNIST handwritten digits while the charts move, look inside "
-        "it, and draw digits for it to read. Everything runs here, on the bundled data."
+        "it, and draw digits for it to read. Everything runs here, on the bundled data. Open the pages from "
+        "the sidebar on the left (**»** at the top left when it is closed)."
     )
     n_train, n_test, glance = _dataset_glance()
     left, right = st.columns([2, 3])
@@ -60,15 +62,12 @@ def home() -> None:
         st.markdown(
             f"**{n_train:,}** training and **{n_test:,}** test images of handwritten "
             "digits, 28 × 28 grey pixels each, labelled 0-9 (LeCun, Cortes & Burges; CC BY-SA 3.0).\n\n"
-            f"![The first training image of each digit, and how many there are of each]({glance})"
+            f"![MNIST digits and their counts]({glance})"
         )
         st.caption("The first training image of each digit, and how many there are of each")
     with right:
         st.subheader("The pages")
-        st.markdown(  # the navigation's pages, read once per run below
-            "Open them from the sidebar on the left (**»** at the top left on a narrow screen).\n\n"
-            + pages_in_words(shown)
-        )
+        st.markdown(pages_in_words(shown))  # the navigation's pages, read once per run below
     st.subheader("Your runs")
     _runs_table()
 
@@ -130,7 +129,7 @@ def _draw_runs(runs: list) -> None:
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
 tune_web_server()  # once per server: replies leave at once (Streamlit's server delayed them 40 ms)
 # Every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs); their
-# pages are all of them, less those their class hides (the navigation's, and the home page's links).
+# pages are all of them, less those their class hides (the navigation's, and the home page's list of pages).
 shown = visible_pages(visitor_id())
 navigation = st.navigation(
     [st.Page(home, title="Home", icon="🏠", default=True)]

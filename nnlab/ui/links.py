@@ -1,7 +1,7 @@
 """The pages of the app and the links between them, with what one page hands to the next.
 
-``PAGES`` is the one list of pages: ``app.py`` builds the navigation and the home page's links from
-it. A link to a run's results carries ``?run=ID`` (and the visitor id, kept by ``app.py``); a link
+``PAGES`` is the one list of pages: ``app.py`` builds the navigation and the home page's list of pages
+from it. A link to a run's results carries ``?run=ID`` (and the visitor id, kept by ``app.py``); a link
 from Draw to Inspect carries ``?image=drawing`` and the drawing itself travels in the session state;
 ``?image=123`` opens test image 123 and ``?view=step`` one of Inspect's views (``INSPECT_VIEWS``).
 """

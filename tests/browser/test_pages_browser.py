@@ -61,7 +61,7 @@ def test_home_page_shows_its_title(open_app, app_server):
         assert f"/{url_path(file_name)}" in targets, (file_name, targets)
     for title in ("Build & Train", "Evaluate", "Inspect", "Draw", "Data", "Teacher"):
         assert f"{title}:" in body, (title, body)
-    picture = page.locator('[data-testid="stMain"] img[alt^="The first training image"]')
+    picture = page.locator('[data-testid="stMain"] img[alt="MNIST digits and their counts"]')
     expect(picture).to_be_visible()
     assert picture.evaluate("img => img.complete && img.naturalWidth") == 320
 
