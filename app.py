@@ -44,9 +44,10 @@ def _dataset_glance():
 
 
 # A new visitor's home page is made of text only (titles, Markdown, a Markdown picture, captions):
-# Streamlit's first scripts draw those. An image, a page link, a table or HTML is drawn by code that Streamlit
-# fetches when the first one arrives, and React shows the page only once it is there: 0.1 s more for
-# a new visitor for each such kind (measured, issue 13). The sidebar's navigation links the pages.
+# Streamlit's first scripts draw those. An image, a page link, a table or HTML is drawn by code that
+# Streamlit fetches when the first one arrives, and React shows the page only once it is there: 0.1 s
+# more for a new visitor for each such kind (measured, issue 13). The sidebar's navigation links the
+# pages.
 def home() -> None:
     """The home page."""
     st.title("🧠 NN Lab")
@@ -129,7 +130,7 @@ def _draw_runs(runs: list) -> None:
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
 tune_web_server()  # once per server: replies leave at once (Streamlit's server delayed them 40 ms)
 # Every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs); their
-# pages are all of them, less those their class hides (the navigation's, and the home page's list of pages).
+# pages are all of them, less those their class hides (the navigation's, and the home page's list).
 shown = visible_pages(visitor_id())
 navigation = st.navigation(
     [st.Page(home, title="Home", icon="🏠", default=True)]

@@ -14,6 +14,8 @@ import pytest
 from conftest import ROOT, running_app, wait_idle
 from playwright.sync_api import expect
 
+from nnlab.ui.links import PAGES
+
 pytestmark = pytest.mark.browser
 
 LOAD_MS = 90_000  # first load: TensorFlow and MNIST load in the server on a busy 2-core machine
@@ -59,8 +61,8 @@ def test_home_page_shows_its_title(open_app, app_server):
     body = page.locator('[data-testid="stMain"]').inner_text()
     for file_name in PAGE_FILES:
         assert f"/{url_path(file_name)}" in targets, (file_name, targets)
-    for title in ("Build & Train", "Evaluate", "Inspect", "Draw", "Data", "Teacher"):
-        assert f"{title}:" in body, (title, body)
+    for listed in PAGES:
+        assert f"{listed.title}: {listed.blurb}" in body, (listed.title, body)
     picture = page.locator('[data-testid="stMain"] img[alt="MNIST digits and their counts"]')
     expect(picture).to_be_visible()
     assert picture.evaluate("img => img.complete && img.naturalWidth") == 320
