@@ -181,15 +181,37 @@ def test_a_refresh_reads_the_run_and_its_new_points_at_once(store):
     charts = history.charts(store, run, read=False)
     assert store.reads == [(0, 5)]  # drawing read nothing more
     assert sent_chart(charts.loss) == _whole(store, run_id, "loss")
-    assert history.read(store).progress == run.progress and store.reads[-1] == (history.last_event, 0)
+    again = history.read(store, shared_for=0)  # a second later: nothing new was written
+    assert again.progress == run.progress and store.reads[-1] == (history.last_event, 0)
     _write(store, run_id, 1, range(30, 101, 5), end_epoch=True)
-    later = history.read(store)
+    later = history.read(store, shared_for=0)
     assert later.progress["batch"] == 100 and store.reads[-1][1] == 16  # 15 batches and the epoch
     for metric in ("loss", "accuracy"):
         assert sent_chart(getattr(history.charts(store, later, read=False), metric)) == _whole(
             store, run_id, metric
         )
     assert LiveMetrics("no-such-run").read(store) is None
+
+
+def test_watchers_refreshing_within_a_moment_share_one_read(store):
+    """Every watcher of a run refreshes each second: one read answers those who refresh within
+    ``shared_for`` of it (the run and its points as the store had them then); a read after that, or
+    after this server changed the run (``forget_read``: Stop clicked), reads the store again."""
+    run_id = _running(store)
+    history = LiveMetrics(run_id)
+    _write(store, run_id, 1, range(5, 26, 5))
+    first = history.read(store, shared_for=60)
+    assert len(store.reads) == 1 and first.progress["batch"] == 25
+    _write(store, run_id, 1, range(30, 51, 5))
+    for _ in range(10):  # ten more watchers within the minute: the same answer, no read
+        assert history.read(store, shared_for=60) is first
+    assert len(store.reads) == 1 and history.batch.rows == 5
+    store.request_stop(run_id)
+    history.forget_read()
+    stopping = history.read(store, shared_for=60)
+    assert len(store.reads) == 2 and stopping.stop_requested and stopping.progress["batch"] == 50
+    assert history.batch.rows == 10
+    assert history.read(store, shared_for=0).progress["batch"] == 50 and len(store.reads) == 3
 
 
 def test_a_history_made_anew_reads_before_it_draws(store):

@@ -20,9 +20,17 @@ from streamlit.testing.v1 import AppTest
 
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore, process_alive, process_handle
+from nnlab.ui import live_metrics
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "1_Build_and_Train.py")
 SPEC = get_preset("MLP 784-128-10")
+
+
+@pytest.fixture(autouse=True)
+def _each_run_reads(monkeypatch):
+    """Each ``at.run()`` here stands for a refresh a second after the last: it reads the store (in the
+    app, watchers refreshing within ``SHARED_READ_SECONDS`` of each other share one read)."""
+    monkeypatch.setattr(live_metrics, "SHARED_READ_SECONDS", 0.0)
 
 
 @pytest.fixture

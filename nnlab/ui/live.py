@@ -8,8 +8,8 @@ tabs; what changes about once an epoch (the learning-rate chart, the first layer
 is a fragment of its own, looked at every 10 seconds. What changes only with the run's status (its
 name, the results) is drawn by the page: when the status changes the fragment triggers one
 full rerun, so that all of it (and the Train button, the list of runs) sees the new state. Every
-watcher of a run shares one history of its metrics and one copy of each chart (``live_metrics.py``):
-a refresh costs the server little (issue 13).
+watcher of a run shares one history of its metrics, one copy of each chart and, within a moment, one
+read of the store (``live_metrics.py``): a refresh costs the server little (issue 13).
 """
 
 from __future__ import annotations
@@ -190,10 +190,15 @@ def _stop_button(runner: Runner, run: Run) -> None:
         "Stop",
         key=f"stop_{run.id}",
         icon="⏹️",
-        on_click=runner.stop,
-        args=(run.id,),
+        on_click=_stop,
+        args=(runner, run.id),
         help="End the training now; the model trained so far is kept and can be evaluated.",
     )
+
+
+def _stop(runner: Runner, run_id: str) -> None:
+    runner.stop(run_id)
+    _history(run_id).forget_read()  # the view then says "Stopping…" at once, not after a shared read
 
 
 def _results(run: Run, visitor: str | None) -> None:

@@ -13,13 +13,17 @@ watcher (issue 13). A ``LiveMetrics`` object, kept in the visitor's session, ins
   unchanged chart is handed back as it was (the browser then does not redraw it).
 
 One object serves every visitor watching the same run (``live.py`` shares it across sessions, so
-30 watchers of a run make one read and one copy of each chart a second); a lock keeps the sessions'
-threads from updating it at once. Nothing here imports Streamlit.
+30 watchers of a run share one copy of each chart); a lock keeps the sessions' threads from updating
+it at once. Their reads are shared too: a read younger than ``SHARED_READ_SECONDS`` answers every
+watcher who refreshes meanwhile (50 watchers of a run: about 5 reads a second instead of 50; each
+watcher's own read was a fifth of what its refresh cost the server, issue 13). Nothing here imports
+Streamlit.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +34,10 @@ from nnlab.figures.style import SentFigure
 from nnlab.figures.training import lr_chart, training_chart
 from nnlab.runs import Run, RunStore
 from nnlab.runs.metrics import BATCH_COLUMNS, EPOCH_COLUMNS
+
+# A watcher's view refreshes every second (every 0.25 s while a run waits for its first point): a read
+# younger than this is what the store would say, give or take what the worker wrote meanwhile.
+SHARED_READ_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class LiveMetrics:
         self.epoch = _Table(EPOCH_COLUMNS)
         self._seen: tuple | None = None  # (status, progress) of the run at the last read
         self.run: Run | None = None  # the run as last read
+        self._read_at = -float("inf")  # time.monotonic() of the last read of the store
         self._figures: dict[str, tuple[Any, SentFigure]] = {}  # name -> (version, chart)
         self._lock = threading.Lock()  # one history, many watching sessions' threads
 
@@ -105,17 +114,27 @@ class LiveMetrics:
             return False
         return self._take(run, store.events_after(self.run_id, self.last_event))
 
-    def read(self, store: RunStore) -> Run | None:
+    def read(self, store: RunStore, *, shared_for: float | None = None) -> Run | None:
         """The run as it stands (as ``RunStore.get``), what it stored since the last read taken in: one
-        read of the store for both, what a live view does each second."""
+        read of the store for both, what a live view does each second. A read of the last
+        ``shared_for`` seconds (``SHARED_READ_SECONDS``: another watcher's) answers without reading again."""
+        shared_for = SHARED_READ_SECONDS if shared_for is None else shared_for
         with self._lock:
+            if self.run is not None and time.monotonic() - self._read_at < shared_for:
+                return self.run
             run, new = store.get_with_events(
                 self.run_id, self.last_event, lambda r: (r.status, r.progress) != self._seen
             )
+            self._read_at = time.monotonic()
             if run is not None:
                 self.run = run
                 self._take(run, new)
             return run
+
+    def forget_read(self) -> None:
+        """The next ``read`` reads the store: this server has just changed the run (Stop clicked)."""
+        with self._lock:
+            self._read_at = -float("inf")
 
     def _take(self, run: Run, new: list[tuple[int, str, dict]]) -> bool:
         self._seen = (run.status, run.progress)
