@@ -43,12 +43,14 @@ share the cores that a class's deployment spreads over many machines, so:
   browser leave (``--server-nice N`` renices the server too);
 - ``--also floor``: a Streamlit page of a title and one message, served by a server of its own (its
   replies sent at once, as NN Lab's), opened in the same windows: what any Streamlit page costs this
-  machine's browser under the same load;
+  machine's browser under the same load; ``--also floor-nav``: the same page as the first of a
+  multipage app with NN Lab's navigation (its ten pages in the sidebar): what any Streamlit app with
+  those pages costs;
   ``--also DIR``: the home page of another checkout (e.g. the version before a change), likewise.
 
     .venv/bin/python benchmarks/watchers.py [--levels 1,10,30,50] [--window 30] [--queued 30]
         [--light 1,10,50] [--own-runs 50] [--visitor-cpu 1] [--app-dir DIR]   (DIR: "before")
-        [--training elsewhere] [--clients-nice 19] [--also floor] [--also DIR]
+        [--training elsewhere] [--clients-nice 19] [--also floor] [--also floor-nav] [--also DIR]
 """
 
 from __future__ import annotations
@@ -592,9 +594,10 @@ def parse_args() -> argparse.Namespace:
         "--also",
         action="append",
         default=[],
-        metavar="floor|DIR",
+        metavar="floor|floor-nav|DIR",
         help="open this home page too, in the same windows (a server of its own): 'floor', a Streamlit page "
-        "of a title and one message, or DIR, a checkout of NN Lab (e.g. the version before a change)",
+        "of a title and one message; 'floor-nav', that page with NN Lab's navigation of ten pages; or "
+        "DIR, a checkout of NN Lab (e.g. the version before a change)",
     )
     add_app_dir(parser)
     return parser.parse_args()
@@ -664,8 +667,9 @@ def main() -> int:
 # With --also: other apps whose home pages are opened in the same windows as this one's, each served
 # by a server of its own (with nobody watching it): "floor" is a Streamlit page of a title and one
 # message (what any Streamlit page costs this machine's browser; its server sends replies at once, as
-# NN Lab's does), a folder is a checkout of NN Lab (another version of the home page, e.g. the one
-# before a change).
+# NN Lab's does), "floor-nav" the same page as the first of NN Lab's pages in the navigation (the
+# other pages a title each), a folder is a checkout of NN Lab (another version of the home page, e.g.
+# the one before a change).
 FLOOR_PAGE = f"""import sys
 
 sys.path.insert(0, {str(ROOT)!r})
@@ -678,6 +682,36 @@ st.set_page_config(page_title="NN Lab", layout="wide")
 st.title("NN Lab")
 st.info("No runs yet.")
 """
+FLOOR_NAV_PAGE = f"""import sys
+
+sys.path.insert(0, {str(ROOT)!r})
+import streamlit as st
+
+from nnlab.ui.links import PAGES
+from nnlab.ui.web_server import send_replies_at_once
+
+send_replies_at_once()
+st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
+
+
+def home():
+    st.title("NN Lab")
+    st.info("No runs yet.")
+
+
+def other():
+    st.title("Another page")
+
+
+st.navigation(
+    [st.Page(home, title="Home", icon="🏠", default=True)]
+    + [st.Page(other, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
+).run()
+"""
+FLOORS = {  # --also name -> (label, app.py)
+    "floor": ("Streamlit's floor", FLOOR_PAGE),
+    "floor-nav": ("Streamlit's floor, NN Lab's pages", FLOOR_NAV_PAGE),
+}
 ALSO: dict[str, str] = {}  # label -> URL
 
 
@@ -687,11 +721,11 @@ def other_apps(wanted: list[str]):
         urls = {}
         for what in wanted:
             home = Path(tempfile.mkdtemp(prefix="nnlab-also-"))
-            folder = Path(what) if what != "floor" else home
-            if what == "floor":
-                (folder / "app.py").write_text(FLOOR_PAGE)
+            folder = home if what in FLOORS else Path(what)
+            if what in FLOORS:
+                (folder / "app.py").write_text(FLOORS[what][1])
                 shutil.copytree(ROOT / ".streamlit", folder / ".streamlit")
-            label = "Streamlit's floor" if what == "floor" else f"home of {what}"
+            label = FLOORS[what][0] if what in FLOORS else f"home of {what}"
             urls[label] = stack.enter_context(serve(home, folder)).url
         yield urls
 

@@ -8,7 +8,12 @@ so their ratio holds where the machine's noise moves both (on this shared 2-core
 server's figure moves by a third between runs). Reported per window and as medians: each server's
 CPU per watcher-second above its own idle rate (measured before the watchers came), and after/before.
 
-    .venv/bin/python benchmarks/watchers_ab.py --before /tmp/before [--watchers 1] [--windows 5]
+With ``--keras``, a visitor first opens Draw on a finished run on each server (a quick training
+here, before the watched one): the server imports TensorFlow and loads the model, as in a class
+where someone has used Evaluate, Inspect or Draw. (Streamlit then cleared Keras's session, with a
+full garbage collection, after every refresh of every watcher: ``nnlab/ui/script_cleanup.py``.)
+
+    .venv/bin/python benchmarks/watchers_ab.py --before /tmp/before [--watchers 1] [--windows 5] [--keras]
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from browser_app import ROOT, serve, stop_runs  # noqa: E402
-from light_watchers import LightCrowd, LightWatcher  # noqa: E402
+from light_watchers import LightCrowd, LightWatcher, page_run_seconds  # noqa: E402
 from watchers import OWNER, PAGE, start_training, wait_for_batches  # noqa: E402
 
 
@@ -36,6 +41,32 @@ def rates(apps: dict, seconds: float) -> dict[str, float]:
     return {name: (app.cpu_seconds() - start[name]) / seconds for name, app in apps.items()}
 
 
+def draw_with_a_finished_run(home: Path, apps: dict) -> None:
+    """A quick training to its end, then its Draw page opened on each server (TensorFlow imported
+    there and the model loaded: checked in the server's memory map)."""
+    from nnlab.architectures import get_preset
+    from nnlab.runner import Runner
+    from nnlab.runs import RunStore
+    from nnlab.training import TrainConfig
+
+    runner = Runner(RunStore(home), max_concurrent=1)
+    run = runner.submit(get_preset("MLP 784-128-10"), TrainConfig(epochs=1, subset=2000), owner=OWNER)
+    deadline = time.time() + 300
+    while runner.store.get(run.id).is_active and time.time() < deadline:
+        time.sleep(1)
+    if runner.store.get(run.id).status != "completed":
+        raise SystemExit(f"the quick training did not complete: {runner.store.get(run.id).error}")
+    for name, app in apps.items():
+        for page in ("Inspect", "Draw"):
+            page_run_seconds(app.url, page=page, query=f"visitor={OWNER}&run={run.id}")
+        maps, waited = Path(f"/proc/{app.process.pid}/maps"), time.time()
+        while "tensorflow" not in maps.read_text():  # the model is loaded as the pages draw
+            if time.time() - waited > 120:
+                raise SystemExit(f"{name}: Inspect and Draw opened, but the server has not loaded TensorFlow")
+            time.sleep(1)
+        print(f"{name}: Inspect and Draw opened on a finished run (TensorFlow loaded)", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="the other checkout (its app.py)")
@@ -43,6 +74,11 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=5)
     parser.add_argument("--window", type=float, default=20.0, help="seconds each")
     parser.add_argument("--preset", default="CNN with dropout (Keras tutorial)")
+    parser.add_argument(
+        "--keras",
+        action="store_true",
+        help="first open Draw on a finished run on each server (TensorFlow loaded)",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="nnlab-watchers-ab-"))
@@ -51,6 +87,8 @@ def main() -> int:
             "before": stack.enter_context(serve(home, args.before, NNLAB_WARM_WORKERS="0")),
             "after": stack.enter_context(serve(home, ROOT, NNLAB_WARM_WORKERS="0")),
         }
+        if args.keras:
+            draw_with_a_finished_run(home, apps)
         runner, run = start_training(home, args.preset, epochs=30, nice=10)
         stack.callback(stop_runs, home)
         wait_for_batches(runner.store, run.id)

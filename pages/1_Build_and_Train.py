@@ -18,6 +18,7 @@ from nnlab.ui.format import run_label
 from nnlab.ui.hyperparams import hyperparameter_form, load_config
 from nnlab.ui.importer import edit_refusal
 from nnlab.ui.live import newest_active, watch_run
+from nnlab.ui.repeat_clicks import already_queued, remember_queued
 from nnlab.ui.services import get_runner, limits_or_warn
 from nnlab.ui.starting_points import apply_shared_link, take_home_panel
 from nnlab.ui.sweep_form import sweep_link
@@ -146,13 +147,16 @@ run_name = cols[0].text_input(
 if cols[1].button(
     "Train", type="primary", icon="▶️", disabled=bool(reasons), key="train_button", width="stretch"
 ):
+    repeated = already_queued("train", spec, config)  # a double click: the run its first click made
+    name = run_name.strip() or None
     try:
-        run = klass.submit(runner, spec, config, name=run_name.strip() or None, owner=visitor)
+        run_id = repeated or klass.submit(runner, spec, config, name=name, owner=visitor).id
     except InvalidSettings as exc:  # the runner re-validates: say why in words
         for problem in exc.problems:
             st.error(str(problem))
     else:
-        _watch(run.id)
+        remember_queued("train", run_id, spec, config)
+        _watch(run_id)
         st.session_state[_CLEAR_NAME] = True
         st.rerun()
 for reason in reasons:

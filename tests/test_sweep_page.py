@@ -86,6 +86,9 @@ def test_the_form_queues_the_grid_as_one_group(runner):
     assert runs[(1, 0)].config["learning_rate"] == 0.01 and runs[(1, 0)].config["batch_size"] == 32
     assert at.query_params["sweep"] in (sweep.id, [sweep.id])
     assert any("0 of 4 trainings ended" in str(p.proto.text) for p in at.get("progress"))
+    at.button(key="sweep_queue").click().run()  # clicked twice at once (a double click): still one sweep
+    assert [s.id for s in SweepStore(runner.store).list("visitor-a")] == [sweep.id]
+    assert len(runner.store.list(owner="visitor-a", include_unowned=False)) == 4
     heat = _figure(at, "sweep_accuracy")["data"][0]
     assert heat["type"] == "heatmap" and np.isnan(_array(heat["z"])).all()
 

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from nnlab.architectures import get_preset
 from nnlab.runs import RunStore, process_alive, process_handle
+from nnlab.ui import repeat_clicks
 from nnlab.ui.hyperparams import QUICK_SUBSET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,6 +267,21 @@ def test_failed_run_shows_its_error_in_words(store):
     errors = _texts(at, "error")
     assert "ValueError: the data could not be read" in errors
     assert not any("Traceback" in e for e in errors)
+
+
+def test_a_double_click_on_train_queues_one_run(store, monkeypatch):
+    """Streamlit reruns the page for each click: Train clicked again at once (a double click) shows the
+    run that the first click queued; the same network trained again later is a run of its own."""
+    _fake_running(store, owner="someone-else")  # takes the only slot: the runs wait in the queue
+    at = _page()
+    at.button(key="train_button").click().run()
+    at.button(key="train_button").click().run()
+    assert not at.exception, at.exception
+    (run,) = store.list(owner="visitor-a", include_unowned=False)
+    assert run.status == "queued" and any("Waiting, position 1" in i for i in _texts(at, "info"))
+    monkeypatch.setattr(repeat_clicks, "REPEAT_SECONDS", 0.0)  # as if the learner clicked again later
+    at.button(key="train_button").click().run()
+    assert len(store.list(owner="visitor-a", include_unowned=False)) == 2
 
 
 def test_queued_run_shows_its_position(store):

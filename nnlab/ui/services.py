@@ -19,6 +19,7 @@ from nnlab.limits import InvalidLimits, Limits, load_limits
 from nnlab.runner import Executor, Runner, WorkerPool, broker_url, default_executor
 from nnlab.runs import RunStore, StoreError, default_database_url, default_root
 from nnlab.sandbox import clean_stale, uploads_root
+from nnlab.ui.script_cleanup import keep_keras_session
 from nnlab.ui.web_server import send_replies_at_once
 from nnlab.warm import dispatcher_env, warm_workers
 
@@ -52,8 +53,14 @@ def _dispatcher_for(root: str, database_url: str | None) -> BackgroundDispatcher
 
 @st.cache_resource(show_spinner=False)
 def tune_web_server() -> int:
-    """Once per server: its connections send each reply at once (``web_server``); the sockets changed.
-    A speed-up only: whatever goes wrong leaves the server as it was, and no page shows it."""
+    """Once per server: its connections send each reply at once (``web_server``) and a script run's end
+    leaves Keras alone (``script_cleanup``: no full garbage collection after every refresh); the
+    sockets changed. A speed-up only: whatever goes wrong leaves the server as it was, and no page
+    shows it."""
+    try:
+        keep_keras_session()
+    except Exception:
+        pass
     try:
         return send_replies_at_once()
     except Exception:

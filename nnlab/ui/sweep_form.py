@@ -21,6 +21,7 @@ from nnlab.training import TrainConfig
 from nnlab.ui.class_mode import ClassContext
 from nnlab.ui.format import run_label
 from nnlab.ui.links import SWEEPS, link
+from nnlab.ui.repeat_clicks import already_queued, remember_queued
 from nnlab.validation import InvalidSettings, Problem
 
 BASE = "base"  # query parameter: the share code of the network Build & Train hands over
@@ -141,15 +142,28 @@ def sweep_form(runner: Runner, visitor: str, klass: ClassContext, limits: Limits
         st.markdown(f"**{shape} = {len(points)} trainings**, queued together (row by row).")
     for problem in problems:
         st.error(markdown_text(str(problem), 400), icon="⚠️")
-    if st.button("Queue the sweep", type="primary", icon="🧪", disabled=bool(problems) or not points):
+    queue = st.button(
+        "Queue the sweep", type="primary", icon="🧪", disabled=bool(problems) or not points, key="sweep_queue"
+    )
+    if queue:
+        grid = (spec, config, axes)  # axes: dataclasses, compared by repr
+        sweep_id = already_queued("sweep", *grid)  # a double click: the sweep its first click queued
         try:
-            sweep = submit_sweep(
-                runner, owner=visitor, spec=spec, config=config, axes=axes, limits=limits, member=klass.member
-            )
+            if sweep_id is None:
+                sweep_id = submit_sweep(
+                    runner,
+                    owner=visitor,
+                    spec=spec,
+                    config=config,
+                    axes=axes,
+                    limits=limits,
+                    member=klass.member,
+                ).id
         except InvalidSettings as exc:
             for problem in exc.problems:
                 st.error(markdown_text(str(problem), 400), icon="⚠️")
             return
-        st.session_state[PICKED] = sweep.id
-        st.query_params["sweep"] = sweep.id
+        remember_queued("sweep", sweep_id, *grid)
+        st.session_state[PICKED] = sweep_id
+        st.query_params["sweep"] = sweep_id
         st.rerun()
