@@ -128,7 +128,7 @@ def _draw_runs(runs: list) -> None:
 
 
 st.set_page_config(page_title="NN Lab", page_icon="🧠", layout="wide")
-tune_web_server()  # once per server: replies leave at once (Streamlit's server delayed them 40 ms)
+tune_web_server()  # once per server: replies leave at once, a run's end leaves Keras alone
 # Every page: keep this visitor's id in the URL (survives refresh, page switches, new tabs); their
 # pages are all of them, less those their class hides (the navigation's, and the home page's list).
 shown = visible_pages(visitor_id())

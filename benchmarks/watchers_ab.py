@@ -8,8 +8,8 @@ so their ratio holds where the machine's noise moves both (on this shared 2-core
 server's figure moves by a third between runs). Reported per window and as medians: each server's
 CPU per watcher-second above its own idle rate (measured before the watchers came), and after/before.
 
-With ``--keras``, a visitor first opens Draw on a finished run on each server (a quick training
-here, before the watched one): the server imports TensorFlow and loads the model, as in a class
+With ``--keras``, a visitor first opens Inspect and Draw on a finished run on each server (a quick
+training here, before the watched one): the server imports TensorFlow and loads the model, as in a class
 where someone has used Evaluate, Inspect or Draw. (Streamlit then cleared Keras's session, with a
 full garbage collection, after every refresh of every watcher: ``nnlab/ui/script_cleanup.py``.)
 
@@ -41,9 +41,9 @@ def rates(apps: dict, seconds: float) -> dict[str, float]:
     return {name: (app.cpu_seconds() - start[name]) / seconds for name, app in apps.items()}
 
 
-def draw_with_a_finished_run(home: Path, apps: dict) -> None:
-    """A quick training to its end, then its Draw page opened on each server (TensorFlow imported
-    there and the model loaded: checked in the server's memory map)."""
+def open_a_finished_run(home: Path, apps: dict) -> None:
+    """A quick training to its end, then its Inspect and Draw pages opened on each server (TensorFlow
+    imported there and the model loaded: checked in the server's memory map)."""
     from nnlab.architectures import get_preset
     from nnlab.runner import Runner
     from nnlab.runs import RunStore
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument(
         "--keras",
         action="store_true",
-        help="first open Draw on a finished run on each server (TensorFlow loaded)",
+        help="first open Inspect and Draw on a finished run on each server (TensorFlow loaded)",
     )
     args = parser.parse_args()
 
@@ -88,7 +88,7 @@ def main() -> int:
             "after": stack.enter_context(serve(home, ROOT, NNLAB_WARM_WORKERS="0")),
         }
         if args.keras:
-            draw_with_a_finished_run(home, apps)
+            open_a_finished_run(home, apps)
         runner, run = start_training(home, args.preset, epochs=30, nice=10)
         stack.callback(stop_runs, home)
         wait_for_batches(runner.store, run.id)
