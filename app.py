@@ -19,6 +19,7 @@ from nnlab.ui.access import visible_runs
 from nnlab.ui.app_navigation import through_app
 from nnlab.ui.class_mode import hidden_page, visible_pages
 from nnlab.ui.format import format_seconds, plain_text, run_progress, status_text
+from nnlab.ui.hyperparams import keep_settings
 from nnlab.ui.links import PAGES, pages_in_words
 from nnlab.ui.services import (
     get_runner,
@@ -147,5 +148,6 @@ try:
 except StoreError as exc:
     st.error(str(exc), icon="🛑")
     st.stop()
+keep_settings()  # Build & Train's settings survive a visit to another page
 with store_problems_in_words(), through_app():  # damaged, full or read-only while a page reads or writes
     navigation.run()

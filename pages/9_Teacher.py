@@ -51,8 +51,12 @@ with st.expander("🔗 The class's links", expanded=not classes.members(classroo
     links_panel(classroom, secret)
 challenge_panel(classroom)
 
+# The open tab is kept in the session (key, rerun): saving a form reruns the page with a message above
+# the tabs, which put an untracked tab bar back on its first tab.
 runs_tab, board_tab, rules_tab, start_tab = st.tabs(
-    ["Students and runs", "Leaderboard", "Challenge, limits, hidden parts", "Starting network"]
+    ["Students and runs", "Leaderboard", "Challenge, limits, hidden parts", "Starting network"],
+    key="teacher_tab",
+    on_change="rerun",
 )
 with runs_tab:
     students_panel(classes, classroom)

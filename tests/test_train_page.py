@@ -446,3 +446,37 @@ def test_charts_start_at_epoch_zero(store):
     at = _page(run=run_id)
     specs = [json.loads(c.proto.spec) for c in _training_charts(at)]
     assert [s["layout"]["xaxis"].get("rangemode") for s in specs[:2]] == ["tozero", "tozero"]
+
+
+def test_training_settings_are_kept_after_visiting_another_page(store):
+    # Streamlit forgets the value of a widget that a run does not draw: a visit to Data put every
+    # training setting back to its default (the layers were kept), and so did Quick run for the boxes
+    # it hides.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params["visitor"] = "visitor-a"
+    at.run().switch_page("pages/1_Build_and_Train.py").run()
+    at.toggle(key="hp_quick").set_value(False).run()
+    at.number_input(key="hp_epochs").set_value(3)
+    at.number_input(key="hp_subset").set_value(20000)
+    at.number_input(key="hp_seed").set_value(7)
+    at.toggle(key="hp_augment").set_value(True)
+    at.selectbox(key="hp_schedule").set_value("exponential")
+    at.selectbox(key="hp_optimizer").set_value("sgd").run()
+    at.slider(key="hp_momentum_sgd").set_value(0.5)
+    at.slider(key="hp_decay").set_value(0.6).run()
+    at.toggle(key="hp_quick").set_value(True).run()  # hides the epochs and images boxes
+    at.toggle(key="hp_quick").set_value(False).run()
+    assert at.number_input(key="hp_subset").value == 20000
+
+    at.switch_page("pages/5_Data.py").run()  # draws none of the form's widgets
+    at.switch_page("pages/1_Build_and_Train.py").run()
+    assert not at.exception
+    assert at.toggle(key="hp_quick").value is False
+    assert at.number_input(key="hp_epochs").value == 3
+    assert at.number_input(key="hp_subset").value == 20000
+    assert at.number_input(key="hp_seed").value == 7
+    assert at.toggle(key="hp_augment").value is True
+    assert at.selectbox(key="hp_optimizer").value == "sgd"
+    assert at.slider(key="hp_momentum_sgd").value == 0.5
+    assert at.selectbox(key="hp_schedule").value == "exponential"
+    assert at.slider(key="hp_decay").value == 0.6

@@ -135,7 +135,24 @@ FORM_DEFAULTS = {
     "hp_scale": True,
     "hp_momentum_sgd": 0.9,
     "hp_momentum_rmsprop": 0.0,
+    "hp_plateau_factor": 0.5,
+    "hp_plateau_patience": 1,
+    "hp_decay": 0.8,
+    "hp_early_patience": 3,
 }
+_KEPT = (*FORM_DEFAULTS, "hp_epochs", "hp_optimizer", "hp_schedule")  # the settings a learner makes
+
+
+def keep_settings() -> None:
+    """Keep the form's settings through a visit to another page (``app.py`` calls this in every run).
+
+    Streamlit forgets a widget's value at the end of a run that does not draw it (another page, or a
+    box that Quick run hides), but keeps a value set through the session state: so each setting is
+    set again, as it stands, in every run (Streamlit's way for multipage apps).
+    """
+    for key in _KEPT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def hyperparameter_form(limits: Limits, preset: str | None = None) -> TrainConfig:
@@ -251,14 +268,14 @@ def _schedule() -> dict:
     values = {"schedule": schedule, "plateau_factor": 0.5, "plateau_patience": 1, "decay_rate": 0.8}
     if schedule == "plateau":
         factor = st.slider(
-            "Cut factor", 0.05, 0.95, 0.5, 0.05, key="hp_plateau_factor", help=HELP["plateau_factor"]
+            "Cut factor", 0.05, 0.95, step=0.05, key="hp_plateau_factor", help=HELP["plateau_factor"]
         )
         patience = st.number_input(
-            "Patience (epochs)", 0, 100, 1, key="hp_plateau_patience", help=HELP["plateau_patience"]
+            "Patience (epochs)", 0, 100, step=1, key="hp_plateau_patience", help=HELP["plateau_patience"]
         )
         values |= {"plateau_factor": float(factor), "plateau_patience": int(patience)}
     elif schedule == "exponential":
-        decay = st.slider("Decay per epoch", 0.05, 1.0, 0.8, 0.05, key="hp_decay", help=HELP["decay_rate"])
+        decay = st.slider("Decay per epoch", 0.05, 1.0, step=0.05, key="hp_decay", help=HELP["decay_rate"])
         values["decay_rate"] = float(decay)
     return values
 
@@ -269,7 +286,12 @@ def _regularisation() -> dict:
     if early_stopping:
         patience = int(
             st.number_input(
-                "Patience (epochs)", 0, 100, 3, key="hp_early_patience", help=HELP["early_stopping_patience"]
+                "Patience (epochs)",
+                0,
+                100,
+                step=1,
+                key="hp_early_patience",
+                help=HELP["early_stopping_patience"],
             )
         )
     augment = st.toggle("Augmentation", key="hp_augment", help=HELP["augment"])

@@ -138,6 +138,15 @@ def test_a_teacher_and_two_students_each_see_only_what_is_theirs(people, app_ser
         _go(teacher, f"{app_server.url}/Teacher?key={secret}")
         expect(teacher.get_by_text("2 student(s) joined: Ada, Bob")).to_be_visible(timeout=LOAD_MS)
         _no_exception(teacher, app_server)
+        # Setting the challenge keeps the teacher on the tab they were editing (it went to the first).
+        rules = teacher.get_by_role("tab", name="Challenge, limits, hidden parts")
+        rules.click()
+        teacher.get_by_role("textbox", name="The challenge, in words").fill("Best accuracy, any size")
+        teacher.get_by_role("button", name="Set the challenge").click()
+        expect(teacher.get_by_text("The challenge is set")).to_be_visible(timeout=LOAD_MS)
+        expect(rules).to_have_attribute("aria-selected", "true")
+        expect(teacher.get_by_role("button", name="Set the limits")).to_be_visible()
+        classes.set_challenge(classroom.id, Challenge("Best accuracy under 20,000 parameters", 20_000))
 
         # The leaderboard on Ada's phone: the best run first, the challenge checked, no sideways scroll.
         _go(ada, f"{app_server.url}/Class?visitor={ada_id}")
