@@ -28,8 +28,9 @@ COUNT_POINTS = """() => {
 
 
 def _choose(page, key: str, option: str) -> None:
-    by_key(page, key).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    choice = page.get_by_role("option", name=option, exact=True)
+    _click_until(by_key(page, key), lambda: choice.wait_for(timeout=5000))
+    choice.click()
     wait_idle(page)
 
 
