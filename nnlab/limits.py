@@ -92,8 +92,9 @@ class Limits:
             out.append(Problem(message, setting="max_epochs"))
         if self.max_queued_per_visitor is not None and visitor_active >= self.max_queued_per_visitor:
             runs = "run" if self.max_queued_per_visitor == 1 else "runs"
+            trainings = "training" if visitor_active == 1 else "trainings"
             message = (
-                f"You already have {visitor_active} training(s) queued or running; this demo allows "
+                f"You already have {visitor_active} {trainings} queued or running; this demo allows "
                 f"{self.max_queued_per_visitor} {runs} per visitor at a time. Wait for one to "
                 "finish, or stop one."
             )

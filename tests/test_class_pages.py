@@ -148,7 +148,7 @@ def test_the_teacher_sees_every_run_and_sets_challenge_limits_and_hidden_parts(r
     _train(runner, bob, MLP)  # queued
     at = _page(TEACHER, key=secret)
     assert not at.exception, at.exception
-    assert "2 student(s) joined: Ada, Bob" in _words(at)
+    assert "2 students joined: Ada, Bob" in _words(at)
     runs = at.dataframe[0].value
     assert sorted(zip(runs["student"], runs["status"], strict=True)) == [
         ("Ada", "done"),

@@ -98,7 +98,7 @@ def test_class_limits_are_enforced_when_a_student_submits(runner):
     _refused(lambda: submit(config=TrainConfig(epochs=3, subset=300)), "at most 2 epochs (asked for 3)")
     first, second = submit()[0], submit()[0]
     assert store.used(ada) == 2
-    _refused(submit, "may start 2 training(s)", "you have started 2")
+    _refused(submit, "may start 2 trainings", "you have started 2")
     runner.store.update(first.id, status="failed", error="out of memory")
     third = submit()[0]  # a failed training gives its slot back
     runner.store.request_stop(third.id)

@@ -95,3 +95,17 @@ def test_chart_legends_escape_html():
         '&lt;a href="http://tracker.example"&gt;x&lt;/a&gt; (training)',
         '&lt;a href="http://tracker.example"&gt;x&lt;/a&gt; (validation)',
     }
+
+
+def test_counts_are_said_in_words_not_with_an_s_in_brackets():
+    # "1 student(s) joined", "2 setting(s)": said as a person would say them.
+    from nnlab.classes.rules import ClassLimits
+    from nnlab.ui.format import plural
+
+    assert [plural(n, "student") for n in (0, 1, 2, 1500)] == [
+        "0 students", "1 student", "2 students", "1,500 students",
+    ]  # fmt: skip
+    (one,) = ClassLimits(max_runs=1).problems(n_params=10, epochs=1, used=1)
+    assert "may start 1 training in this class" in one.message
+    (two,) = ClassLimits(max_runs=2).problems(n_params=10, epochs=1, used=2)
+    assert "may start 2 trainings in this class" in two.message

@@ -120,11 +120,14 @@ class ClassLimits:
             ("max_params", n_params, "This class trains networks of at most {bound:,} parameters; this one "
              "has {value:,}. Use fewer units or filters, or add pooling."),
             ("max_epochs", epochs, "This class trains for at most {bound} epochs (asked for {value})."),
-            ("max_runs", used + new, "Each student may start {bound} training(s) in this class; you have "
+            ("max_runs", used + new, "Each student may start {bound} training{s} in this class; you have "
              "started {used}{group}. Failed trainings do not count."),
         )  # fmt: skip
         return [
-            Problem(text.format(bound=bound, value=value, used=used, group=group), setting=setting)
+            Problem(
+                text.format(bound=bound, value=value, used=used, group=group, s="" if bound == 1 else "s"),
+                setting=setting,
+            )
             for setting, value, text in asked
             if (bound := getattr(self, setting)) is not None and value > bound
         ]

@@ -23,7 +23,7 @@ from nnlab.architectures import (
     summary,
     validate,
 )
-from nnlab.ui.format import format_bytes
+from nnlab.ui.format import format_bytes, plural
 from nnlab.ui.layer_row import KIND_HELP, fields_of, layer_row, widget_key
 from nnlab.validation import Problem
 
@@ -235,4 +235,4 @@ def summary_panel(spec: Spec, problems: list[Problem]) -> None:
     )
     cols[2].metric("Layers", len(spec["layers"]))
     if problems:
-        st.caption(f"{len(problems)} problem(s): shapes after the first problem are unknown ('?').")
+        st.caption(f"{plural(len(problems), 'problem')}: shapes after the first problem are unknown ('?').")

@@ -39,6 +39,11 @@ def format_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def plural(n: int, noun: str) -> str:
+    """``1, "student"`` -> ``1 student``; ``2, "student"`` -> ``2 students``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def format_bytes(n: float, digits: int = 1) -> str:
     """A size in the decimal units browsers and upload widgets use: ``1,500`` -> ``1.5 kB``."""
     for unit in ("bytes", "kB", "MB"):

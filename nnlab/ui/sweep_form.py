@@ -19,7 +19,7 @@ from nnlab.runner import Runner
 from nnlab.sweeps import Axis, Point, choices, expand, group_limit_problems, parse_values, submit_sweep
 from nnlab.training import TrainConfig
 from nnlab.ui.class_mode import ClassContext
-from nnlab.ui.format import run_label
+from nnlab.ui.format import plural, run_label
 from nnlab.ui.links import SWEEPS, link
 from nnlab.ui.repeat_clicks import already_queued, remember_queued
 from nnlab.validation import InvalidSettings, Problem
@@ -51,7 +51,7 @@ def sweep_link(spec: Spec, config: TrainConfig) -> None:
 def describe_config(config: TrainConfig) -> str:
     images = f"{config.subset:,}" if config.subset else "all 60,000"
     return (
-        f"{config.epochs} epoch(s) · {images} training images · batch {config.batch_size} · "
+        f"{plural(config.epochs, 'epoch')} · {images} training images · batch {config.batch_size} · "
         f"learning rate {config.learning_rate:g} · {config.optimizer}"
     )
 

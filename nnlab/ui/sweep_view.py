@@ -16,7 +16,7 @@ from nnlab.figures.sweeps import sweep_heatmap, sweep_line
 from nnlab.figures.training import runs_figure
 from nnlab.runner import Runner
 from nnlab.sweeps import Sweep, SweepResult, SweepStore, curves, sweep_result
-from nnlab.ui.format import format_seconds, short_status
+from nnlab.ui.format import format_seconds, plural, short_status
 from nnlab.ui.links import result_links
 from nnlab.ui.sweep_form import PICKED
 
@@ -36,7 +36,7 @@ def pick_sweep(sweeps: SweepStore, visitor: str) -> Sweep | None:
         return None
     if wanted in ids and st.session_state.get(PICKED) not in ids:
         st.session_state[PICKED] = wanted
-    labels = {s.id: f"{s.name} ({len(s.axes)} setting(s))" for s in mine}
+    labels = {s.id: f"{s.name} ({plural(len(s.axes), 'setting')})" for s in mine}
     picked = st.selectbox("Sweep", ids, format_func=labels.get, key=PICKED)
     st.query_params["sweep"] = picked
     return sweeps.get(picked)

@@ -20,7 +20,7 @@ from nnlab.architectures import count_params
 from nnlab.classes import HIDEABLE, Challenge, ClassLimits, Classroom, ClassStore
 from nnlab.classes.rules import network_summary
 from nnlab.export.notebook import markdown_text
-from nnlab.ui.format import format_seconds, run_progress, status_text
+from nnlab.ui.format import format_seconds, plural, run_progress, status_text
 from nnlab.ui.links import CLASS, TEACHER, page_url
 from nnlab.validation import InvalidSettings
 
@@ -95,9 +95,8 @@ def students_panel(classes: ClassStore, classroom: Classroom) -> None:
         members = classes.members(classroom.id)
         trained = classes.trained_runs(classroom.id)
         names = ", ".join(m.display_name for m in members)
-        st.caption(
-            f"{len(members)} student(s) joined" + (f": {markdown_text(names, 2000)}" if names else ".")
-        )
+        joined = f"{plural(len(members), 'student')} joined"
+        st.caption(joined + (f": {markdown_text(names, 2000)}" if names else "."))
         if not trained:
             st.info("No trainings yet: they appear here, live, as soon as a student presses Train.")
             return

@@ -136,7 +136,7 @@ def test_a_teacher_and_two_students_each_see_only_what_is_theirs(people, app_ser
 
         # The teacher sees both students and their runs.
         _go(teacher, f"{app_server.url}/Teacher?key={secret}")
-        expect(teacher.get_by_text("2 student(s) joined: Ada, Bob")).to_be_visible(timeout=LOAD_MS)
+        expect(teacher.get_by_text("2 students joined: Ada, Bob")).to_be_visible(timeout=LOAD_MS)
         _no_exception(teacher, app_server)
         # Setting the challenge keeps the teacher on the tab they were editing (it went to the first).
         rules = teacher.get_by_role("tab", name="Challenge, limits, hidden parts")
