@@ -12,6 +12,7 @@ from nnlab.figures.inspection import saliency_figure
 from nnlab.predict import UNSURE_MARGIN, predict_digit, verdict
 from nnlab.runs import Run
 from nnlab.ui.app_navigation import run_through_app
+from nnlab.ui.format import percent_sure
 from nnlab.ui.links import DRAWING_LINK, IMAGE_PARAM, LAST_DRAWING, inspect_link
 from nnlab.ui.models import finished_runs_or_stop, pick_run, run_model_or_stop
 from nnlab.ui.services import get_store
@@ -146,7 +147,7 @@ with middle:
     st.metric(
         "The network reads",
         str(answer.digit),
-        delta=f"{answer.confidence:.0%} sure",
+        delta=f"{percent_sure(answer.confidence)} sure",
         delta_color="off",
         delta_arrow="off",
         border=True,

@@ -150,7 +150,7 @@ run_through_app()  # a page opened by its own address runs through app.py's navi
 st.set_page_config(page_title="Data · NN Lab", page_icon="🧠", layout="wide")
 st.title("🔎 Data explorer")
 st.write(
-    "MNIST: 70,000 handwritten digits, 28 x 28 gray pixels each, 60,000 for training and 10,000 for testing."
+    "MNIST: 70,000 handwritten digits, 28 x 28 grey pixels each, 60,000 for training and 10,000 for testing."
 )
 try:
     _mnist()

@@ -109,3 +109,11 @@ def test_counts_are_said_in_words_not_with_an_s_in_brackets():
     assert "may start 1 training in this class" in one.message
     (two,) = ClassLimits(max_runs=2).problems(n_params=10, epochs=1, used=2)
     assert "may start 2 trainings in this class" in two.message
+
+
+def test_how_sure_is_never_rounded_up_to_certain():
+    # Draw said "100% sure" where Inspect said 99.8% for the same drawing.
+    from nnlab.ui.format import percent_sure
+
+    cases = {0.0: "0%", 0.87: "87%", 0.994: "99%", 0.998: "99.8%", 0.99996: "99.9%", 1.0: "100%"}
+    assert {p: percent_sure(p) for p in cases} == cases

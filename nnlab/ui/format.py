@@ -44,6 +44,14 @@ def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def percent_sure(p: float) -> str:
+    """A probability as a person reads it: ``0.87`` -> ``87%``; ``0.998`` -> ``99.8%``, never ``100%``
+    for what is not 1 (rounded down to 99.9% at most)."""
+    if 0.995 <= p < 1.0:
+        return f"{min(int(p * 1000) / 10, 99.9):.1f}%"
+    return f"{p:.0%}"
+
+
 def format_bytes(n: float, digits: int = 1) -> str:
     """A size in the decimal units browsers and upload widgets use: ``1,500`` -> ``1.5 kB``."""
     for unit in ("bytes", "kB", "MB"):

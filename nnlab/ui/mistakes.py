@@ -8,6 +8,7 @@ import streamlit as st
 from nnlab import evaluation as ev
 from nnlab.figures.evaluation import confusion_figure
 from nnlab.ui.clicks import clickable_chart
+from nnlab.ui.format import percent_sure
 from nnlab.ui.links import inspect_link
 
 
@@ -72,9 +73,8 @@ def confusion_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray, run_id: s
             st.caption(
                 f"Under each image: its number in the test set and how sure the network was that it is a {p}."
             )
-        gallery(
-            x, order, [f"#{i}: {probs[i, p]:.0%} sure" for i in order], run_id=run_id, key="eval_cell_look"
-        )
+        captions = [f"#{i}: {percent_sure(probs[i, p])} sure" for i in order]
+        gallery(x, order, captions, run_id=run_id, key="eval_cell_look")
 
 
 @st.fragment  # its widgets rerun only this section
@@ -91,5 +91,7 @@ def mistakes_section(probs: np.ndarray, x: np.ndarray, y: np.ndarray, run_id: st
     st.caption(
         "Under each image: its true digit, the network's answer and how sure the network was of that answer."
     )
-    captions = [f"true {r.true}, said {r.predicted}, {r.probability:.0%} sure" for r in table.itertuples()]
+    captions = [
+        f"true {r.true}, said {r.predicted}, {percent_sure(r.probability)} sure" for r in table.itertuples()
+    ]
     gallery(x, table["index"], captions, limit=k, run_id=run_id, key="eval_mis_look")
