@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.validation import Problem
+from nnlab.words import plural
 
 DEFAULT_MAX_LAYERS = 50  # more than any preset or lesson needs; Keras builds it in seconds
 # Estimated activation memory of one training (architectures/memory.py), in decimal MB: every preset
@@ -91,11 +92,9 @@ class Limits:
             message = f"This demo trains for at most {self.max_epochs} epochs (asked for {epochs})."
             out.append(Problem(message, setting="max_epochs"))
         if self.max_queued_per_visitor is not None and visitor_active >= self.max_queued_per_visitor:
-            runs = "run" if self.max_queued_per_visitor == 1 else "runs"
-            trainings = "training" if visitor_active == 1 else "trainings"
             message = (
-                f"You already have {visitor_active} {trainings} queued or running; this demo allows "
-                f"{self.max_queued_per_visitor} {runs} per visitor at a time. Wait for one to "
+                f"You already have {plural(visitor_active, 'training')} queued or running; this demo allows "
+                f"{plural(self.max_queued_per_visitor, 'run')} per visitor at a time. Wait for one to "
                 "finish, or stop one."
             )
             out.append(Problem(message, setting="max_queued_per_visitor"))

@@ -100,7 +100,7 @@ def test_chart_legends_escape_html():
 def test_counts_are_said_in_words_not_with_an_s_in_brackets():
     # "1 student(s) joined", "2 setting(s)": said as a person would say them.
     from nnlab.classes.rules import ClassLimits
-    from nnlab.ui.format import plural
+    from nnlab.words import plural
 
     assert [plural(n, "student") for n in (0, 1, 2, 1500)] == [
         "0 students", "1 student", "2 students", "1,500 students",

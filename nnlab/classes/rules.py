@@ -14,6 +14,7 @@ from typing import Any
 
 from nnlab.architectures import PRESETS, normalize, short_name
 from nnlab.validation import Problem, is_int
+from nnlab.words import plural
 
 MAX_CLASS_NAME = 80
 MAX_DISPLAY_NAME = 30
@@ -120,12 +121,14 @@ class ClassLimits:
             ("max_params", n_params, "This class trains networks of at most {bound:,} parameters; this one "
              "has {value:,}. Use fewer units or filters, or add pooling."),
             ("max_epochs", epochs, "This class trains for at most {bound} epochs (asked for {value})."),
-            ("max_runs", used + new, "Each student may start {bound} training{s} in this class; you have "
+            ("max_runs", used + new, "Each student may start {trainings} in this class; you have "
              "started {used}{group}. Failed trainings do not count."),
         )  # fmt: skip
         return [
             Problem(
-                text.format(bound=bound, value=value, used=used, group=group, s="" if bound == 1 else "s"),
+                text.format(
+                    bound=bound, value=value, used=used, group=group, trainings=plural(bound, "training")
+                ),
                 setting=setting,
             )
             for setting, value, text in asked

@@ -28,6 +28,7 @@ from nnlab.validation import (
     range_problems,
     subset_problems,
 )
+from nnlab.words import plural
 
 # ---- configuration -------------------------------------------------------------------------------
 
@@ -331,7 +332,7 @@ def keras_twin_name(config: ScratchConfig, when: float | None = None) -> str:
     """
     stamp = time.strftime("%H:%M:%S", time.localtime(time.time() if when is None else when))
     arch = keras_spec(config)["name"].replace(" (Keras twin)", "")
-    epochs = f"{config.epochs} epoch" + ("s" if config.epochs != 1 else "")
+    epochs = plural(config.epochs, "epoch")
     return (
         f"{arch} (Keras twin · lr {config.learning_rate:g} · momentum {config.momentum:g} · "
         f"batch {config.batch_size} · {epochs} · {stamp})"

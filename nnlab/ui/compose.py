@@ -23,9 +23,10 @@ from nnlab.architectures import (
     summary,
     validate,
 )
-from nnlab.ui.format import format_bytes, plural
+from nnlab.ui.format import format_bytes
 from nnlab.ui.layer_row import KIND_HELP, fields_of, layer_row, widget_key
 from nnlab.validation import Problem
+from nnlab.words import plural
 
 DEFAULT_PRESET = "MLP 784-128-10"
 _LAYERS = "compose_layers"  # list of {"uid": int, "kind": ..., settings...}

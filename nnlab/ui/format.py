@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnlab.events import fraction_done
+from nnlab.words import plural
 
 STATUS_LABELS = {
     "queued": "⏳ waiting",
@@ -37,11 +38,6 @@ def format_seconds(seconds: float | None) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def plural(n: int, noun: str) -> str:
-    """``1, "student"`` -> ``1 student``; ``2, "student"`` -> ``2 students``."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def percent_sure(p: float) -> str:
@@ -170,5 +166,4 @@ def workers_text(connected: int, busy: int, machines: int, queued: int, celery: 
             return f"No worker is connected: runs wait until one starts (`nnlab worker --celery`){waiting}."
         return f"Workers: one starts on this machine when a run is queued{waiting}."
     where = f" on {machines} machines" if machines > 1 else ""
-    noun = "worker" if connected == 1 else "workers"
-    return f"Workers: {connected} {noun} connected{where}, {busy} training{waiting}."
+    return f"Workers: {plural(connected, 'worker')} connected{where}, {busy} training{waiting}."

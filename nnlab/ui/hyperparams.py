@@ -265,7 +265,12 @@ def _optimizer() -> dict:
 
 def _schedule() -> dict:
     schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="hp_schedule", help=HELP["schedule"])
-    values = {"schedule": schedule, "plateau_factor": 0.5, "plateau_patience": 1, "decay_rate": 0.8}
+    values = {
+        "schedule": schedule,
+        "plateau_factor": FORM_DEFAULTS["hp_plateau_factor"],
+        "plateau_patience": FORM_DEFAULTS["hp_plateau_patience"],
+        "decay_rate": FORM_DEFAULTS["hp_decay"],
+    }
     if schedule == "plateau":
         factor = st.slider(
             "Cut factor", 0.05, 0.95, step=0.05, key="hp_plateau_factor", help=HELP["plateau_factor"]
@@ -282,7 +287,7 @@ def _schedule() -> dict:
 
 def _regularisation() -> dict:
     early_stopping = st.toggle("Early stopping", key="hp_early", help=HELP["early_stopping"])
-    patience = 3
+    patience = FORM_DEFAULTS["hp_early_patience"]
     if early_stopping:
         patience = int(
             st.number_input(

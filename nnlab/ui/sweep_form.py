@@ -19,10 +19,11 @@ from nnlab.runner import Runner
 from nnlab.sweeps import Axis, Point, choices, expand, group_limit_problems, parse_values, submit_sweep
 from nnlab.training import TrainConfig
 from nnlab.ui.class_mode import ClassContext
-from nnlab.ui.format import plural, run_label
+from nnlab.ui.format import run_label
 from nnlab.ui.links import SWEEPS, link
 from nnlab.ui.repeat_clicks import already_queued, remember_queued
 from nnlab.validation import InvalidSettings, Problem
+from nnlab.words import plural
 
 BASE = "base"  # query parameter: the share code of the network Build & Train hands over
 PICKED = "sweep_pick"  # the sweep shown below the form (a widget key of sweep_view)

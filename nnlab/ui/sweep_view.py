@@ -16,9 +16,10 @@ from nnlab.figures.sweeps import sweep_heatmap, sweep_line
 from nnlab.figures.training import runs_figure
 from nnlab.runner import Runner
 from nnlab.sweeps import Sweep, SweepResult, SweepStore, curves, sweep_result
-from nnlab.ui.format import format_seconds, plural, short_status
+from nnlab.ui.format import format_seconds, short_status
 from nnlab.ui.links import result_links
 from nnlab.ui.sweep_form import PICKED
+from nnlab.words import plural
 
 REFRESH_SECONDS = 2.0
 

@@ -20,9 +20,10 @@ from nnlab.architectures import count_params
 from nnlab.classes import HIDEABLE, Challenge, ClassLimits, Classroom, ClassStore
 from nnlab.classes.rules import network_summary
 from nnlab.export.notebook import markdown_text
-from nnlab.ui.format import format_seconds, plural, run_progress, status_text
+from nnlab.ui.format import format_seconds, run_progress, status_text
 from nnlab.ui.links import CLASS, TEACHER, page_url
 from nnlab.validation import InvalidSettings
+from nnlab.words import plural
 
 KEY = "key"
 _SESSION = "teacher_key"
